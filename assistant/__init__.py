@@ -1,0 +1,1 @@
+"""The agent service: settings, agent loop, planner, conversation memory and audit."""

@@ -1,0 +1,1 @@
+"""The web app: FastAPI, the chat page, the JSON API and the Slack endpoint."""

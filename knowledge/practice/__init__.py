@@ -1,0 +1,1 @@
+"""The practice database: typed models, migrations, data functions and the demo practice."""

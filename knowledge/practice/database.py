@@ -1,0 +1,114 @@
+"""Engines, sessions and schema migrations for the practice database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from knowledge.errors import DatabaseOutdated, ServiceUnavailable
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for the URL; SQLite files get their folder created, foreign keys on, and WAL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    head = script.get_current_head()
+    assert head is not None, "the project ships at least one migration"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        raise ServiceUnavailable(f"Cannot open the practice database: {exc.orig}") from None
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Apply every migration the database lacks; returns (revision before, revision after)."""
+    before = current_revision(engine)
+    command.upgrade(_alembic_config(engine), "head")
+    return before, head_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse to start on a database that is missing or behind the code's migrations."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    if current is None:
+        tables = inspect(engine).get_table_names()
+        what = "has tables but no migration record" if tables else "is empty"
+        raise DatabaseOutdated(
+            f"The practice database {what}. Run `billing-assistant init` (add `--demo` for the demo practice)."
+        )
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current not in known:
+        raise DatabaseOutdated(
+            f"The practice database is at revision {current}, which this version does not know "
+            f"(it expects {head}): it was written by a newer version of billing-assistant."
+        )
+    raise DatabaseOutdated(
+        f"The practice database is at revision {current}, behind this version's {head}. "
+        "Run `billing-assistant init` to apply the migrations."
+    )

@@ -1,0 +1,168 @@
+"""The claim ledger: building entries, and the balances that follow from them.
+
+Entries are the source of truth; a claim's amount columns are a cache recomputed from its entries
+(`recompute_claim_totals`). See `models.py` for the sign convention. Every entry carries an
+idempotency key unique in its practice, so posting the same thing twice is refused by the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from knowledge.practice.models import Claim, LedgerEntry, LedgerKind, Responsibility
+from knowledge.practice.types import ZERO, money
+
+
+@dataclass(frozen=True)
+class ClaimTotals:
+    """What a claim's ledger adds up to."""
+
+    billed: Decimal
+    payer_paid: Decimal
+    adjusted: Decimal
+    patient_responsibility: Decimal
+    patient_paid: Decimal
+    patient_adjusted: Decimal
+    insurance_balance: Decimal
+    patient_balance: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        return self.insurance_balance + self.patient_balance
+
+    def balanced(self) -> bool:
+        """The ledger identities hold (they always should: this is what tests and audits check)."""
+        payer_side = (
+            self.billed == self.payer_paid + self.adjusted + self.patient_responsibility + self.insurance_balance
+        )
+        patient_side = self.patient_responsibility == self.patient_paid + self.patient_adjusted + self.patient_balance
+        return payer_side and patient_side
+
+
+def totals_from_entries(entries: Iterable[LedgerEntry]) -> ClaimTotals:
+    """Add up a claim's entries; a reversal counts under the kind of the entry it reverses."""
+    entries = list(entries)
+    kind_by_id = {entry.id: entry.kind for entry in entries if entry.id is not None}
+    sums: dict[tuple[LedgerKind, Responsibility], Decimal] = {}
+    for entry in entries:
+        kind = entry.kind
+        if kind is LedgerKind.REVERSAL and entry.reverses_entry_id is not None:
+            kind = kind_by_id.get(entry.reverses_entry_id, kind)
+        key = (kind, entry.responsibility)
+        sums[key] = sums.get(key, ZERO) + entry.amount
+
+    def total(kind: LedgerKind, side: Responsibility) -> Decimal:
+        return sums.get((kind, side), ZERO)
+
+    payer, patient = Responsibility.PAYER, Responsibility.PATIENT
+    return ClaimTotals(
+        billed=total(LedgerKind.CHARGE, payer),
+        payer_paid=-total(LedgerKind.PAYER_PAYMENT, payer) - total(LedgerKind.REFUND, payer),
+        adjusted=-(total(LedgerKind.ADJUSTMENT, payer) + total(LedgerKind.WRITE_OFF, payer)),
+        patient_responsibility=total(LedgerKind.TRANSFER, patient),
+        patient_paid=-(total(LedgerKind.PATIENT_PAYMENT, patient) + total(LedgerKind.REFUND, patient)),
+        patient_adjusted=-(total(LedgerKind.ADJUSTMENT, patient) + total(LedgerKind.WRITE_OFF, patient)),
+        insurance_balance=sum((a for (_, side), a in sums.items() if side is payer), ZERO),
+        patient_balance=sum((a for (_, side), a in sums.items() if side is patient), ZERO),
+    )
+
+
+def claim_entries(session: Session, *, claim_id: int) -> list[LedgerEntry]:
+    return list(session.scalars(select(LedgerEntry).where(LedgerEntry.claim_id == claim_id).order_by(LedgerEntry.id)))
+
+
+def claim_totals(session: Session, *, claim_id: int) -> ClaimTotals:
+    return totals_from_entries(claim_entries(session, claim_id=claim_id))
+
+
+def apply_totals(claim: Claim, totals: ClaimTotals) -> None:
+    """Copy ledger totals into the claim's cached amount columns."""
+    claim.billed_amount = totals.billed
+    claim.paid_amount = totals.payer_paid
+    claim.adjusted_amount = totals.adjusted
+    claim.patient_responsibility = totals.patient_responsibility
+    claim.patient_paid = totals.patient_paid
+
+
+def recompute_claim_totals(session: Session, claim: Claim) -> ClaimTotals:
+    session.flush()
+    totals = claim_totals(session, claim_id=claim.id)
+    apply_totals(claim, totals)
+    return totals
+
+
+def new_entry(
+    *,
+    claim: Claim,
+    kind: LedgerKind,
+    responsibility: Responsibility,
+    amount: Decimal,
+    posted_on: dt.date,
+    idempotency_key: str,
+    claim_line_id: int | None = None,
+    group_code: str | None = None,
+    reason_code: str | None = None,
+    payment_id: int | None = None,
+    remittance_claim_id: int | None = None,
+    memo: str | None = None,
+    user_id: int | None = None,
+) -> LedgerEntry:
+    """Build (not add) one ledger entry for a claim, amount rounded to cents."""
+    return LedgerEntry(
+        practice_id=claim.practice_id,
+        claim_id=claim.id,
+        claim_line_id=claim_line_id,
+        kind=kind,
+        responsibility=responsibility,
+        amount=money(amount),
+        group_code=group_code,
+        reason_code=reason_code,
+        payment_id=payment_id,
+        remittance_claim_id=remittance_claim_id,
+        posted_on=posted_on,
+        memo=memo,
+        idempotency_key=idempotency_key,
+        created_by_user_id=user_id,
+    )
+
+
+def adjustment_entries(
+    *,
+    claim: Claim,
+    group_code: str,
+    reason_code: str,
+    amount: Decimal,
+    posted_on: dt.date,
+    key: str,
+    claim_line_id: int | None = None,
+    remittance_claim_id: int | None = None,
+) -> list[LedgerEntry]:
+    """The entries one CAS adjustment makes: PR moves the amount to the patient; CO/OA/PI write it off
+    the payer side (a negative CAS amount, e.g. a reversal, raises the balance back)."""
+
+    def entry(kind: LedgerKind, side: Responsibility, signed: Decimal, idempotency_key: str) -> LedgerEntry:
+        return new_entry(
+            claim=claim,
+            kind=kind,
+            responsibility=side,
+            amount=signed,
+            posted_on=posted_on,
+            idempotency_key=idempotency_key,
+            claim_line_id=claim_line_id,
+            group_code=group_code,
+            reason_code=reason_code,
+            remittance_claim_id=remittance_claim_id,
+        )
+
+    if group_code == "PR":
+        return [
+            entry(LedgerKind.TRANSFER, Responsibility.PAYER, -amount, f"{key}:from-payer"),
+            entry(LedgerKind.TRANSFER, Responsibility.PATIENT, amount, f"{key}:to-patient"),
+        ]
+    return [entry(LedgerKind.ADJUSTMENT, Responsibility.PAYER, -amount, key)]

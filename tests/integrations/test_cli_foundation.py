@@ -1,0 +1,100 @@
+"""The command line as a person runs it: the real console script in a fresh HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "integrations.cli.main"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=300, env=env or dict(os.environ), check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("cli") / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_ASSISTANT_")}
+    env["BILLING_ASSISTANT_HOME"] = str(home)
+    result = run("init", "--demo", "--as-of", "2026-11-22", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["demo"]["created"] is True
+    counts = report["demo"]["counts"]
+    assert counts["patients"] >= 300 and counts["claims"] >= 2000 and counts["payers"] >= 6
+    assert set(report["demo"]["credentials"]) == {
+        "admin@demo.example",
+        "biller@demo.example",
+        "coder@demo.example",
+        "frontdesk@demo.example",
+    }
+    return home
+
+
+def test_init_demo_twice_reports_the_existing_practice(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ASSISTANT_HOME", str(demo_home))
+    result = run("init", "--demo", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["demo"]["created"] is False
+    assert "credentials" not in report["demo"]  # shown once only
+    assert report["demo"]["counts"]["claims"] >= 2000
+
+
+def test_claims_list_denied_shows_their_codes(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ASSISTANT_HOME", str(demo_home))
+    result = run("claims", "list", "--status", "denied", "--limit", "200", "--json")
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    assert listing["total"] >= 100
+    assert all(claim["status"] == "denied" for claim in listing["claims"])
+    codes = {code for claim in listing["claims"] for code in claim["adjustment_codes"]}
+    remarks = {code for claim in listing["claims"] for code in claim["remark_codes"]}
+    assert {"CO-16", "CO-50", "CO-97"} <= codes
+    assert {"M51", "N115"} <= remarks
+
+
+def test_claims_show_and_not_found(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ASSISTANT_HOME", str(demo_home))
+    shown = run("claims", "show", "1042", "--json")
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert detail["status"] == "denied"
+    assert detail["remittances"][0]["adjustments"][0]["reason_code"] == "50"
+    assert detail["remittances"][0]["remark_codes"] == ["N115"]
+    missing = run("claims", "show", "999999")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "error: No claim '999999' in this practice."
+    as_json = run("claims", "show", "999999", "--json")
+    assert json.loads(as_json.stdout) == {
+        "error": "not_found",
+        "message": "No claim '999999' in this practice.",
+    }
+
+
+def test_bad_input_is_one_line(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ASSISTANT_HOME", str(demo_home))
+    result = run("claims", "list", "--from", "last tuesday")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: --from: expected a date as YYYY-MM-DD, got 'last tuesday'"
+
+
+def test_a_bad_setting_stops_the_command_with_its_name() -> None:
+    env = dict(os.environ, BILLING_ASSISTANT_LLM="chatgpt")
+    result = run("claims", "list", env=env)
+    assert result.returncode == 2
+    assert "BILLING_ASSISTANT_LLM" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_commands_refuse_an_uninitialised_database() -> None:
+    result = run("claims", "list")
+    assert result.returncode == 1
+    assert "Run `billing-assistant init" in result.stderr
