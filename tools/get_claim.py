@@ -74,6 +74,7 @@ class ClaimDetail(BaseModel):
     balances: Balances
     timely_filing_days: int
     appeal_days: int
+    corrected_claim_days: int | None
 
 
 def get_claim(claim_number: str, *, session: Session, practice_id: int) -> ClaimDetail:
@@ -150,4 +151,5 @@ def get_claim(claim_number: str, *, session: Session, practice_id: int) -> Claim
         balances=Balances.from_totals(claim_totals(session, claim_id=claim.id)),
         timely_filing_days=claim.payer.timely_filing_days,
         appeal_days=claim.payer.appeal_days,
+        corrected_claim_days=claim.payer.corrected_claim_days,
     )

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from integrations.cli import claims, setup
+from integrations.cli import agent, claims, codes, evaluate, knowledge, setup, x12
 from knowledge.errors import AssistantError, ConfigurationError
 
 app = typer.Typer(
@@ -25,7 +25,12 @@ app = typer.Typer(
 
 # The command groups, explicitly: each module owns its commands.
 setup.register(app)
+agent.register(app)
+evaluate.register(app)
 app.add_typer(claims.app, name="claims")
+app.add_typer(x12.app, name="x12")
+app.add_typer(codes.app, name="codes")
+app.add_typer(knowledge.app, name="knowledge")
 
 
 def run() -> None:

@@ -10,6 +10,11 @@ from rich.table import Table
 
 from assistant.settings import settings_table
 from integrations.cli.common import CliContext, JsonOption, console, emit
+from integrations.cli.progress import ProgressDisplay
+from knowledge.codesets import build_codeset_cache
+from knowledge.documents import KnowledgeBase
+from knowledge.documents.knowledge_base import build_shipped_index
+from knowledge.errors import InvalidInput
 from knowledge.practice.database import session_scope, upgrade
 from knowledge.practice.demo import seed_demo_practice
 
@@ -23,19 +28,38 @@ def init(
         str | None,
         typer.Option("--as-of", help="Date the demo practice is generated up to (YYYY-MM-DD; default today)."),
     ] = None,
+    code_vectors: Annotated[
+        bool,
+        typer.Option(
+            "--code-vectors/--no-code-vectors",
+            help="Embed code descriptions for semantic code search (minutes, once; lexical search works without).",
+        ),
+    ] = True,
+    knowledge_index: Annotated[
+        bool,
+        typer.Option("--knowledge/--no-knowledge", help="Index the shipped playbooks, policies and coding guidance."),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Set up HOME: apply database migrations and, with --demo, create the demo practice."""
+    """Set up HOME: apply database migrations, build the code-set cache and the knowledge index (nearly free
+    when nothing changed) and, with --demo, create the demo practice."""
     ctx = CliContext()
     settings = ctx.settings
-    settings.resolved_home.mkdir(parents=True, exist_ok=True)
+    home = settings.resolved_home
+    home.mkdir(parents=True, exist_ok=True)
+    on = _as_of(as_of)
     before, after = upgrade(ctx.engine)
     result: dict[str, Any] = {
-        "home": str(settings.resolved_home),
+        "home": str(home),
         "database": {"url": ctx.engine.url.render_as_string(hide_password=True), "from": before, "to": after},
     }
+    with ProgressDisplay(enabled=not as_json) as display:
+        result["codesets"] = build_codeset_cache(home / "cache", progress=display.step, with_vectors=code_vectors)
+        if knowledge_index:
+            kb = KnowledgeBase(home, chroma_url=settings.chroma_url, embedding_model=settings.embedding_model)
+            indexed = build_shipped_index(kb, cache_dir=home / "cache", progress=display.ingest)
+            result["knowledge"] = indexed.model_dump(mode="json")
     if demo or reset_demo:
-        on = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
         with session_scope(ctx.sessions) as session:
             report = seed_demo_practice(session, as_of=on, reset=reset_demo)
         result["demo"] = {"created": report.created, "counts": report.counts}
@@ -47,6 +71,30 @@ def init(
         moved = "already current" if database["from"] == database["to"] else f"migrated to {database['to']}"
         console.print(f"HOME: {data['home']}")
         console.print(f"Database: {database['url']} ({moved})")
+        codes = data["codesets"]
+        console.print(
+            "Code sets: "
+            + ", ".join(f"{k} {v}" for k, v in codes.items() if k != "seconds")
+            + f" ({codes['seconds']} s)"
+        )
+        if "knowledge" in data:
+            knowledge = data["knowledge"]
+            console.print(
+                f"Knowledge index: {len(knowledge['added'])} added, {len(knowledge['replaced'])} replaced, "
+                f"{len(knowledge['unchanged'])} unchanged, {knowledge['chunks_written']} passages written."
+            )
+        codes = data["codesets"]
+        console.print(
+            "Code sets: "
+            + ", ".join(f"{k} {v}" for k, v in codes.items() if k not in {"seconds"})
+            + f" ({codes['seconds']} s)"
+        )
+        if "knowledge" in data:
+            knowledge = data["knowledge"]
+            console.print(
+                "Knowledge index: "
+                + ", ".join(f"{k} {v}" for k, v in knowledge.items() if not isinstance(v, list | dict))
+            )
         if "demo" in data:
             counts = data["demo"]["counts"]
             state = "created" if data["demo"]["created"] else "already present"
@@ -65,6 +113,15 @@ def init(
     emit(result, as_json, render)
 
 
+def _as_of(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"--as-of: expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -76,7 +133,9 @@ def serve(
 
     ctx = CliContext()
     app = create_app(ctx.settings)
-    uvicorn.run(app, host=host, port=port, log_level=ctx.settings.log_level.lower())
+    # The app logs each request itself (route template, status, request id); uvicorn's access log would
+    # write full paths and query strings, which can carry what a person typed.
+    uvicorn.run(app, host=host, port=port, log_level=ctx.settings.log_level.lower(), access_log=False)
 
 
 def config(

@@ -23,12 +23,15 @@ from sqlalchemy.orm import Session
 from knowledge.practice.ledger import adjustment_entries, apply_totals, new_entry, totals_from_entries
 from knowledge.practice.models import (
     Adjustment,
+    AuditRecord,
     Claim,
     ClaimDiagnosis,
     ClaimLine,
     ClaimStatus,
     ClaimStatusEvent,
+    ConversationThread,
     Coverage,
+    Feedback,
     LedgerEntry,
     LedgerKind,
     Patient,
@@ -36,6 +39,7 @@ from knowledge.practice.models import (
     PayerKind,
     Payment,
     PaymentKind,
+    PendingAction,
     Practice,
     Provider,
     RemarkCode,
@@ -45,19 +49,22 @@ from knowledge.practice.models import (
     Responsibility,
     Role,
     User,
+    WorkException,
+    X12File,
 )
 from knowledge.practice.types import ZERO, money
 
 DEMO_SLUG = "demo"
 SEED = 20261122
 
-# (name, payer id, kind, timely filing days, appeal days, corrected-claim days, allowed share of charge)
+# (name, payer id, kind, timely filing days, appeal days, corrected-claim days, allowed share of charge).
+# The windows match the sample policies in knowledge/data/policies/ (a test keeps them in step).
 PAYERS: list[tuple[str, str, PayerKind, int, int, int | None, Decimal]] = [
     ("Medicare Part B", "00882", PayerKind.MEDICARE, 365, 120, 365, Decimal("0.52")),
-    ("State Medicaid", "SKMD0", PayerKind.MEDICAID, 365, 90, 365, Decimal("0.45")),
+    ("State Medicaid", "SKMD0", PayerKind.MEDICAID, 365, 60, 365, Decimal("0.45")),
     ("Aetna", "60054", PayerKind.COMMERCIAL, 90, 180, 180, Decimal("0.68")),
     ("Blue Cross Blue Shield", "BCBS1", PayerKind.COMMERCIAL, 180, 180, 180, Decimal("0.70")),
-    ("UnitedHealthcare", "87726", PayerKind.COMMERCIAL, 90, 180, 180, Decimal("0.66")),
+    ("UnitedHealthcare", "87726", PayerKind.COMMERCIAL, 90, 365, 365, Decimal("0.66")),
     ("Cigna", "62308", PayerKind.COMMERCIAL, 90, 180, 180, Decimal("0.64")),
 ]
 
@@ -285,6 +292,8 @@ def remove_demo_practice(session: Session) -> bool:
     # (which checks foreign keys per statement) and PostgreSQL agree.
     pid = practice.id
     claim_ids = select(Claim.id).where(Claim.practice_id == pid)
+    for model in (Feedback, AuditRecord, PendingAction, ConversationThread, WorkException, X12File):
+        session.execute(delete(model).where(model.practice_id == pid))
     session.execute(delete(LedgerEntry).where(LedgerEntry.practice_id == pid))
     session.execute(delete(Remittance).where(Remittance.practice_id == pid))
     session.execute(delete(Payment).where(Payment.practice_id == pid))
@@ -293,6 +302,7 @@ def remove_demo_practice(session: Session) -> bool:
     session.execute(delete(ClaimDiagnosis).where(ClaimDiagnosis.claim_id.in_(claim_ids)))
     session.execute(delete(Claim).where(Claim.practice_id == pid))
     session.execute(delete(Coverage).where(Coverage.practice_id == pid))
+    session.execute(delete(User).where(User.practice_id == pid))
     session.execute(delete(Patient).where(Patient.practice_id == pid))
     session.execute(delete(Practice).where(Practice.id == pid))
     session.flush()
@@ -652,18 +662,8 @@ class _DemoBuilder:
                         source="LQ",
                     )
                 )
-            self.session.add_all(
-                adjustment_entries(
-                    claim=claim,
-                    group_code=group,
-                    reason_code=carc,
-                    amount=line.charge,
-                    posted_on=remittance.payment_date,
-                    key=f"demo:{claim.claim_number}:adj:{line.line_number}:{group}{carc}",
-                    claim_line_id=line.id,
-                    remittance_claim_id=remit_claim.id,
-                )
-            )
+            # The denial is recorded with its codes but not written off: the balance stays open on the
+            # payer side until a person appeals, corrects or writes it off.
         self._status(
             claim,
             ClaimStatus.DENIED,

@@ -538,3 +538,54 @@ class AuditRecord(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, server_default=func.now())
+
+
+class ConversationThread(Base):
+    """A conversation with the assistant (web chat, Slack thread or DM, CLI). Messages live in the agent's
+    checkpoints; this row is what lists and scopes them."""
+
+    __tablename__ = "threads"
+    __table_args__ = (Index("ix_threads_practice_user", "practice_id", "user_id", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(20), doc="web, slack_dm, slack_channel or cli.")
+    external_id: Mapped[str | None] = mapped_column(String(120), doc="Slack channel:thread_ts, for instance.")
+    title: Mapped[str] = mapped_column(String(200), default="New conversation")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+class PendingAction(Base):
+    """A write the assistant proposed; it runs only when a person with the right role confirms it."""
+
+    __tablename__ = "pending_actions"
+    __table_args__ = (Index("ix_pending_actions_practice_status", "practice_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    thread_id: Mapped[str | None] = mapped_column(ForeignKey("threads.id", ondelete="SET NULL"))
+    requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    tool: Mapped[str] = mapped_column(String(60))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(String(500), doc="What will be written, in words.")
+    status: Mapped[str] = mapped_column(String(12), default="pending", doc="pending, confirmed, cancelled, failed.")
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Feedback(Base):
+    """A thumbs up or down on an answer, kept for evals."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    message_id: Mapped[str | None] = mapped_column(String(80))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    value: Mapped[int] = mapped_column(Integer, doc="+1 or -1.")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

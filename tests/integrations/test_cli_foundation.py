@@ -24,7 +24,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("cli") / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_ASSISTANT_")}
     env["BILLING_ASSISTANT_HOME"] = str(home)
-    result = run("init", "--demo", "--as-of", "2026-11-22", "--json", env=env)
+    result = run("init", "--demo", "--as-of", "2026-11-22", "--no-code-vectors", "--no-knowledge", "--json", env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["demo"]["created"] is True
@@ -41,7 +41,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_init_demo_twice_reports_the_existing_practice(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BILLING_ASSISTANT_HOME", str(demo_home))
-    result = run("init", "--demo", "--json")
+    result = run("init", "--demo", "--no-code-vectors", "--no-knowledge", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["demo"]["created"] is False
@@ -98,3 +98,28 @@ def test_commands_refuse_an_uninitialised_database() -> None:
     result = run("claims", "list")
     assert result.returncode == 1
     assert "Run `billing-assistant init" in result.stderr
+
+
+def test_ask_proposes_and_actions_confirm_posts_once(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ASSISTANT_HOME", str(demo_home))
+    shown = json.loads(run("claims", "list", "--status", "partially_paid", "--limit", "200", "--json").stdout)
+    owing = next(c for c in shown["claims"] if float(c["balance"]) >= 5)
+    asked = run(
+        "ask",
+        f"post $5 copay to claim {owing['claim_number']} paid by card",
+        "--user",
+        "frontdesk@demo.example",
+        "--json",
+    )
+    assert asked.returncode == 0, asked.stderr
+    reply = json.loads(asked.stdout)
+    action = reply["pending_action"]
+    assert action["tool"] == "post_patient_payment" and reply["tool_calls"][0]["outcome"] == "pending"
+    confirmed = run("actions", "confirm", action["id"], "--user", "frontdesk@demo.example", "--json")
+    assert json.loads(confirmed.stdout)["status"] == "confirmed", confirmed.stderr
+    again = run("actions", "confirm", action["id"], "--user", "frontdesk@demo.example", "--json")
+    assert json.loads(again.stdout)["status"] == "already_decided"
+    after = json.loads(run("claims", "show", owing["claim_number"], "--json").stdout)
+    assert float(after["balances"]["patient_paid"]) >= 5
+    unknown = run("ask", "status of claim 1042", "--user", "nobody@demo.example")
+    assert unknown.returncode == 1 and "No active user" in unknown.stderr

@@ -183,3 +183,25 @@ def test_full_demo_is_realistic() -> None:
         assert claim_1042 is not None and claim_1042.status is ClaimStatus.DENIED
         assert all(valid_npi(npi) for npi in session.scalars(select(Provider.npi)))
         assert session.scalar(select(func.count()).select_from(RemittanceClaim)) > 1500
+
+
+def test_demo_payer_windows_match_the_sample_policies() -> None:
+    """Deadlines are computed from the payer's windows; the cited policy must say the same numbers."""
+    from pathlib import Path
+
+    import frontmatter
+
+    from knowledge.practice.demo import PAYERS
+
+    folder = Path(__file__).resolve().parents[3] / "knowledge/data/policies"
+    current: dict[tuple[str, str], str] = {}
+    for path in folder.glob("*.md"):
+        post = frontmatter.load(path)
+        if not post.get("effective_to"):
+            current[(str(post["payer"]), str(post["topic"]))] = post.content
+    for name, _payer_id, _kind, filing, appeal, corrected, _share in PAYERS:
+        filing_text = current[(name, "timely-filing")]
+        assert f"{filing} days" in filing_text or (filing == 365 and "12 months" in filing_text), name
+        assert f"{appeal} days" in current[(name, "appeals")], name
+        if corrected is not None and name != "Medicare Part B":  # Medicare: a reopening within one year
+            assert f"{corrected} days" in current[(name, "corrected-claims")], name

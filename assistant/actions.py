@@ -1,0 +1,187 @@
+"""Pending actions: a write the assistant proposed, run only when a person with the right role confirms.
+
+Proposing checks the request against the data now (so a bad amount is refused before anyone is asked)
+and stores what would be written. Confirming flips the row from `pending` to `confirmed` in one guarded
+UPDATE, so a second click (or a second server) finds it already decided and writes nothing; the write
+then runs with the action id as its idempotency key, inside a savepoint: if it fails, nothing of it is
+kept and the action is marked `failed` with the reason. Every decision is audited with the action id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from assistant import roles
+from assistant.audit import record_tool_call
+from assistant.types import ActionResult, PendingActionView, Requester
+from knowledge.errors import AssistantError, NotFound, PermissionDenied
+from knowledge.practice.models import PendingAction
+
+if TYPE_CHECKING:
+    from assistant.tooling import RequestContext, ToolSpec
+
+
+def _jsonable(arguments: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(arguments, default=str))  # type: ignore[no-any-return]
+
+
+def view(action: PendingAction, spec: ToolSpec | None) -> PendingActionView:
+    return PendingActionView(
+        id=action.id,
+        tool=action.tool,
+        summary=action.summary,
+        arguments=action.arguments,
+        status=action.status,
+        required_roles=list(spec.confirm_roles) if spec else [],
+    )
+
+
+def propose(spec: ToolSpec, arguments: dict[str, Any], ctx: RequestContext) -> PendingActionView:
+    """Check a write against the data now and store it as pending; raises a domain error if it cannot run."""
+    assert spec.describe is not None, f"write tool {spec.name} needs a describe function"
+    parsed = spec.args_schema()(**arguments).model_dump()
+    describe_context = [name for name in ("session", "practice_id") if name in spec.describe.__code__.co_varnames]
+    summary = spec.describe(**parsed, **{name: ctx.bound_value(name) for name in describe_context})
+    action = PendingAction(
+        id=uuid.uuid4().hex[:20],
+        practice_id=ctx.requester.practice_id,
+        thread_id=ctx.thread_id,
+        requested_by_user_id=ctx.requester.user_id,
+        tool=spec.name,
+        arguments=_jsonable(parsed),
+        summary=summary,
+        status="pending",
+    )
+    ctx.session.add(action)
+    ctx.session.flush()
+    return view(action, spec)
+
+
+def get_action(session: Session, *, practice_id: int, action_id: str) -> PendingAction:
+    action = session.scalar(
+        select(PendingAction).where(PendingAction.id == action_id, PendingAction.practice_id == practice_id)
+    )
+    if action is None:
+        raise NotFound(f"No pending action {action_id!r} in this practice.")
+    return action
+
+
+def _decide(session: Session, action: PendingAction, status: str, requester: Requester) -> bool:
+    """Move a pending action to `status`; False if someone already decided it."""
+    moved = session.execute(
+        update(PendingAction)
+        .where(PendingAction.id == action.id, PendingAction.status == "pending")
+        .values(status=status, decided_by_user_id=requester.user_id, decided_at=dt.datetime.now(dt.UTC))
+    )
+    session.flush()
+    session.refresh(action)
+    return bool(getattr(moved, "rowcount", 0) == 1)
+
+
+def confirm(
+    session: Session,
+    *,
+    specs: dict[str, ToolSpec],
+    requester: Requester,
+    action_id: str,
+    providers: dict[str, Callable[[], Any]] | None = None,
+) -> ActionResult:
+    """Run a pending write for a person whose role allows it; exactly once."""
+    action = get_action(session, practice_id=requester.practice_id, action_id=action_id)
+    spec = specs[action.tool]
+
+    def audit(outcome: str, duration_ms: int = 0, extra: dict[str, Any] | None = None) -> None:
+        record_tool_call(
+            session,
+            requester=requester,
+            tool=action.tool,
+            arguments=action.arguments,
+            outcome=outcome,
+            duration_ms=duration_ms,
+            thread_id=action.thread_id,
+            message_id=None,
+            entity="pending_action",
+            entity_id=action.id,
+            extra=extra,
+        )
+
+    if action.status != "pending":
+        return ActionResult(
+            action_id=action.id, status="already_decided", message=f"This action was already {action.status}."
+        )
+    if not roles.may_confirm(requester.role, spec.confirm_roles):
+        audit("denied")
+        raise PermissionDenied(
+            f"Your role may not confirm {action.tool.replace('_', ' ')}; "
+            f"it needs one of: {', '.join(spec.confirm_roles)}."
+        )
+    if not _decide(session, action, "confirmed", requester):
+        return ActionResult(action_id=action.id, status="already_decided", message="This action was already decided.")
+    started = time.perf_counter()
+    arguments = spec.args_schema()(**action.arguments).model_dump()
+    fixed: dict[str, Any] = {
+        "session": session,
+        "practice_id": requester.practice_id,
+        "user_id": requester.user_id,
+        "idempotency_key": f"action:{action.id}",
+    }
+
+    def value(name: str) -> Any:
+        if name in fixed:
+            return fixed[name]
+        if providers and name in providers:
+            return providers[name]()
+        raise LookupError(name)
+
+    from assistant.tooling import bind_context
+
+    try:
+        with session.begin_nested():
+            result = spec.func(**arguments, **bind_context(spec.func, value))
+    except AssistantError as exc:
+        action.status = "failed"
+        action.result = {"error": exc.code, "message": exc.message}
+        audit("error", int((time.perf_counter() - started) * 1000), {"error": exc.code})
+        return ActionResult(action_id=action.id, status="failed", message=exc.message, result=action.result)
+    data = result.model_dump(mode="json") if hasattr(result, "model_dump") else {"result": str(result)}
+    action.result = data
+    audit("confirmed", int((time.perf_counter() - started) * 1000), {"requested_by": action.requested_by_user_id})
+    return ActionResult(action_id=action.id, status="confirmed", message=f"Done: {action.summary}", result=data)
+
+
+def cancel(session: Session, *, specs: dict[str, ToolSpec], requester: Requester, action_id: str) -> ActionResult:
+    """Drop a pending write: the person who asked, or anyone who could confirm it, may cancel."""
+    action = get_action(session, practice_id=requester.practice_id, action_id=action_id)
+    spec = specs.get(action.tool)
+    if action.status != "pending":
+        return ActionResult(
+            action_id=action.id, status="already_decided", message=f"This action was already {action.status}."
+        )
+    allowed = requester.user_id == action.requested_by_user_id or (
+        spec is not None and roles.may_confirm(requester.role, spec.confirm_roles)
+    )
+    if not allowed:
+        raise PermissionDenied("Only the person who asked, or someone who may confirm it, can cancel this action.")
+    if not _decide(session, action, "cancelled", requester):
+        return ActionResult(action_id=action.id, status="already_decided", message="This action was already decided.")
+    record_tool_call(
+        session,
+        requester=requester,
+        tool=action.tool,
+        arguments=action.arguments,
+        outcome="cancelled",
+        duration_ms=0,
+        thread_id=action.thread_id,
+        message_id=None,
+        entity="pending_action",
+        entity_id=action.id,
+    )
+    return ActionResult(action_id=action.id, status="cancelled", message="Cancelled: nothing was written.")

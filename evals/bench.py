@@ -1,0 +1,166 @@
+"""`billing-assistant bench`: speed suites, each in its own process so its peak memory is its own.
+
+Run one suite by hand with `python -m evals.bench SUITE` (codes, retrieval, x12, chat, startup); it prints
+one JSON document. Figures are medians and p95 on this machine, beside a baseline where one applies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from assistant.settings import Settings, load_settings
+
+SUITES = ("codes", "retrieval", "x12", "chat", "startup")
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def bench_codes(settings: Settings, claims: int) -> dict[str, Any]:
+    from evals.codes_eval import run_codes_bench
+    from knowledge.codesets import load_codesets
+
+    started = time.perf_counter()
+    codesets = load_codesets(settings.resolved_home / "cache")
+    cold = time.perf_counter() - started
+    figures = run_codes_bench(codesets)
+    figures["cold_load_s"] = round(cold, 2)
+    return figures
+
+
+def bench_retrieval(settings: Settings, claims: int) -> dict[str, Any]:
+    from evals.retrieval_eval import run_retrieval_bench
+    from knowledge.documents import KnowledgeBase
+
+    kb = KnowledgeBase(settings.resolved_home, chroma_url=settings.chroma_url, embedding_model=settings.embedding_model)
+    return run_retrieval_bench(kb)
+
+
+def bench_x12(settings: Settings, claims: int) -> dict[str, Any]:
+    from evals.x12_eval import run_x12_bench
+
+    return run_x12_bench(claims)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"serve exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return time.perf_counter() - started
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("serve did not answer /api/health in time")
+
+
+def _vm_hwm_mb(pid: int) -> float | None:
+    try:
+        for line in open(f"/proc/{pid}/status", encoding="ascii"):  # noqa: SIM115
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def bench_startup(settings: Settings, claims: int) -> dict[str, Any]:
+    """Cold start of `billing-assistant serve` until /api/health answers (three runs)."""
+    times = []
+    peak = None
+    for _ in range(3):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "integrations.cli.main", "serve", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ, BILLING_ASSISTANT_HOME=str(settings.resolved_home)),
+        )
+        try:
+            times.append(_wait_healthy(f"http://127.0.0.1:{port}/api/health", process, 120))
+            peak = _vm_hwm_mb(process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    times.sort()
+    return {
+        "runs": len(times),
+        "cold_start_s_median": round(times[len(times) // 2], 2),
+        "cold_start_s_max": round(times[-1], 2),
+        "server_peak_rss_mb": peak,
+    }
+
+
+def bench_chat(settings: Settings, claims: int) -> dict[str, Any]:
+    """Offline chat turns end to end over HTTP (the web app on loopback), and a bounded concurrent load."""
+    from evals.web_load import run_web_load
+
+    single = run_web_load(users=1, seconds=10, home=settings.resolved_home)
+    loaded = run_web_load(users=50, seconds=60, home=settings.resolved_home)
+    return {"one_user": single, "fifty_users": loaded}
+
+
+RUNNERS: dict[str, Callable[[Settings, int], dict[str, Any]]] = {
+    "codes": bench_codes,
+    "retrieval": bench_retrieval,
+    "x12": bench_x12,
+    "chat": bench_chat,
+    "startup": bench_startup,
+}
+
+
+def run_bench(settings: Settings, *, only: str | None = None, claims: int = 10_000) -> dict[str, Any]:
+    """Every suite (or one) in its own process; a suite that fails reports its error and the rest go on."""
+    suites = [only] if only else list(SUITES)
+    results: dict[str, Any] = {}
+    for suite in suites:
+        if suite not in RUNNERS:
+            raise ValueError(f"unknown bench suite {suite!r}; expected one of {', '.join(SUITES)}")
+        done = subprocess.run(
+            [sys.executable, "-m", "evals.bench", suite, "--claims", str(claims)],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, BILLING_ASSISTANT_HOME=str(settings.resolved_home)),
+            timeout=1800,
+            check=False,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            results[suite] = {"error": tail[0]}
+        else:
+            results[suite] = json.loads(lines[-1])
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("suite", choices=SUITES)
+    parser.add_argument("--claims", type=int, default=10_000)
+    args = parser.parse_args()
+    figures = RUNNERS[args.suite](load_settings(), args.claims)
+    figures["peak_rss_mb"] = _peak_rss_mb()
+    sys.stdout.write(json.dumps(figures, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

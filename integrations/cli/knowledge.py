@@ -1,0 +1,166 @@
+"""`billing-assistant knowledge ...`: add, remove, list and search the knowledge base."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from integrations.cli.common import CliContext, JsonOption, console, emit, err_console
+from knowledge.documents import DocumentInfo, IngestReport, KnowledgeBase
+from knowledge.documents.ingest import ProgressCallback
+from knowledge.documents.models import KnowledgeResults
+from knowledge.errors import InvalidInput
+
+app = typer.Typer(
+    help="The knowledge base: playbooks, payer policies, coding guidance, your documents.", no_args_is_help=True
+)
+
+PayerOption = Annotated[str | None, typer.Option("--payer", help="Payer name or payer id.")]
+DateFromOption = Annotated[str | None, typer.Option("--effective-from", help="First day in force (YYYY-MM-DD).")]
+DateToOption = Annotated[str | None, typer.Option("--effective-to", help="Last day in force (YYYY-MM-DD).")]
+
+
+def knowledge_base() -> KnowledgeBase:
+    settings = CliContext().settings
+    return KnowledgeBase(
+        settings.resolved_home, chroma_url=settings.chroma_url, embedding_model=settings.embedding_model
+    )
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option}: expected a date YYYY-MM-DD (got {value!r})") from None
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar on stderr (kept off stdout so --json output stays one document)."""
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Indexing", total=None)
+
+        def update(*, total: int | None = None, advance: int = 0, description: str | None = None) -> None:
+            if total is not None:
+                bar.update(task, total=total)
+            if description is not None:
+                bar.update(task, description=description)
+            if advance:
+                bar.advance(task, advance)
+
+        yield update
+
+
+def _render_report(report: IngestReport) -> None:
+    for label, ids in (
+        ("Added", report.added),
+        ("Replaced", report.replaced),
+        ("Unchanged", report.unchanged),
+        ("Removed", report.removed),
+    ):
+        if ids:
+            console.print(f"{label} ({len(ids)}): {', '.join(ids)}")
+    if report.chunks_written:
+        console.print(f"{report.chunks_written} chunks in {report.seconds:.1f}s ({report.chunks_per_second:.1f}/s)")
+    elif not (report.added or report.replaced or report.removed):
+        console.print("Nothing changed.")
+
+
+@app.command("add")
+def add_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (PDF, DOCX, HTML, Markdown, text).")],
+    payer: PayerOption = None,
+    effective_from: DateFromOption = None,
+    effective_to: DateToOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add the practice's own documents; unchanged files are skipped, changed ones replaced."""
+    kb = knowledge_base()
+    with progress_bar(not as_json) as progress:
+        report = kb.add(
+            paths,
+            payer=payer,
+            effective_from=_date(effective_from, "--effective-from"),
+            effective_to=_date(effective_to, "--effective-to"),
+            progress=progress,
+        )
+    emit(report, as_json, _render_report)
+
+
+@app.command("remove")
+def remove_command(
+    targets: Annotated[list[str], typer.Argument(help="Document ids or the paths they were added from.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Remove documents from the knowledge base."""
+    emit(knowledge_base().remove(targets), as_json, _render_report)
+
+
+def _render_list(documents: list[DocumentInfo]) -> None:
+    if not documents:
+        console.print("The knowledge base is empty. Run `billing-assistant init` or `knowledge add PATH`.")
+        return
+    table = Table("Doc id", "Kind", "Title", "Payer", "In force", "Chunks")
+    for doc in documents:
+        dates = ""
+        if doc.effective_from or doc.effective_to:
+            dates = f"{doc.effective_from or '…'} to {doc.effective_to or 'now'}"
+        table.add_row(escape(doc.doc_id), doc.kind, escape(doc.title), escape(doc.payer or ""), dates, str(doc.chunks))
+    console.print(table)
+
+
+@app.command("list")
+def list_command(
+    kind: Annotated[str | None, typer.Option("--kind", help="playbook, policy, guidance or practice.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the indexed documents."""
+    emit(knowledge_base().list(kind=kind), as_json, _render_list)
+
+
+def _render_results(results: KnowledgeResults) -> None:
+    for note in results.notes:
+        console.print(f"[yellow]{escape(note)}[/yellow]")
+    if not results.passages:
+        console.print("No passages found.")
+    for number, passage in enumerate(results.passages, start=1):
+        sample = " [dim](sample policy, not the payer's contract)[/dim]" if passage.sample else ""
+        console.print(f"[bold]{number}. {escape(passage.title)}[/bold]{sample}")
+        console.print(escape(passage.text))
+        console.print(f"[dim]{escape(passage.citation)}  (id {escape(passage.passage_id)})[/dim]")
+        if passage.note:
+            console.print(f"[yellow]{escape(passage.note)}[/yellow]")
+        console.print()
+
+
+@app.command("search")
+def search_command(
+    question: Annotated[str, typer.Argument(help="The question, in plain words.")],
+    payer: PayerOption = None,
+    date: Annotated[str | None, typer.Option("--date", help="Date of service (YYYY-MM-DD).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=50, help="How many passages.")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Search the knowledge base; passages come with citations."""
+    results = knowledge_base().search_results(question, payer=payer, on_date=_date(date, "--date"), limit=limit)
+    emit(results, as_json, _render_results)

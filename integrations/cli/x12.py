@@ -1,0 +1,150 @@
+"""`billing-assistant x12 ...`: import X12 files, list the exceptions queue, write 276 status requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit, err_console
+from knowledge.practice.database import check_schema
+from knowledge.x12.importer import ImportReport, import_x12
+from knowledge.x12.writer276 import write_276
+from tools.x12_exceptions import ExceptionList, x12_exceptions
+
+app = typer.Typer(help="X12 files from and for the clearinghouse: 837, 277, 835 in; 276 out.", no_args_is_help=True)
+
+
+@app.command("import")
+def import_command(
+    paths: Annotated[list[Path], typer.Argument(help="X12 files or folders (835, 837P/I, 277/277CA).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be imported; save nothing.")] = False,
+    practice: PracticeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import X12 files: 837 claims, 277/277CA statuses, and 835 remittances (auto-posted)."""
+    ctx = CliContext()
+    check_schema(ctx.engine)
+    with ctx.session(check=False) as session:
+        practice_id = ctx.practice(session, practice).id
+    if as_json:
+        report = import_x12(ctx.sessions, practice_id=practice_id, paths=paths, dry_run=dry_run)
+    else:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
+            console=err_console, transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("Importing", total=None)
+
+            def advance(name: str, done: int, total: int) -> None:
+                progress.update(task, description=f"Importing {name}", completed=done, total=total)
+
+            report = import_x12(ctx.sessions, practice_id=practice_id, paths=paths, dry_run=dry_run, progress=advance)
+    emit(_import_json(report), as_json, lambda _: _render_import(report))
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _import_json(report: ImportReport) -> dict[str, Any]:
+    data = report.model_dump(mode="json")
+    data["summary"] = {
+        "imported": report.count("imported"),
+        "already_imported": report.count("already_imported"),
+        "skipped": report.count("skipped"),
+        "errors": len(report.errors),
+        "claims_posted": report.claims_posted,
+        "exceptions": report.exceptions,
+    }
+    return data
+
+
+def _render_import(report: ImportReport) -> None:
+    prefix = "[dry run] " if report.dry_run else ""
+    for file in report.files:
+        console.print(f"[bold]{prefix}{file.path}[/bold]")
+        if file.error:
+            console.print(f"  [red]error:[/red] {file.error}")
+        for t in file.transactions:
+            what = f"  ST {t.control_number} {t.transaction_type} ({t.version}): {t.status.replace('_', ' ')}"
+            if t.status == "imported":
+                if t.transaction_type == "835":
+                    what += (
+                        f"; {t.claims_posted}/{t.claims_in_file} claims posted, paid {t.paid_posted}, "
+                        f"adjusted {t.adjustments_posted}, check total {t.total_paid}"
+                    )
+                elif t.transaction_type.startswith("837"):
+                    what += f"; {t.claims_created} claims created, {t.claims_updated} updated"
+                else:
+                    what += f"; {t.status_events} status events"
+                if t.exceptions:
+                    what += f"; [yellow]{t.exceptions} sent to the exceptions queue[/yellow]"
+            console.print(what)
+            for message in t.messages[:20]:
+                console.print(f"    - {message}")
+    console.print(
+        f"{prefix}{report.count('imported')} transactions imported, {report.count('already_imported')} already "
+        f"imported, {report.count('skipped')} skipped, {len(report.errors)} errors; "
+        f"{report.claims_posted} claims posted, {report.exceptions} exceptions."
+    )
+
+
+@app.command("exceptions")
+def exceptions_command(
+    status: Annotated[str, typer.Option("--status", help="open, resolved or all.")] = "open",
+    limit: Annotated[int, typer.Option("--limit", help="How many of the newest to list.")] = 50,
+    practice: PracticeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List what X12 imports could not post and why (the exceptions queue)."""
+    ctx = CliContext()
+    with ctx.session() as session:
+        practice_id = ctx.practice(session, practice).id
+        result = x12_exceptions(status, limit, session=session, practice_id=practice_id)
+    emit(result, as_json, _render_exceptions)
+
+
+def _render_exceptions(result: ExceptionList) -> None:
+    if not result.items:
+        console.print(f"No {result.status} exceptions.")
+        return
+    table = Table(show_lines=True)
+    for column in ("id", "kind", "claim", "amount", "reason"):
+        table.add_column(column)
+    for item in result.items:
+        table.add_row(str(item.id), item.kind, item.claim_number or "", str(item.amount or ""), item.reason)
+    console.print(table)
+    console.print(f"{len(result.items)} of {result.total} {result.status} exceptions.")
+
+
+@app.command("status-request")
+def status_request_command(
+    claim_numbers: Annotated[list[str], typer.Argument(help="Claim numbers (patient control numbers).")],
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: 276-<control>.x12).")] = None,
+    practice: PracticeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a 276 claim status request (005010X212) for the clearinghouse."""
+    ctx = CliContext()
+    with ctx.session() as session:
+        practice_id = ctx.practice(session, practice).id
+        target = out or Path("276-pending.x12")
+        request = write_276(session, practice_id=practice_id, claim_numbers=claim_numbers, out=target)
+        if out is None:
+            target = target.replace(Path(f"276-{request.control_number}.x12"))
+    result = {
+        "path": str(target),
+        "claim_numbers": request.claim_numbers,
+        "payers": request.payers,
+        "control_number": request.control_number,
+        "segments": request.segments,
+    }
+    emit(
+        result,
+        as_json,
+        lambda r: console.print(
+            f"Wrote {r['path']}: status request for {len(r['claim_numbers'])} claims to {r['payers']} payers."
+        ),
+    )

@@ -1,0 +1,530 @@
+"""The loaded code sets (`CodeSets`), how they are built from the source files, and their cache.
+
+The parsed code sets and the search index are pickled into ``<cache_dir>/codesets-<key>.pickle``; the key
+is a hash of the parser version and of every source file (name, size, modification time), so a changed or
+newly imported file rebuilds the cache and an unchanged one loads in well under a second. Embedding
+vectors (slow to build: minutes) live beside it in ``vectors-<key>.npy`` (float16) and are optional:
+search falls back to lexical ranking without them. Files a user imports (CPT descriptors, newer CARC and
+RARC lists, NCCI edits) are kept in ``<cache_dir>/imports/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import hashlib
+import json
+import logging
+import pickle
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.codesets.cpt import parse_cpt_descriptors
+from knowledge.codesets.hcpcs import HcpcsRecord, find_hcpcs_file, parse_hcpcs_file, parse_proc_notes
+from knowledge.codesets.icd10cm import TABULAR_SOURCE, Icd10cm, default_tabular_path, parse_tabular
+from knowledge.codesets.icd_tables import TABLE_TITLES, IndexEntry, parse_index_tables
+from knowledge.codesets.ncci import NcciEdits, parse_ncci_file
+from knowledge.codesets.pos import PlaceOfService, parse_pos
+from knowledge.codesets.search import SearchIndex, Target, VectorIndex, build_search_index
+from knowledge.codesets.x12codes import X12Code, parse_code_csv
+from knowledge.errors import FileFormatError, InvalidInput
+
+log = logging.getLogger(__name__)
+_PARENTHESES = re.compile(r"\([^()]*\)")
+
+#: Bump when a parser or the index layout changes: old caches are then rebuilt.
+PARSER_VERSION = "6"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "codesets"
+
+#: progress(description, completed, total): called during long work (cache and vector builds).
+Progress = Callable[[str, int, int], None]
+
+
+class Encoder(Protocol):
+    """What the search needs from an embedder (``knowledge.embeddings.Embedder`` fits)."""
+
+    model_path: str
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> npt.NDArray[np.float32]: ...
+
+
+@dataclass
+class CodeSets:
+    """Every loaded code set, the search index, and (lazily) the vectors and NCCI edits."""
+
+    icd: Icd10cm
+    index_entries: list[IndexEntry]
+    hcpcs: dict[str, HcpcsRecord]
+    modifiers: dict[str, HcpcsRecord]
+    proc_notes: dict[str, str]
+    pos: dict[str, PlaceOfService]
+    carc: dict[str, X12Code]
+    rarc: dict[str, X12Code]
+    groups: dict[str, X12Code]
+    status_categories: dict[str, X12Code]
+    cpt: dict[str, str]
+    index: SearchIndex
+    sources: dict[str, str]
+    key: str
+    cache_dir: Path | None = None
+    vectors: VectorIndex | None = field(default=None, repr=False)
+    vectors_checked: bool = field(default=False, repr=False)
+    encoder: Encoder | None = field(default=None, repr=False)
+    ncci: NcciEdits | None = field(default=None, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        billable = 0
+        for code, node in self.icd.nodes.items():
+            if node.kind in ("category", "code") and not node.children:
+                billable += len(self.icd.allowed_seventh(code)) if self.icd.needs_seventh(code) else 1
+        return {
+            "icd10cm_entries": len(self.icd.nodes),
+            "icd10cm_billable": billable,
+            "icd10cm_index_entries": len(self.index_entries),
+            "hcpcs": len(self.hcpcs),
+            "modifiers": len(self.modifiers),
+            "carc": len(self.carc),
+            "rarc": len(self.rarc),
+            "pos": len(self.pos),
+            "cpt_descriptors": len(self.cpt),
+            "search_documents": len(self.index.doc_text),
+        }
+
+    def vector_index(self) -> VectorIndex | None:
+        """The embedding vectors, loaded on first use (None when they were never built)."""
+        if not self.vectors_checked:
+            self.vectors_checked = True
+            if self.cache_dir is not None:
+                self.vectors = load_vectors(self.cache_dir, self)
+        return self.vectors
+
+    def ncci_edits(self) -> NcciEdits:
+        """The imported NCCI PTP and MUE edits (empty when none were imported)."""
+        if self.ncci is None:
+            self.ncci = load_ncci(self.cache_dir) if self.cache_dir is not None else NcciEdits()
+        return self.ncci
+
+    def __getstate__(self) -> dict[str, Any]:
+        skip = {"vectors", "vectors_checked", "encoder", "ncci", "cache_dir"}
+        return {name: value for name, value in self.__dict__.items() if name not in skip}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.cache_dir = None
+        self.vectors = None
+        self.vectors_checked = False
+        self.encoder = None
+        self.ncci = None
+
+
+# --- source files -------------------------------------------------------------------------------------
+
+
+def imports_dir(cache_dir: Path) -> Path:
+    return cache_dir / "imports"
+
+
+def source_files(data_dir: Path, cache_dir: Path) -> dict[str, Path]:
+    """Every file the build reads, by role; missing optional imports are left out."""
+    files = {
+        "icd10cm_tabular": default_tabular_path(),
+        "hcpcs": find_hcpcs_file(data_dir / "hcpcs"),
+        "pos": data_dir / "pos" / "cs-CMS-PlaceofServiceCodes.xml",
+        "carc": data_dir / "x12" / "claim_adjustment_reason_codes.csv",
+        "rarc": data_dir / "x12" / "remittance_advice_remark_codes.csv",
+        "groups": data_dir / "x12" / "claim_adjustment_group_codes.csv",
+        "status_categories": data_dir / "x12" / "claim_status_category_codes.csv",
+    }
+    notes = sorted((data_dir / "hcpcs").glob("proc_notes*.txt"))
+    if notes:
+        files["hcpcs_proc_notes"] = notes[-1]
+    for table_file in sorted((data_dir / "icd10cm").glob("*.xml")):
+        files[f"icd10cm_{table_file.stem}"] = table_file
+    imported = imports_dir(cache_dir)
+    for name in ("cpt.csv", "carc.csv", "rarc.csv"):
+        if (imported / name).exists():
+            files[f"import_{name}"] = imported / name
+    for role, path in files.items():
+        if not path.exists():
+            raise FileFormatError(f"code-set source file missing ({role})", path=str(path))
+    return files
+
+
+def cache_key(files: dict[str, Path]) -> str:
+    digest = hashlib.blake2b(PARSER_VERSION.encode(), digest_size=10)
+    for role in sorted(files):
+        stat = files[role].stat()
+        digest.update(f"{role}|{files[role].name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+# --- building -----------------------------------------------------------------------------------------
+
+
+def _build(files: dict[str, Path], data_dir: Path, key: str, progress: Progress | None) -> CodeSets:
+    steps = 6
+
+    def step(n: int, what: str) -> None:
+        # One bar for the whole build; ``what`` is the step under way (kept for logs).
+        log.debug("code sets: %s", what)
+        if progress:
+            progress("parsing code sets", n, steps)
+
+    step(0, "ICD-10-CM tabular list")
+    icd = parse_tabular(files["icd10cm_tabular"])
+    step(1, "ICD-10-CM index tables")
+    entries = [e for e in parse_index_tables(data_dir / "icd10cm") if e.code in icd.nodes]
+    step(2, "HCPCS Level II")
+    records = parse_hcpcs_file(files["hcpcs"])
+    hcpcs = {r.code: r for r in records if not r.is_modifier}
+    modifiers = {r.code: r for r in records if r.is_modifier}
+    proc_notes = parse_proc_notes(files["hcpcs_proc_notes"]) if "hcpcs_proc_notes" in files else {}
+    step(3, "X12 code lists and place of service")
+    carc = parse_code_csv(files["carc"], what="CARC")
+    rarc = parse_code_csv(files["rarc"], what="RARC")
+    if "import_carc.csv" in files:
+        carc.update(parse_code_csv(files["import_carc.csv"], what="CARC"))
+    if "import_rarc.csv" in files:
+        rarc.update(parse_code_csv(files["import_rarc.csv"], what="RARC"))
+    groups = parse_code_csv(files["groups"], what="group code")
+    status_categories = parse_code_csv(files["status_categories"], what="claim status category")
+    pos = parse_pos(files["pos"])
+    cpt = parse_cpt_descriptors(files["import_cpt.csv"]) if "import_cpt.csv" in files else {}
+    step(4, "search index")
+    index = _build_index(icd, entries, hcpcs, modifiers, carc, rarc, groups, status_categories, pos, cpt)
+    step(5, "writing the cache")
+    step(6, "done")
+    sources = {
+        "icd10cm": TABULAR_SOURCE,
+        "icd10cm_tables": "; ".join(TABLE_TITLES.values()),
+        "hcpcs": f"CMS HCPCS Level II quarterly file {files['hcpcs'].name}",
+        "pos": "CMS Place of Service codes (HL7 UTG CodeSystem)",
+        "carc": "X12 Claim Adjustment Reason Codes"
+        + (" (imported list)" if "import_carc.csv" in files else " (py835, about mid-2024)"),
+        "rarc": "Remittance Advice Remark Codes"
+        + (" (imported list)" if "import_rarc.csv" in files else " (py835, about mid-2024)"),
+        "cpt": "CPT descriptors imported by the practice (AMA licence)" if cpt else "",
+    }
+    return CodeSets(
+        icd=icd,
+        index_entries=entries,
+        hcpcs=hcpcs,
+        modifiers=modifiers,
+        proc_notes=proc_notes,
+        pos=pos,
+        carc=carc,
+        rarc=rarc,
+        groups=groups,
+        status_categories=status_categories,
+        cpt=cpt,
+        index=index,
+        sources=sources,
+        key=key,
+    )
+
+
+def _build_index(
+    icd: Icd10cm,
+    entries: list[IndexEntry],
+    hcpcs: dict[str, HcpcsRecord],
+    modifiers: dict[str, HcpcsRecord],
+    carc: dict[str, X12Code],
+    rarc: dict[str, X12Code],
+    groups: dict[str, X12Code],
+    status_categories: dict[str, X12Code],
+    pos: dict[str, PlaceOfService],
+    cpt: dict[str, str],
+) -> SearchIndex:
+    today = dt.date.today()
+    targets: list[Target] = []
+    documents: list[tuple[int, str, str]] = []
+    seventh: dict[int, dict[str, str]] = {}
+    icd_target: dict[str, int] = {}
+
+    def add(target: Target, texts: list[tuple[str, str]]) -> int:
+        target_id = len(targets)
+        targets.append(target)
+        for text, label in texts:
+            add_text(target_id, text, label)
+        return target_id
+
+    def add_text(target_id: int, text: str, label: str) -> None:
+        if not text.strip():
+            return
+        documents.append((target_id, text, label))
+        # Words in parentheses are nonessential modifiers in ICD-10-CM texts: "Essential (primary)
+        # hypertension" must also be found, and rank first, as "essential hypertension".
+        if "(" in text:
+            bare = " ".join(_PARENTHESES.sub(" ", text).split())
+            if bare and bare != text:
+                documents.append((target_id, bare, label))
+
+    for code, node in icd.nodes.items():
+        if node.kind in ("chapter", "block"):
+            continue
+        needs = icd.needs_seventh(code)
+        texts = [(node.description, "description")]
+        texts += [(text, "inclusion term") for kind, text in node.notes if kind == "inclusion_term"]
+        texts += [(text, "includes note") for kind, text in node.notes if kind == "includes"]
+        billable = not node.children and not needs
+        target_id = add(Target("icd10cm", code, node.description, billable), texts)
+        icd_target[code] = target_id
+        if needs:
+            seventh[target_id] = icd.allowed_seventh(code)
+    labels = {
+        "neoplasm": "Table of Neoplasms",
+        "drug": "Table of Drugs and Chemicals",
+        "external_cause": "External Cause Index",
+    }
+    for entry in entries:
+        add_text(icd_target[entry.code], entry.text, labels[entry.table])
+    for code, record in hcpcs.items():
+        active = record.terminated is None or record.terminated >= today
+        add(
+            Target("hcpcs", code, record.long_description, None, active),
+            [(record.long_description, "description"), (record.short_description, "short description")],
+        )
+    for code, record in modifiers.items():
+        active = record.terminated is None or record.terminated >= today
+        add(Target("modifier", code, record.long_description, None, active), [(record.long_description, "description")])
+    for system, table in (
+        ("carc", carc),
+        ("rarc", rarc),
+        ("group", groups),
+        ("claim_status_category", status_categories),
+    ):
+        for code, item in table.items():
+            active = item.stop is None or item.stop >= today
+            add(Target(system, code, item.description, None, active), [(item.description, "description")])
+    for code, place in pos.items():
+        add(Target("pos", code, place.name, None), [(place.name, "name"), (place.definition, "definition")])
+    for code, description in cpt.items():
+        add(Target("cpt", code, description, None), [(description, "description")])
+    return build_search_index(targets, documents, seventh)
+
+
+def build_codeset_cache(
+    cache_dir: Path,
+    *,
+    progress: Progress | None = None,
+    with_vectors: bool = True,
+    data_dir: Path | None = None,
+    encoder: Encoder | None = None,
+) -> dict[str, int | float | bool]:
+    """Build (or refresh) the code-set cache, and the search vectors unless ``with_vectors`` is False.
+
+    Returns counts for `init` to report: codes per system, documents indexed, vectors built, seconds.
+    """
+    started = time.perf_counter()
+    codesets = load_codesets(cache_dir, data_dir=data_dir, progress=progress)
+    result: dict[str, int | float | bool] = dict(codesets.counts())
+    result["vectors"] = 0
+    if with_vectors:
+        result["vectors"] = build_vectors(cache_dir, codesets, progress=progress, encoder=encoder)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def load_codesets(
+    cache_dir: Path,
+    *,
+    data_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> CodeSets:
+    """The code sets, from the cache when it is current, else parsed from the files and cached."""
+    data_dir = data_dir or DEFAULT_DATA_DIR
+    files = source_files(data_dir, cache_dir)
+    key = cache_key(files)
+    path = cache_dir / f"codesets-{key}.pickle"
+    codesets: CodeSets | None = None
+    if path.exists():
+        try:
+            with path.open("rb") as handle, _gc_paused():
+                loaded = pickle.load(handle)
+            if isinstance(loaded, CodeSets):
+                codesets = loaded
+        except Exception:  # a truncated or foreign file: rebuild rather than fail
+            log.warning("code-set cache %s unreadable; rebuilding", path.name)
+    if codesets is None:
+        codesets = _build(files, data_dir, key, progress)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        with temporary.open("wb") as handle:
+            pickle.dump(codesets, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        temporary.replace(path)
+        for old in cache_dir.glob("codesets-*.pickle"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    codesets.cache_dir = cache_dir
+    return codesets
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Unpickling ~300k objects triggers many useless GC passes; pausing them halves the load time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# --- vectors ------------------------------------------------------------------------------------------
+
+
+def _vector_paths(cache_dir: Path, codesets: CodeSets) -> tuple[Path, Path]:
+    return cache_dir / f"vectors-{codesets.key}.npy", cache_dir / f"vectors-{codesets.key}.json"
+
+
+def build_vectors(
+    cache_dir: Path,
+    codesets: CodeSets,
+    *,
+    progress: Progress | None = None,
+    encoder: Encoder | None = None,
+    only: Callable[[Target], bool] | None = None,
+    batch: int = 512,
+) -> int:
+    """Embed one text per searchable code (deduplicated) and save float16 vectors; returns the count.
+
+    What is embedded: every ICD-10-CM category, subcategory and code description (7th-character codes
+    share their base code's vector), every HCPCS code and modifier, CARC, RARC, POS and group codes.
+    ``only`` restricts the set (tests embed a handful of codes).
+    """
+    vector_file, keys_file = _vector_paths(cache_dir, codesets)
+    if encoder is None:
+        from knowledge.embeddings import get_embedder
+
+        encoder = get_embedder()
+    text_rows: dict[str, int] = {}
+    keys: dict[str, int] = {}
+    for target in codesets.index.targets:
+        if only is not None and not only(target):
+            continue
+        text = " ".join(target.description.split())
+        if not text:
+            continue
+        keys[SearchIndex.key(target.system, target.code)] = text_rows.setdefault(text, len(text_rows))
+    texts = list(text_rows)
+    chunks: list[npt.NDArray[np.float32]] = []
+    for start in range(0, len(texts), batch):
+        chunks.append(encoder.encode(texts[start : start + batch]))
+        if progress:
+            progress("embedding code descriptions", min(start + batch, len(texts)), len(texts))
+    dimension = chunks[0].shape[1] if chunks else 0
+    matrix = np.vstack(chunks).astype(np.float16) if chunks else np.zeros((0, dimension), np.float16)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.save(vector_file.with_suffix(".tmp.npy"), matrix)
+    vector_file.with_suffix(".tmp.npy").replace(vector_file)
+    keys_file.write_text(json.dumps({"model": Path(encoder.model_path).name, "keys": keys}))
+    for old in cache_dir.glob("vectors-*"):
+        if old not in (vector_file, keys_file):
+            old.unlink(missing_ok=True)
+    codesets.vectors = None
+    codesets.vectors_checked = False
+    return len(texts)
+
+
+def load_vectors(cache_dir: Path, codesets: CodeSets) -> VectorIndex | None:
+    vector_file, keys_file = _vector_paths(cache_dir, codesets)
+    if not vector_file.exists() or not keys_file.exists():
+        return None
+    meta = json.loads(keys_file.read_text())
+    matrix = np.load(vector_file).astype(np.float32)
+    target_row = np.full(len(codesets.index.targets), -1, dtype=np.int32)
+    for key, row in meta["keys"].items():
+        target = codesets.index.target_of.get(key)
+        if target is not None:
+            target_row[target] = row
+    return VectorIndex(vectors=matrix, target_row=target_row, model=str(meta.get("model", "")))
+
+
+# --- imports ------------------------------------------------------------------------------------------
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise InvalidInput(f"No file at {path}.")
+
+
+def import_cpt(cache_dir: Path, path: Path) -> int:
+    """Keep a licensed CPT descriptor file (CSV code,description) for this user; returns the count."""
+    _check_file(path)
+    count = len(parse_cpt_descriptors(path))
+    imports_dir(cache_dir).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, imports_dir(cache_dir) / "cpt.csv")
+    return count
+
+
+def import_code_list(cache_dir: Path, path: Path, *, kind: str) -> int:
+    """Keep a newer CARC or RARC list (CSV Code,Description[,Start,Stop]); returns the count."""
+    if kind not in ("carc", "rarc"):
+        raise InvalidInput(f"Unknown code list {kind!r}: expected carc or rarc.")
+    _check_file(path)
+    count = len(parse_code_csv(path, what=kind.upper()))
+    imports_dir(cache_dir).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, imports_dir(cache_dir) / f"{kind}.csv")
+    return count
+
+
+def import_ncci(cache_dir: Path, path: Path) -> dict[str, int]:
+    """Keep an NCCI PTP or MUE file; returns how many edits it holds."""
+    _check_file(path)
+    edits = parse_ncci_file(path)
+    folder = imports_dir(cache_dir) / "ncci"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, folder / path.name)
+    for old in cache_dir.glob("ncci-*.pickle"):
+        old.unlink(missing_ok=True)
+    return {"ptp_edits": sum(len(v) for v in edits.ptp.values()), "mue_values": len(edits.mue)}
+
+
+def load_ncci(cache_dir: Path) -> NcciEdits:
+    """Every imported NCCI file, merged (cached as a pickle keyed like the code sets)."""
+    folder = imports_dir(cache_dir) / "ncci"
+    files = sorted(p for p in folder.glob("*") if p.is_file()) if folder.exists() else []
+    if not files:
+        return NcciEdits()
+    key = cache_key({f"ncci_{i}": p for i, p in enumerate(files)})
+    cached = cache_dir / f"ncci-{key}.pickle"
+    if cached.exists():
+        with cached.open("rb") as handle:
+            loaded = pickle.load(handle)
+        if isinstance(loaded, NcciEdits):
+            return loaded
+    edits = NcciEdits()
+    for path in files:
+        edits.merge(parse_ncci_file(path))
+    with cached.open("wb") as handle:
+        pickle.dump(edits, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return edits
+
+
+@contextmanager
+def rich_progress() -> Iterator[Progress]:
+    """A ``progress`` callable drawing rich progress bars (one per step description), for `init`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    tasks: dict[str, Any] = {}
+    with RichProgress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+    ) as bars:
+
+        def report(description: str, completed: int, total: int) -> None:
+            if description not in tasks:
+                tasks[description] = bars.add_task(description, total=total)
+            bars.update(tasks[description], completed=completed, total=total)
+
+        yield report

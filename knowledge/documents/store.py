@@ -1,0 +1,185 @@
+"""The vector store: Chroma through langchain-chroma, embedded in HOME or on a Chroma server.
+
+Always built with our embedder: Chroma's default embedding function downloads a model, which this
+product must never do at run time. Chunk metadata is flat (Chroma stores scalars only): the section path
+is joined with " > ", dates are ISO strings plus integer YYYYMMDD keys that ``where`` filters compare.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from knowledge.documents.models import OPEN_END, OPEN_START, Chunk, DocumentMeta, date_key
+from knowledge.embeddings import Embedder
+from knowledge.errors import ServiceUnavailable
+
+COLLECTION = "billing_knowledge"
+SECTION_SEPARATOR = " > "
+_BATCH = 64
+
+
+def payer_key(name: str | None) -> str:
+    """A payer name folded for comparison: "Blue Cross Blue Shield" -> "blue cross blue shield"."""
+    return " ".join((name or "").lower().replace("-", " ").split())
+
+
+def chunk_metadata(chunk: Chunk) -> dict[str, str | int | bool]:
+    doc = chunk.doc
+    return {
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "source": doc.source,
+        "kind": doc.kind,
+        "content_hash": doc.content_hash,
+        "payer": doc.payer or "",
+        "payer_key": payer_key(doc.payer),
+        "payer_id": doc.payer_id or "",
+        "topic": doc.topic or "",
+        "effective_from": doc.effective_from.isoformat() if doc.effective_from else "",
+        "effective_to": doc.effective_to.isoformat() if doc.effective_to else "",
+        "from_key": date_key(doc.effective_from, default=OPEN_START),
+        "to_key": date_key(doc.effective_to, default=OPEN_END),
+        "url": doc.url or "",
+        "sample": doc.sample,
+        "codes": " ".join(doc.codes),
+        "aliases": "|".join(doc.aliases),
+        "section": SECTION_SEPARATOR.join(chunk.section_path),
+        "page": chunk.page if chunk.page is not None else -1,
+    }
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def meta_from_metadata(metadata: dict[str, Any]) -> DocumentMeta:
+    """The document part of a stored chunk's metadata."""
+    return DocumentMeta(
+        doc_id=str(metadata["doc_id"]),
+        title=str(metadata.get("title", "")),
+        source=str(metadata.get("source", "")),
+        kind=str(metadata.get("kind", "")),
+        content_hash=str(metadata.get("content_hash", "")),
+        payer=str(metadata.get("payer") or "") or None,
+        payer_id=str(metadata.get("payer_id") or "") or None,
+        topic=str(metadata.get("topic") or "") or None,
+        effective_from=_date(metadata.get("effective_from")),
+        effective_to=_date(metadata.get("effective_to")),
+        url=str(metadata.get("url") or "") or None,
+        sample=bool(metadata.get("sample", False)),
+        codes=tuple(str(metadata.get("codes") or "").split()),
+        aliases=tuple(a for a in str(metadata.get("aliases") or "").split("|") if a),
+    )
+
+
+def chunk_from_stored(passage_id: str, stored_text: str, metadata: dict[str, Any]) -> Chunk:
+    """A chunk rebuilt from Chroma: the stored text is ``Chunk.embedding_text``, so drop its heading lines."""
+    doc = meta_from_metadata(metadata)
+    header_lines = 1 + bool(doc.payer) + bool(doc.codes)
+    section = str(metadata.get("section") or "")
+    page = int(metadata.get("page", -1))
+    return Chunk(
+        passage_id=passage_id,
+        doc=doc,
+        section_path=tuple(section.split(SECTION_SEPARATOR)) if section else (),
+        text="\n".join(stored_text.split("\n")[header_lines:]),
+        page=page if page >= 0 else None,
+    )
+
+
+class VectorStore:
+    """One Chroma collection of chunks; embedded at ``persist_directory`` or on the server at ``chroma_url``."""
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        persist_directory: Path | None = None,
+        chroma_url: str | None = None,
+        collection: str = COLLECTION,
+    ) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from langchain_chroma import Chroma
+
+        self.embedder = embedder
+        client_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if chroma_url:
+                url = urlparse(chroma_url)
+                client: Any = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=client_settings,
+                )
+                self.location = chroma_url
+            else:
+                if persist_directory is None:
+                    raise ValueError("either persist_directory or chroma_url is needed")
+                persist_directory.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(path=str(persist_directory), settings=client_settings)
+                self.location = str(persist_directory)
+            self._chroma = Chroma(
+                collection_name=collection,
+                embedding_function=embedder,  # type: ignore[arg-type]  # duck-typed LangChain Embeddings
+                client=client,
+                collection_metadata={"hnsw:space": "cosine"},
+            )
+        except ValueError:
+            raise
+        except Exception as exc:
+            raise ServiceUnavailable(
+                f"The vector store at {chroma_url or persist_directory} cannot be opened ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def add(self, chunks: Sequence[Chunk], *, on_batch: Callable[[int], None] | None = None) -> None:
+        """Embed and store chunks, a batch at a time (``on_batch`` gets the size of each stored batch)."""
+        for start in range(0, len(chunks), _BATCH):
+            batch = chunks[start : start + _BATCH]
+            self._chroma.add_texts(
+                texts=[c.embedding_text for c in batch],
+                metadatas=[chunk_metadata(c) for c in batch],
+                ids=[c.passage_id for c in batch],
+            )
+            if on_batch is not None:
+                on_batch(len(batch))
+
+    def update_metadata(self, chunks: Sequence[Chunk]) -> None:
+        """Rewrite the metadata of stored chunks without embedding them again."""
+        for start in range(0, len(chunks), 1000):
+            batch = chunks[start : start + 1000]
+            self._chroma._collection.update(
+                ids=[c.passage_id for c in batch], metadatas=[chunk_metadata(c) for c in batch]
+            )
+
+    def delete(self, passage_ids: Sequence[str]) -> None:
+        for start in range(0, len(passage_ids), 1000):
+            self._chroma.delete(ids=list(passage_ids[start : start + 1000]))
+
+    def query(self, question: str, *, k: int, where: dict[str, Any] | None) -> list[tuple[str, float]]:
+        """(passage id, cosine distance) of the k nearest chunks that pass the filter."""
+        vector = self.embedder.embed_query(question)
+        hits = self._chroma.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=where)
+        return [(str(doc.id), float(distance)) for doc, distance in hits]
+
+    def get(self, passage_ids: Sequence[str] | None = None) -> list[Chunk]:
+        """Stored chunks by id (all of them when no ids are given), with their original text."""
+        result = self._chroma.get(
+            ids=list(passage_ids) if passage_ids is not None else None, include=["documents", "metadatas"]
+        )
+        chunks = []
+        for pid, text, metadata in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
+            chunks.append(chunk_from_stored(pid, text, metadata))
+        return chunks
+
+    def metadatas(self) -> list[tuple[str, dict[str, Any]]]:
+        result = self._chroma.get(include=["metadatas"])
+        return list(zip(result["ids"], result["metadatas"], strict=True))
+
+    def count(self) -> int:
+        return int(self._chroma._collection.count())

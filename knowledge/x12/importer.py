@@ -1,0 +1,369 @@
+"""Importing X12 files: one database transaction per ST..SE, and a report of what each file did.
+
+The first pass (`envelope.scan_file`) checks the whole file's envelopes before anything is written, so
+a truncated file or a wrong SE01 posts nothing. Each transaction then runs in its own database
+transaction: with a `sessionmaker`, a fresh session per ST..SE (committed, or rolled back on failure);
+with a caller's `Session`, a SAVEPOINT per ST..SE (the caller commits). A transaction whose content
+hash was imported before is skipped and reported as such, so a second import posts nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from knowledge.errors import AssistantError, FileFormatError
+from knowledge.practice.models import WorkException, X12File
+from knowledge.x12.envelope import TransactionInfo, scan_file
+from knowledge.x12.load277 import apply_statuses, find_claim, read_277
+from knowledge.x12.load837 import read_837, save_claim
+from knowledge.x12.parse835 import ClaimPayment, ProviderAdjustmentItem, RemittanceHeader, read_835
+from knowledge.x12.posting import RemittancePoster
+from knowledge.x12.segments import iter_segments
+from knowledge.x12.values import ZERO
+
+log = logging.getLogger("billing_assistant.x12")
+
+SUPPORTED = {"835", "837P", "837I", "277", "277CA"}
+SKIPPED_SUFFIXES = {".md", ".txt", ".json", ".py", ".csv"}
+
+Progress = Callable[[str, int, int], None]
+"""Called as (file name, files done, files in all)."""
+
+
+class TransactionReport(BaseModel):
+    """What one ST..SE did (or, in a dry run, would do)."""
+
+    control_number: str
+    transaction_type: str
+    version: str
+    segments: int
+    status: Literal["imported", "already_imported", "skipped", "error"]
+    content_hash: str
+    claims_in_file: int = 0
+    claims_created: int = 0
+    claims_updated: int = 0
+    status_events: int = 0
+    claims_posted: int = 0
+    exceptions: int = 0
+    total_paid: Decimal | None = None
+    paid_posted: Decimal = ZERO
+    adjustments_posted: Decimal = ZERO
+    provider_adjustments: Decimal = ZERO
+    remittance_id: int | None = None
+    messages: list[str] = Field(default_factory=list)
+
+
+class FileReport(BaseModel):
+    path: str
+    transactions: list[TransactionReport] = Field(default_factory=list)
+    error: str | None = None
+
+
+class ImportReport(BaseModel):
+    """Per file and per transaction: what was imported, posted, skipped, or refused and why."""
+
+    dry_run: bool
+    files: list[FileReport] = Field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        found = [f"{f.path}: {f.error}" for f in self.files if f.error]
+        for file in self.files:
+            found += [
+                f"{file.path}: ST {t.control_number}: {m}"
+                for t in file.transactions
+                if t.status == "error"
+                for m in t.messages
+            ]
+        return found
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files for t in f.transactions if t.status == status)
+
+    @property
+    def claims_posted(self) -> int:
+        return sum(t.claims_posted for f in self.files for t in f.transactions)
+
+    @property
+    def exceptions(self) -> int:
+        return sum(t.exceptions for f in self.files for t in f.transactions)
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given, and the files under each folder (sorted; hidden and documentation files skipped)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and p.suffix.lower() not in SKIPPED_SUFFIXES
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def import_x12(
+    sessions: sessionmaker[Session] | Session,
+    *,
+    practice_id: int,
+    paths: list[Path],
+    dry_run: bool = False,
+    user_id: int | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import X12 files (835, 837P/I, 277/277CA) into a practice; see the module docstring."""
+    report = ImportReport(dry_run=dry_run)
+    files = expand_paths(paths)
+    for done, path in enumerate(files):
+        if progress:
+            progress(path.name, done, len(files))
+        report.files.append(
+            _import_file(sessions, practice_id=practice_id, path=path, dry_run=dry_run, user_id=user_id)
+        )
+    if progress:
+        progress("", len(files), len(files))
+    return report
+
+
+@contextmanager
+def _unit(sessions: sessionmaker[Session] | Session, *, dry_run: bool) -> Iterator[Session]:
+    if isinstance(sessions, Session):
+        savepoint = sessions.begin_nested()
+        try:
+            yield sessions
+        except BaseException:
+            savepoint.rollback()
+            raise
+        if dry_run:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+        return
+    session = sessions()
+    try:
+        yield session
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _import_file(
+    sessions: sessionmaker[Session] | Session, *, practice_id: int, path: Path, dry_run: bool, user_id: int | None
+) -> FileReport:
+    result = FileReport(path=str(path))
+    try:
+        transactions = scan_file(path)
+    except FileFormatError as exc:
+        result.error = exc.message
+        if not dry_run:
+            _record_exception(sessions, practice_id=practice_id, kind="bad_file", reason=exc.message, path=path)
+        return result
+    if not transactions:
+        result.error = "the file holds no transaction sets (ST..SE)"
+    owned = not isinstance(sessions, Session)
+    for info in transactions:
+        item = TransactionReport(
+            control_number=info.control_number,
+            transaction_type=info.kind,
+            version=info.version,
+            segments=info.segment_count,
+            status="imported",
+            content_hash=info.content_hash,
+            claims_in_file=info.claim_count,
+            total_paid=info.bpr_amount,
+        )
+        result.transactions.append(item)
+        if info.kind not in SUPPORTED:
+            item.status = "skipped"
+            item.messages.append(f"{info.kind} transactions ({info.version}) are not imported")
+            continue
+        try:
+            with _unit(sessions, dry_run=dry_run) as session:
+                seen = session.scalar(
+                    select(X12File).where(X12File.practice_id == practice_id, X12File.content_hash == info.content_hash)
+                )
+                if seen is not None:
+                    item.status = "already_imported"
+                    item.messages.append(
+                        f"already imported from {seen.file_name} on {seen.imported_at:%Y-%m-%d %H:%M}: nothing posted"
+                    )
+                    continue
+                _run_transaction(session, item, info, practice_id=practice_id, path=path, user_id=user_id, owned=owned)
+                session.add(
+                    X12File(
+                        practice_id=practice_id,
+                        content_hash=info.content_hash,
+                        file_name=str(path)[-300:],
+                        transaction_type=info.kind,
+                        control_number=info.control_number[:20],
+                        summary=item.model_dump(mode="json", exclude={"messages"}),
+                    )
+                )
+                session.flush()
+        except AssistantError as exc:
+            log.info("x12 transaction refused", extra={"control": info.control_number, "kind": info.kind})
+            _reset(item)
+            item.status = "error"
+            item.messages.append(exc.message)
+            if not dry_run:
+                kind = "duplicate_remittance" if exc.code == "conflict" else "bad_transaction"
+                _record_exception(
+                    sessions,
+                    practice_id=practice_id,
+                    kind=kind,
+                    reason=f"ST {info.control_number} ({info.kind}) was not imported: {exc.message}",
+                    path=path,
+                    position=getattr(exc, "position", None),
+                )
+    return result
+
+
+def _reset(item: TransactionReport) -> None:
+    item.claims_created = item.claims_updated = item.status_events = item.claims_posted = item.exceptions = 0
+    item.paid_posted = item.adjustments_posted = item.provider_adjustments = ZERO
+    item.remittance_id = None
+    item.messages.clear()
+
+
+def _run_transaction(
+    session: Session,
+    item: TransactionReport,
+    info: TransactionInfo,
+    *,
+    practice_id: int,
+    path: Path,
+    user_id: int | None,
+    owned: bool,
+) -> None:
+    segments = iter_segments(
+        path, start=info.start, end=info.end, first_number=info.first_number, delimiters=info.delimiters
+    )
+    try:
+        if info.kind == "835":
+            _run_835(session, item, info, segments, practice_id=practice_id, path=path, user_id=user_id, owned=owned)
+        elif info.kind in ("837P", "837I"):
+            for sent in read_837(segments, claim_type=info.kind[-1]):
+                saved = save_claim(session, practice_id=practice_id, sent=sent, source=path.name)
+                item.claims_in_file += 1
+                if saved.created:
+                    item.claims_created += 1
+                else:
+                    item.claims_updated += 1
+                if saved.note:
+                    item.messages.append(saved.note)
+        else:
+            source = "277CA" if info.kind == "277CA" else "277"
+            for status_report in read_277(segments):
+                item.claims_in_file += 1
+                claim = find_claim(session, practice_id=practice_id, report=status_report, is_277ca=source == "277CA")
+                if claim is None:
+                    codes = ", ".join(f"{s.category}:{s.code}" for s in status_report.statuses)
+                    where = status_report.segment.position if status_report.segment else ""
+                    reason = (
+                        f"{source} status {codes or '(none)'} for claim "
+                        f"{status_report.patient_control_number or status_report.trace!r} "
+                        f"(payer claim number {status_report.payer_claim_number or 'none'}) matches no claim "
+                        f"of the practice ({where})"
+                    )
+                    session.add(
+                        WorkException(
+                            practice_id=practice_id,
+                            kind="unmatched_status",
+                            reason=reason,
+                            source_file=str(path)[-300:],
+                            position=where[:100] or None,
+                        )
+                    )
+                    item.exceptions += 1
+                    item.messages.append(reason)
+                    continue
+                item.status_events += apply_statuses(session, claim=claim, report=status_report, source=source)
+    except FileFormatError as exc:
+        raise FileFormatError(exc.message, path=None) from None
+
+
+def _run_835(
+    session: Session,
+    item: TransactionReport,
+    info: TransactionInfo,
+    segments: Iterator[object],
+    *,
+    practice_id: int,
+    path: Path,
+    user_id: int | None,
+    owned: bool,
+) -> None:
+    poster = RemittancePoster(
+        session,
+        practice_id=practice_id,
+        source_file=str(path),
+        control_number=info.control_number,
+        transaction_problem=info.balance_problem(),
+        user_id=user_id,
+        release_memory=owned,
+    )
+    for record in read_835(segments):  # type: ignore[arg-type]
+        if isinstance(record, RemittanceHeader):
+            poster.start(record)
+        elif isinstance(record, ClaimPayment):
+            poster.add_claim(record)
+        elif isinstance(record, ProviderAdjustmentItem):
+            poster.add_provider_adjustment(record)
+    stats = poster.finish()
+    item.claims_posted = stats.posted
+    item.exceptions = stats.exceptions
+    item.paid_posted = stats.paid_posted
+    item.adjustments_posted = stats.adjustments_posted
+    item.provider_adjustments = stats.provider_adjustments
+    item.remittance_id = stats.remittance_id
+    item.messages.extend(stats.reasons)
+
+
+def _record_exception(
+    sessions: sessionmaker[Session] | Session,
+    *,
+    practice_id: int,
+    kind: str,
+    reason: str,
+    path: Path,
+    position: str | None = None,
+) -> None:
+    """Queue a refused file or transaction for a person (once: the same refusal is not queued twice)."""
+    with _unit(sessions, dry_run=False) as session:
+        already = session.scalar(
+            select(WorkException.id).where(
+                WorkException.practice_id == practice_id,
+                WorkException.kind == kind,
+                WorkException.status == "open",
+                WorkException.reason == reason,
+            )
+        )
+        if already is None:
+            session.add(
+                WorkException(
+                    practice_id=practice_id,
+                    kind=kind,
+                    reason=reason,
+                    source_file=str(path)[-300:],
+                    position=(position or "")[:100] or None,
+                )
+            )

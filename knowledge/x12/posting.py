@@ -1,0 +1,962 @@
+"""Posting an 835 to the ledger, and the claim status that follows.
+
+Rules (each refusal becomes a WorkException with a reason a biller can act on; nothing is posted
+silently):
+- the transaction posts only if BPR02 = sum of CLP04 - sum of PLB (checked by the first pass);
+- a CLP is matched to a claim by patient control number (CLP01) whose patient agrees with NM1*QC, then
+  by payer claim number (CLP07) with patient and service dates, then by patient, service date and
+  billed amount; none or several is an exception;
+- a claim posts only if billed - paid = the sum of its CAS amounts (claim and line level), and only if
+  the claim's insurance balance is the billed amount the payer adjudicated: a claim already posted (a
+  duplicate, or a second payer's remittance that needs coordination of benefits) goes to a person;
+- a reversal (CLP02 = 22) reverses the ledger entries of the payment it takes back, entry by entry; the
+  corrected claim that follows posts like any other.
+Payments are posted per service line (SVC03) when the lines balance, else on the claim. Rows are
+written in batches and dropped from the session after each, so memory stays flat on large files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, String, Table, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from knowledge.errors import Conflict
+from knowledge.practice.ledger import ClaimTotals, totals_from_entries
+from knowledge.practice.models import (
+    Adjustment,
+    Base,
+    Claim,
+    ClaimLine,
+    ClaimStatus,
+    ClaimStatusEvent,
+    LedgerEntry,
+    LedgerKind,
+    Patient,
+    Payer,
+    Payment,
+    PaymentKind,
+    ProviderAdjustment,
+    RemarkCode,
+    Remittance,
+    RemittanceClaim,
+    RemittanceServiceLine,
+    Responsibility,
+    WorkException,
+)
+from knowledge.practice.types import money
+from knowledge.x12.parse835 import (
+    CasItem,
+    ClaimPayment,
+    ProviderAdjustmentItem,
+    RemittanceHeader,
+    ServicePayment,
+)
+from knowledge.x12.values import ZERO
+
+BATCH_SIZE = 500
+DENIAL_GROUPS = {"CO", "PI", "OA", "CR"}
+
+
+@dataclass
+class PostingStats:
+    claims: int = 0
+    posted: int = 0
+    exceptions: int = 0
+    paid_posted: Decimal = ZERO
+    adjustments_posted: Decimal = ZERO
+    provider_adjustments: Decimal = ZERO
+    reasons: list[str] = field(default_factory=list)
+    remittance_id: int | None = None
+
+    def note(self, reason: str) -> None:
+        if len(self.reasons) < 50:
+            self.reasons.append(reason)
+
+
+def _key(*parts: object) -> str:
+    return ":".join(str(p) for p in parts)[:160]
+
+
+class RemittancePoster:
+    """Stores one 835 as received and posts it; feed it `start`, then claims and PLBs, then `finish`."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        practice_id: int,
+        source_file: str,
+        control_number: str,
+        transaction_problem: str | None,
+        user_id: int | None = None,
+        release_memory: bool = True,
+    ) -> None:
+        self.session = session
+        self.release_memory = release_memory
+        self.practice_id = practice_id
+        self.source_file = source_file[-300:]
+        self.control_number = control_number
+        self.transaction_problem = transaction_problem
+        self.user_id = user_id
+        self.stats = PostingStats()
+        self._pending: list[ClaimPayment] = []
+        self._header: RemittanceHeader | None = None
+        self._remittance_id = 0
+        self._payment_id: int | None = None
+        self._prefix = ""
+
+    # -- the remittance and its payment ---------------------------------------------------------------
+    def start(self, header: RemittanceHeader) -> None:
+        session = self.session
+        identifier = (header.payer_identifier or header.payer_id_code or header.payer_name or "unknown")[:80]
+        trace = header.trace_number[:80]
+        existing = session.scalar(
+            select(Remittance).where(
+                Remittance.practice_id == self.practice_id,
+                Remittance.payer_identifier == identifier,
+                Remittance.trace_number == trace,
+            )
+        )
+        if existing is not None:
+            raise Conflict(
+                f"payment trace {trace!r} from payer {identifier!r} was already imported "
+                f"(remittance {existing.id}, file {existing.source_file or 'unknown'}) with different content: "
+                "compare the two files before posting anything by hand"
+            )
+        payer = self._find_payer(header)
+        remittance = Remittance(
+            practice_id=self.practice_id,
+            payer_id=payer.id if payer else None,
+            payer_name=(header.payer_name or identifier)[:200],
+            payer_identifier=identifier,
+            trace_number=trace,
+            payment_method=header.payment_method[:3] or "NON",
+            payment_date=header.payment_date or dt.date.today(),
+            total_paid=header.total_paid,
+            source_file=self.source_file,
+            control_number=self.control_number[:20],
+            status="exception" if self.transaction_problem else "posted",
+        )
+        session.add(remittance)
+        session.flush()
+        self._remittance_id = remittance.id
+        self.stats.remittance_id = remittance.id
+        self._header = header
+        for note in header.notes:
+            self.stats.note(note)
+        self._prefix = _key("835", identifier[:40], trace[:50])
+        if self.transaction_problem:
+            session.add(
+                WorkException(
+                    practice_id=self.practice_id,
+                    kind="unbalanced_transaction",
+                    reason=f"Remittance {trace!r} from {remittance.payer_name}: {self.transaction_problem}. "
+                    "No claim of it was posted.",
+                    source_file=self.source_file,
+                    position=f"ST {self.control_number}"[:100],
+                    remittance_id=remittance.id,
+                    amount=header.total_paid,
+                )
+            )
+            self.stats.exceptions += 1
+            self.stats.note(self.transaction_problem)
+        elif header.total_paid != ZERO:
+            amount = header.total_paid if header.credit_debit != "D" else -header.total_paid
+            payment = Payment(
+                practice_id=self.practice_id,
+                kind=PaymentKind.PAYER,
+                payer_id=remittance.payer_id,
+                remittance_id=remittance.id,
+                amount=amount,
+                method=(header.payment_method or "NON")[:20],
+                reference=trace,
+                received_on=header.payment_date or dt.date.today(),
+                idempotency_key=_key(self._prefix, "payment")[:120],
+                created_by_user_id=self.user_id,
+            )
+            session.add(payment)
+            session.flush()
+            self._payment_id = payment.id
+
+    def _find_payer(self, header: RemittanceHeader) -> Payer | None:
+        for identifier in (header.payer_id_code, header.payer_identifier):
+            if identifier:
+                payer = self.session.scalar(
+                    select(Payer).where(Payer.practice_id == self.practice_id, Payer.payer_id == identifier)
+                )
+                if payer is not None:
+                    return payer
+        if header.payer_name:
+            payers = self.session.scalars(
+                select(Payer).where(
+                    Payer.practice_id == self.practice_id, func.upper(Payer.name) == header.payer_name.upper()
+                )
+            ).all()
+            if len(payers) == 1:
+                return payers[0]
+        return None
+
+    # -- claims and provider adjustments ---------------------------------------------------------------
+    def add_claim(self, claim: ClaimPayment) -> None:
+        self._pending.append(claim)
+        if len(self._pending) >= BATCH_SIZE:
+            self._post_batch()
+
+    def add_provider_adjustment(self, item: ProviderAdjustmentItem) -> None:
+        self.session.add(
+            ProviderAdjustment(
+                remittance_id=self._remittance_id,
+                provider_identifier=item.provider_identifier[:50],
+                fiscal_period_date=item.fiscal_period,
+                reason_code=item.reason[:2],
+                reference=(item.reference or "")[:50] or None,
+                amount=item.amount,
+            )
+        )
+        self.stats.provider_adjustments += item.amount
+
+    def finish(self) -> PostingStats:
+        self._post_batch()
+        remittance = self.session.get(Remittance, self._remittance_id)
+        assert remittance is not None
+        if self.transaction_problem or (self.stats.claims and self.stats.posted == 0):
+            remittance.status = "exception"
+        elif self.stats.posted < self.stats.claims:
+            remittance.status = "partial"
+        else:
+            remittance.status = "posted"
+        self.session.flush()
+        return self.stats
+
+    # -- the batch ---------------------------------------------------------------------------------------
+    def _post_batch(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        session = self.session
+        self.stats.claims += len(batch)
+        if self.transaction_problem:
+            plans = [
+                _Plan(payment, None, "", "the remittance does not balance (see its exception)", [], None)
+                for payment in batch
+            ]
+        else:
+            plans = self._plan(batch)
+
+        # The CLP loops as received, with what became of each.
+        claim_row_ids = self._allocate_ids(RemittanceClaim, len(plans))
+        bulk_insert(
+            session,
+            RemittanceClaim,
+            [
+                {
+                    "id": row_id,
+                    "remittance_id": self._remittance_id,
+                    "claim_id": plan.claim.id if plan.claim else None,
+                    "patient_control_number": plan.payment.patient_control_number[:38],
+                    "status_code": plan.payment.status_code,
+                    "billed_amount": plan.payment.billed,
+                    "paid_amount": plan.payment.paid,
+                    "patient_responsibility": plan.payment.patient_responsibility,
+                    "payer_claim_number": (plan.payment.payer_claim_number or "")[:50] or None,
+                    "posted": plan.posts,
+                    "exception_reason": plan.reason[:500] if plan.reason else None,
+                }
+                for plan, row_id in zip(plans, claim_row_ids, strict=True)
+            ],
+        )
+        line_rows = [
+            {
+                "remittance_claim_id": row_id,
+                "claim_line_id": plan.line_ids[index] if plan.line_ids else None,
+                "procedure_code": line.procedure_code,
+                "modifiers": ",".join(line.modifiers)[:20],
+                "billed_amount": line.billed,
+                "paid_amount": line.paid,
+                "units": line.units,
+                "service_date": line.service_date,
+            }
+            for plan, row_id in zip(plans, claim_row_ids, strict=True)
+            for index, line in enumerate(plan.payment.lines)
+        ]
+        line_row_ids = self._allocate_ids(RemittanceServiceLine, len(line_rows))
+        for line_row, line_row_id in zip(line_rows, line_row_ids, strict=True):
+            line_row["id"] = line_row_id
+        if line_rows:
+            bulk_insert(session, RemittanceServiceLine, line_rows)
+        adjustments: list[dict[str, object]] = []
+        remarks: list[dict[str, object]] = []
+        exceptions: list[dict[str, object]] = []
+        entries: list[dict[str, object]] = []
+        events: list[dict[str, object]] = []
+        next_line = iter(line_row_ids)
+        posted_on = self._posted_on() if self._header and self._header.payment_date else dt.date.today()
+        for plan, row_id in zip(plans, claim_row_ids, strict=True):
+            payment = plan.payment
+            for line in payment.lines:
+                line_id = next(next_line)
+                adjustments += [_adjustment_row(row_id, line_id, item) for item in line.adjustments]
+                remarks += [
+                    {"remittance_claim_id": row_id, "service_line_id": line_id, "code": code[:6], "source": "LQ"}
+                    for code in line.remarks
+                ]
+            adjustments += [_adjustment_row(row_id, None, item) for item in payment.adjustments]
+            remarks += [
+                {"remittance_claim_id": row_id, "service_line_id": None, "code": code[:6], "source": source}
+                for source, code in payment.remarks
+            ]
+            if plan.kind and not self.transaction_problem:
+                exceptions.append(
+                    {
+                        "practice_id": self.practice_id,
+                        "kind": plan.kind,
+                        "reason": plan.reason,
+                        "source_file": self.source_file,
+                        "position": f"segment {payment.segment_number}: {payment.segment_text}"[:100],
+                        "remittance_id": self._remittance_id,
+                        "remittance_claim_id": row_id,
+                        "claim_id": plan.claim.id if plan.claim else None,
+                        "amount": payment.paid,
+                        "status": "open",
+                    }
+                )
+                self.stats.exceptions += 1
+                self.stats.note(plan.reason)
+            if plan.posts and plan.claim is not None:
+                for entry in plan.entries:
+                    entry.remittance_claim_id = row_id
+                    entries.append(entry.insert_row(self.practice_id, posted_on, self.user_id))
+                events.append(self._status_event(payment, plan.claim, posted_on))
+                self.stats.posted += 1
+                self.stats.paid_posted += payment.paid
+                self.stats.adjustments_posted += payment.adjustment_total()
+        for model, rows in (
+            (Adjustment, adjustments),
+            (RemarkCode, remarks),
+            (WorkException, exceptions),
+            (LedgerEntry, entries),
+            (ClaimStatusEvent, events),
+        ):
+            if rows:
+                bulk_insert(session, model, rows)
+        updates = {plan.claim.id: plan.claim for plan in plans if plan.posts and plan.claim is not None}
+        if updates:
+            session.execute(_UPDATE_CLAIM, [claim.update_row() for claim in updates.values()])
+        session.flush()
+        if self.release_memory:
+            session.expunge_all()
+
+    def _allocate_ids(self, model: type[RemittanceClaim | RemittanceServiceLine], count: int) -> list[int]:
+        """Primary keys for rows inserted in bulk, so their children can point at them without RETURNING
+        (SQLite cannot return ids of a multi-row insert in order, so SQLAlchemy would insert row by row)."""
+        if count == 0:
+            return []
+        table = model.__tablename__
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)")
+            return [int(v) for v in self.session.scalars(query, {"table": table, "count": count})]
+        # SQLite: this transaction already wrote the remittance, so it holds the write lock until commit.
+        highest = self.session.scalar(select(func.max(model.id))) or 0
+        return list(range(highest + 1, highest + 1 + count))
+
+    # -- matching and deciding -------------------------------------------------------------------------
+    def _plan(self, batch: list[ClaimPayment]) -> list[_Plan]:
+        numbers = {p.patient_control_number for p in batch}
+        payer_numbers = {p.payer_claim_number for p in batch if p.payer_claim_number}
+        conditions = [Claim.claim_number.in_(numbers)]
+        if payer_numbers:
+            conditions.append(Claim.payer_claim_number.in_(payer_numbers))
+        candidates = self._load_claims(or_(*conditions))
+        by_number: dict[str, list[_ClaimRef]] = defaultdict(list)
+        by_payer_number: dict[str, list[_ClaimRef]] = defaultdict(list)
+        for claim in candidates:
+            by_number[claim.claim_number].append(claim)
+            if claim.payer_claim_number:
+                by_payer_number[claim.payer_claim_number].append(claim)
+        matched = [(p, *self._match(p, by_number, by_payer_number)) for p in batch]
+        ledger = self._load_entries({claim.id for _, claim, _ in matched if claim is not None})
+
+        plans: list[_Plan] = []
+        touched: dict[int, _ClaimRef] = {}
+        for payment, claim, reason in matched:  # type: ignore[assignment]
+            if claim is None:
+                plans.append(_Plan(payment, None, "unmatched_claim", reason, [], None))
+                continue
+            existing = ledger[claim.id]
+            problem = payment.balance_problem()
+            if problem is not None:
+                plans.append(_Plan(payment, claim, "unbalanced_claim", problem, [], None))
+                continue
+            line_ids: list[int | None] | None = None
+            if payment.is_reversal:
+                reversal = self._reversal_rows(payment, claim, existing)
+                if isinstance(reversal, str):
+                    plans.append(_Plan(payment, claim, "unmatched_reversal", reversal, [], None))
+                    continue
+                new = reversal
+            else:
+                totals = totals_from_entries(cast("list[LedgerEntry]", existing))
+                if totals.insurance_balance != payment.billed:
+                    kind = "already_posted" if totals.payer_paid or totals.adjusted else "billed_mismatch"
+                    plans.append(
+                        _Plan(
+                            payment,
+                            claim,
+                            kind,
+                            f"CLP {payment.patient_control_number!r} adjudicates billed {payment.billed}, but claim "
+                            f"{claim.claim_number} has an insurance balance of {totals.insurance_balance} "
+                            f"(billed {totals.billed}, paid {totals.payer_paid}, adjusted {totals.adjusted}, "
+                            f"patient {totals.patient_responsibility}): it was already posted, needs coordination "
+                            f"of benefits with another payer, or its charges differ; post it by hand "
+                            f"(segment {payment.segment_number}: {payment.segment_text})",
+                            [],
+                            None,
+                        )
+                    )
+                    continue
+                new, line_ids = self._payment_rows(payment, claim)
+            existing.extend(new)
+            plans.append(_Plan(payment, claim, None, "", new, line_ids))
+            touched[claim.id] = claim
+        for claim_id, claim in touched.items():
+            claim.totals = totals_from_entries(cast("list[LedgerEntry]", ledger[claim_id]))
+        return plans
+
+    def _load_claims(self, condition: ColumnElement[bool]) -> list[_ClaimRef]:
+        """The practice's claims that meet `condition`, with patient names and lines, as plain rows."""
+        rows = self.session.execute(
+            select(
+                Claim.id,
+                Claim.claim_number,
+                Claim.payer_claim_number,
+                Claim.service_date_from,
+                Claim.service_date_to,
+                Patient.last_name,
+                Patient.first_name,
+            )
+            .join(Patient, Patient.id == Claim.patient_id)
+            .where(Claim.practice_id == self.practice_id, condition)
+        ).all()
+        claims = {
+            row.id: _ClaimRef(
+                id=row.id,
+                claim_number=row.claim_number,
+                payer_claim_number=row.payer_claim_number,
+                service_from=row.service_date_from,
+                service_to=row.service_date_to,
+                patient_last=row.last_name,
+                patient_first=row.first_name,
+            )
+            for row in rows
+        }
+        if claims:
+            lines = self.session.execute(
+                select(
+                    ClaimLine.id,
+                    ClaimLine.claim_id,
+                    ClaimLine.procedure_code,
+                    ClaimLine.modifiers,
+                    ClaimLine.revenue_code,
+                )
+                .where(ClaimLine.claim_id.in_(claims))
+                .order_by(ClaimLine.claim_id, ClaimLine.line_number)
+            )
+            for line in lines:
+                claims[line.claim_id].lines.append(
+                    _LineRef(line.id, line.procedure_code, line.modifiers, line.revenue_code)
+                )
+        return list(claims.values())
+
+    def _load_entries(self, claim_ids: set[int]) -> dict[int, list[_EntryRow]]:
+        found: dict[int, list[_EntryRow]] = defaultdict(list)
+        if not claim_ids:
+            return found
+        columns = (
+            LedgerEntry.id,
+            LedgerEntry.claim_id,
+            LedgerEntry.kind,
+            LedgerEntry.responsibility,
+            LedgerEntry.amount,
+            LedgerEntry.reverses_entry_id,
+            LedgerEntry.remittance_claim_id,
+            LedgerEntry.claim_line_id,
+            LedgerEntry.group_code,
+            LedgerEntry.reason_code,
+            LedgerEntry.payment_id,
+        )
+        query = select(*columns).where(LedgerEntry.claim_id.in_(claim_ids)).order_by(LedgerEntry.id)
+        for row in self.session.execute(query):
+            found[row.claim_id].append(
+                _EntryRow(
+                    claim_id=row.claim_id,
+                    kind=row.kind,
+                    responsibility=row.responsibility,
+                    amount=row.amount,
+                    idempotency_key="",
+                    id=row.id,
+                    reverses_entry_id=row.reverses_entry_id,
+                    remittance_claim_id=row.remittance_claim_id,
+                    claim_line_id=row.claim_line_id,
+                    group_code=row.group_code,
+                    reason_code=row.reason_code,
+                    payment_id=row.payment_id,
+                )
+            )
+        return found
+
+    def _match(
+        self,
+        payment: ClaimPayment,
+        by_number: dict[str, list[_ClaimRef]],
+        by_payer_number: dict[str, list[_ClaimRef]],
+    ) -> tuple[_ClaimRef | None, str]:
+        named = _patient_label(payment)
+        same_number = by_number.get(payment.patient_control_number, [])
+        agreeing = [c for c in same_number if _names_agree(c, payment)]
+        if len(agreeing) == 1:
+            return agreeing[0], ""
+        if payment.payer_claim_number:
+            by_icn = [
+                c
+                for c in by_payer_number.get(payment.payer_claim_number, [])
+                if _names_agree(c, payment) and _dates_agree(c, payment)
+            ]
+            if len(by_icn) == 1:
+                return by_icn[0], ""
+        service_from = payment.service_from or min(
+            (line.service_date for line in payment.lines if line.service_date), default=None
+        )
+        if payment.patient_last and service_from is not None and not agreeing:
+            found = self._load_claims(
+                and_(
+                    func.upper(Patient.last_name) == payment.patient_last.upper(),
+                    Claim.service_date_from == service_from,
+                    Claim.billed_amount == payment.billed,
+                )
+            )
+            found = [c for c in found if _names_agree(c, payment)]
+            if len(found) == 1:
+                return found[0], ""
+            if len(found) > 1:
+                return None, (
+                    f"{len(found)} claims of {named} from {service_from} billed {payment.billed} could be "
+                    f"CLP {payment.patient_control_number!r}: choose one by hand "
+                    f"(segment {payment.segment_number}: {payment.segment_text})"
+                )
+        if same_number and not agreeing:
+            other = same_number[0]
+            return None, (
+                f"claim {payment.patient_control_number} exists but is for {other.patient_last}, "
+                f"{other.patient_first}, not {named} as the 835 says "
+                f"(segment {payment.segment_number}: {payment.segment_text})"
+            )
+        if len(agreeing) > 1:
+            return None, (
+                f"{len(agreeing)} claims numbered {payment.patient_control_number!r} match {named}: choose one "
+                f"by hand (segment {payment.segment_number}: {payment.segment_text})"
+            )
+        icn = f", payer claim number {payment.payer_claim_number!r} (CLP07)" if payment.payer_claim_number else ""
+        return None, (
+            f"no claim matches patient control number {payment.patient_control_number!r} (CLP01){icn} "
+            f"or {named} on {service_from or 'an unknown date'} billed {payment.billed}: create the claim or "
+            f"correct its number, then post by hand (segment {payment.segment_number}: {payment.segment_text})"
+        )
+
+    # -- ledger rows -------------------------------------------------------------------------------------
+    def _posted_on(self) -> dt.date:
+        assert self._header is not None and self._header.payment_date is not None
+        return self._header.payment_date
+
+    def _payment_rows(self, payment: ClaimPayment, claim: _ClaimRef) -> tuple[list[_EntryRow], list[int | None] | None]:
+        prefix = _key(self._prefix, payment.sequence)
+        made: list[_EntryRow] = []
+        # A denial is recorded with its codes (the Adjustment rows) but not written off: the balance stays
+        # open on the payer side until a person appeals, corrects or writes it off. Patient responsibility
+        # (PR) on a denied claim still moves to the patient.
+        denied = is_open_denial(payment)
+
+        def adjust(item: CasItem, key: str, line_id: int | None) -> list[_EntryRow]:
+            if denied and item.group != "PR":
+                return []
+            return adjustment_rows(claim.id, item.group, item.reason, item.amount, key, line_id)
+
+        def pay(amount: Decimal, key: str, line_id: int | None, memo: str | None = None) -> None:
+            if amount != ZERO:
+                made.append(payment_row(claim.id, amount, key, line_id, self._payment_id, memo))
+
+        by_line = bool(payment.lines) and (
+            sum((line.billed for line in payment.lines), ZERO) == payment.billed
+            and all(line.balance_gap() == ZERO for line in payment.lines)
+        )
+        if not by_line:
+            pay(payment.paid, _key(prefix, "pay"), None)
+            for number, item in enumerate(payment.all_adjustments(), start=1):
+                made += adjust(item, _key(prefix, f"A{number}"), None)
+            return made, None
+        used: set[int] = set()
+        line_ids: list[int | None] = []
+        lines_paid = ZERO
+        for index, line in enumerate(payment.lines, start=1):
+            claim_line = _match_line(claim.lines, line, used)
+            line_id = claim_line.id if claim_line else None
+            if line_id is not None:
+                used.add(line_id)
+            line_ids.append(line_id)
+            pay(line.paid, _key(prefix, f"L{index}", "pay"), line_id)
+            lines_paid += line.paid
+            for number, item in enumerate(line.adjustments, start=1):
+                key = _key(prefix, f"L{index}", f"A{number}")
+                made += adjust(item, key, line_id)
+        for number, item in enumerate(payment.adjustments, start=1):
+            made += adjust(item, _key(prefix, f"C{number}"), None)
+        # Claim-level CAS is what separates the lines' payments from CLP04: the payer paid CLP04.
+        pay(
+            payment.paid - lines_paid,
+            _key(prefix, "claim-level"),
+            None,
+            "claim-level adjustments change the service lines' payments",
+        )
+        return made, line_ids
+
+    def _reversal_rows(
+        self, payment: ClaimPayment, claim: _ClaimRef, existing: list[_EntryRow]
+    ) -> list[_EntryRow] | str:
+        """Reverse, entry by entry, the posting this CLP02 = 22 takes back."""
+        originals = self.session.scalars(
+            select(RemittanceClaim.id)
+            .where(
+                RemittanceClaim.claim_id == claim.id,
+                RemittanceClaim.posted.is_(True),
+                RemittanceClaim.status_code != "22",
+                RemittanceClaim.paid_amount == -payment.paid,
+                RemittanceClaim.billed_amount == -payment.billed,
+            )
+            .order_by(RemittanceClaim.id.desc())
+        ).all()
+        reversed_ids = {e.reverses_entry_id for e in existing if e.reverses_entry_id is not None}
+        for original in originals:
+            to_reverse = [e for e in existing if e.remittance_claim_id == original and e.kind != LedgerKind.CHARGE]
+            if not to_reverse or any(e.id in reversed_ids for e in to_reverse):
+                continue
+            prefix = _key(self._prefix, payment.sequence, "rev")
+            return [
+                _EntryRow(
+                    claim_id=claim.id,
+                    kind=LedgerKind.REVERSAL,
+                    responsibility=entry.responsibility,
+                    amount=-entry.amount,
+                    idempotency_key=_key(prefix, entry.id),
+                    reverses_entry_id=entry.id,
+                    claim_line_id=entry.claim_line_id,
+                    group_code=entry.group_code,
+                    reason_code=entry.reason_code,
+                    payment_id=self._payment_id if entry.kind == LedgerKind.PAYER_PAYMENT else None,
+                    memo=f"reversal (CLP02 22) of remittance claim {original}",
+                )
+                for entry in to_reverse
+            ]
+        return (
+            f"CLP {payment.patient_control_number!r} reverses a payment (CLP02 22, billed {payment.billed}, "
+            f"paid {payment.paid}) but claim {claim.claim_number} has no posted payment of {-payment.paid} "
+            f"on {-payment.billed} billed to take back: find the original remittance and post the reversal "
+            f"by hand (segment {payment.segment_number}: {payment.segment_text})"
+        )
+
+    def _status_event(self, payment: ClaimPayment, claim: _ClaimRef, posted_on: dt.date) -> dict[str, object]:
+        status = claim_status_after(payment)
+        codes = [f"{a.group}-{a.reason} {a.amount}" for a in payment.all_adjustments()]
+        remarks = [code for _, code in payment.remarks] + [code for line in payment.lines for code in line.remarks]
+        note = "; ".join(codes)
+        if remarks:
+            note += ("; " if note else "") + "remarks " + ",".join(remarks)
+        claim.status = status
+        if payment.payer_claim_number and not claim.payer_claim_number and not payment.is_reversal:
+            claim.payer_claim_number = payment.payer_claim_number[:50]
+            claim.new_payer_claim_number = True
+        return {
+            "claim_id": claim.id,
+            "status": status,
+            "category_code": None,
+            "status_code": payment.status_code,
+            "entity_code": "PR",
+            "effective_date": posted_on,
+            "amount": payment.paid,
+            "source": "835",
+            "note": note[:300] or None,
+        }
+
+
+@dataclass(slots=True)
+class _LineRef:
+    id: int
+    procedure_code: str
+    modifiers: str
+    revenue_code: str | None
+
+
+@dataclass(slots=True)
+class _ClaimRef:
+    """What posting needs of a claim, read as plain rows (ORM objects cost too much at 10,000 claims)."""
+
+    id: int
+    claim_number: str
+    payer_claim_number: str | None
+    service_from: dt.date
+    service_to: dt.date
+    patient_last: str
+    patient_first: str
+    lines: list[_LineRef] = field(default_factory=list)
+    status: ClaimStatus | None = None
+    totals: ClaimTotals | None = None
+    new_payer_claim_number: bool = False
+
+    def update_row(self) -> dict[str, object]:
+        """The claim's new status and cached totals (the columns `ledger.apply_totals` sets)."""
+        assert self.totals is not None
+        return {
+            "b_id": self.id,
+            "b_status": self.status,
+            "b_billed": self.totals.billed,
+            "b_paid": self.totals.payer_paid,
+            "b_adjusted": self.totals.adjusted,
+            "b_patient": self.totals.patient_responsibility,
+            "b_patient_paid": self.totals.patient_paid,
+            "b_icn": self.payer_claim_number if self.new_payer_claim_number else None,
+            "b_now": dt.datetime.now(dt.UTC),
+        }
+
+
+def bulk_insert(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT many rows through the driver's executemany, converting values with the columns' own types.
+
+    Same SQL and the same stored values as `session.execute(insert(table), rows)`, without SQLAlchemy's
+    per-row parameter assembly, which costs more than the database at 100,000 rows. Every row must have
+    the same keys; `created_at` gets the time of the batch.
+    """
+    if not rows:
+        return
+    table = _table(model)
+    connection = session.connection()
+    dialect = connection.dialect
+    keys = list(rows[0])
+    if "created_at" in table.c and "created_at" not in keys:
+        keys.append("created_at")
+    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+    order = list(compiled.positiontup or []) if compiled.positional else keys
+    processors = [
+        (index, process)
+        for index, key in enumerate(order)
+        if (process := table.c[key].type.bind_processor(dialect)) is not None
+    ]
+    now = dt.datetime.now(dt.UTC)
+    converted: list[Any] = []
+    for row in rows:
+        values = [row[key] if key != "created_at" else row.get(key, now) for key in order]
+        for index, process in processors:
+            if values[index] is not None:
+                values[index] = process(values[index])
+        converted.append(tuple(values) if compiled.positional else dict(zip(order, values, strict=True)))
+    connection.exec_driver_sql(compiled.string, converted)
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+_CLAIMS = _table(Claim)
+_UPDATE_CLAIM = (
+    update(_CLAIMS)
+    .where(_CLAIMS.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        billed_amount=bindparam("b_billed"),
+        paid_amount=bindparam("b_paid"),
+        adjusted_amount=bindparam("b_adjusted"),
+        patient_responsibility=bindparam("b_patient"),
+        patient_paid=bindparam("b_patient_paid"),
+        payer_claim_number=func.coalesce(_CLAIMS.c.payer_claim_number, bindparam("b_icn", type_=String())),
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
+@dataclass
+class _Plan:
+    payment: ClaimPayment
+    claim: _ClaimRef | None
+    kind: str | None
+    reason: str
+    entries: list[_EntryRow]
+    line_ids: list[int | None] | None
+
+    @property
+    def posts(self) -> bool:
+        return self.kind is None and self.claim is not None and not self.reason
+
+
+@dataclass(slots=True)
+class _EntryRow:
+    """A ledger entry as a plain row: the attributes `totals_from_entries` reads, and the insert values.
+
+    A 10,000-claim remittance makes ~80,000 entries; building them as ORM objects (`ledger.new_entry`)
+    costs more than the whole rest of the import, so posting builds rows with the same columns and signs
+    (the tests check these agree with `ledger.new_entry` and `ledger.adjustment_entries`).
+    """
+
+    claim_id: int
+    kind: LedgerKind
+    responsibility: Responsibility
+    amount: Decimal
+    idempotency_key: str
+    id: int | None = None
+    reverses_entry_id: int | None = None
+    remittance_claim_id: int | None = None
+    claim_line_id: int | None = None
+    group_code: str | None = None
+    reason_code: str | None = None
+    payment_id: int | None = None
+    memo: str | None = None
+
+    def insert_row(self, practice_id: int, posted_on: dt.date, user_id: int | None) -> dict[str, object]:
+        return {
+            "practice_id": practice_id,
+            "claim_id": self.claim_id,
+            "claim_line_id": self.claim_line_id,
+            "kind": self.kind,
+            "responsibility": self.responsibility,
+            "amount": self.amount,
+            "group_code": self.group_code,
+            "reason_code": self.reason_code,
+            "payment_id": self.payment_id,
+            "remittance_claim_id": self.remittance_claim_id,
+            "reverses_entry_id": self.reverses_entry_id,
+            "posted_on": posted_on,
+            "memo": self.memo,
+            "idempotency_key": self.idempotency_key,
+            "created_by_user_id": user_id,
+        }
+
+
+def payment_row(
+    claim_id: int, amount: Decimal, key: str, line_id: int | None, payment_id: int | None, memo: str | None = None
+) -> _EntryRow:
+    """A payer payment lowers the payer-side balance (as `ledger.new_entry` with kind payer_payment)."""
+    return _EntryRow(
+        claim_id=claim_id,
+        kind=LedgerKind.PAYER_PAYMENT,
+        responsibility=Responsibility.PAYER,
+        amount=money(-amount),
+        idempotency_key=key,
+        claim_line_id=line_id,
+        payment_id=payment_id,
+        memo=memo,
+    )
+
+
+def adjustment_rows(
+    claim_id: int, group_code: str, reason_code: str, amount: Decimal, key: str, line_id: int | None
+) -> list[_EntryRow]:
+    """The rows `ledger.adjustment_entries` builds: PR moves to the patient, other groups write off."""
+
+    def row(kind: LedgerKind, side: Responsibility, signed: Decimal, idempotency_key: str) -> _EntryRow:
+        return _EntryRow(
+            claim_id=claim_id,
+            kind=kind,
+            responsibility=side,
+            amount=money(signed),
+            idempotency_key=idempotency_key,
+            claim_line_id=line_id,
+            group_code=group_code,
+            reason_code=reason_code,
+        )
+
+    if group_code == "PR":
+        return [
+            row(LedgerKind.TRANSFER, Responsibility.PAYER, -amount, f"{key}:from-payer"),
+            row(LedgerKind.TRANSFER, Responsibility.PATIENT, amount, f"{key}:to-patient"),
+        ]
+    return [row(LedgerKind.ADJUSTMENT, Responsibility.PAYER, -amount, key)]
+
+
+def _adjustment_row(claim_row_id: int, line_id: int | None, item: CasItem) -> dict[str, object]:
+    return {
+        "remittance_claim_id": claim_row_id,
+        "service_line_id": line_id,
+        "group_code": item.group,
+        "reason_code": item.reason,
+        "amount": item.amount,
+        "quantity": item.quantity,
+    }
+
+
+#: Zero-pay reasons that settle a claim rather than deny it: the contractual write-down, and "the prior
+#: payer's adjudication" on a secondary claim.
+SETTLING_REASONS = frozenset({"45", "23"})
+
+
+def is_open_denial(payment: ClaimPayment) -> bool:
+    """A denial to work (appeal, correct or write off by hand): nothing paid, and either the payer says
+    denied (CLP02 4) or every adjustment is a CO/PI/OA denial reason."""
+    if payment.is_reversal or payment.paid != ZERO or claim_status_after(payment) is not ClaimStatus.DENIED:
+        return False
+    reasons = {a.reason for a in payment.all_adjustments()}
+    return payment.status_code == "4" or not (reasons & SETTLING_REASONS)
+
+
+def claim_status_after(payment: ClaimPayment) -> ClaimStatus:
+    """paid / partially_paid / denied / reversed, from what the payer said about the claim."""
+    if payment.is_reversal:
+        return ClaimStatus.REVERSED
+    groups = {a.group for a in payment.all_adjustments()}
+    if payment.paid == ZERO and (payment.status_code == "4" or (groups and groups <= DENIAL_GROUPS)):
+        return ClaimStatus.DENIED
+    if payment.paid != ZERO and any(
+        line.paid == ZERO and any(a.group in DENIAL_GROUPS for a in line.adjustments) for line in payment.lines
+    ):
+        return ClaimStatus.PARTIALLY_PAID
+    return ClaimStatus.PAID
+
+
+def _patient_label(payment: ClaimPayment) -> str:
+    if not payment.patient_last:
+        return "the patient"
+    return f"{payment.patient_last}, {payment.patient_first}".strip(", ")
+
+
+def _names_agree(claim: _ClaimRef, payment: ClaimPayment) -> bool:
+    if not payment.patient_last:
+        return True
+    if claim.patient_last.strip().upper() != payment.patient_last.strip().upper():
+        return False
+    first, theirs = claim.patient_first.strip().upper(), payment.patient_first.strip().upper()
+    # payers shorten first names (ROB for ROBERT) but a different name is a different person
+    return not first or not theirs or first.startswith(theirs) or theirs.startswith(first)
+
+
+def _dates_agree(claim: _ClaimRef, payment: ClaimPayment) -> bool:
+    start = payment.service_from or min((x.service_date for x in payment.lines if x.service_date), default=None)
+    if start is None:
+        return True
+    end = payment.service_to or start
+    return claim.service_from <= end and start <= claim.service_to
+
+
+def _match_line(lines: list[_LineRef], line: ServicePayment, used: set[int]) -> _LineRef | None:
+    modifiers = ",".join(line.modifiers)
+    free = [c for c in lines if c.id not in used]
+    for candidate in free:
+        if candidate.procedure_code == line.procedure_code and candidate.modifiers == modifiers:
+            return candidate
+    for candidate in free:
+        if candidate.procedure_code == line.procedure_code or (
+            line.revenue_code and candidate.revenue_code == line.revenue_code
+        ):
+            return candidate
+    return None

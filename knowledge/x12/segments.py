@@ -1,0 +1,223 @@
+"""A streaming X12 tokenizer: delimiters from each ISA, one segment at a time, constant memory.
+
+Why our own tokenizer rather than a library: pyx12 (the well-kept Python X12 library, installed here)
+reads these files correctly, but its `X12Reader` is built for validation against its XML maps: it builds
+a `Segment` object per segment with composite objects inside, and its validating layer holds loop state
+for the whole interchange. Tokenizing X12 is small and exact (fixed-width ISA, then split on three
+delimiters), and we need things pyx12 does not give directly: byte offsets to re-read one ST..SE for its
+own database transaction, the segment number within the file for error messages, and several
+interchanges with different delimiters in one file. pyx12 stays the baseline the benchmark compares
+against (`evals/x12_eval.py`), and the tests check both read the same segments.
+
+Files are decoded as Latin-1 so a character is a byte: offsets are byte offsets, and no input can
+fail to decode (X12's extended character set is a subset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from knowledge.errors import FileFormatError
+
+ISA_LENGTH = 106
+_CHUNK = 1 << 16
+_WHITESPACE = " \t\r\n\x00\ufeff"
+
+
+@dataclass(frozen=True, slots=True)
+class Delimiters:
+    element: str = "*"
+    component: str = ":"
+    repetition: str = "^"
+    segment: str = "~"
+
+
+class Segment:
+    """One segment: `seg[0]` is the tag, `seg[1]` the first element; a missing element reads as ''."""
+
+    __slots__ = ("delimiters", "elements", "number", "offset")
+
+    def __init__(self, elements: list[str], number: int, offset: int, delimiters: Delimiters) -> None:
+        self.elements = elements
+        self.number = number
+        self.offset = offset
+        self.delimiters = delimiters
+
+    @property
+    def tag(self) -> str:
+        return self.elements[0]
+
+    def __getitem__(self, index: int) -> str:
+        return self.elements[index] if index < len(self.elements) else ""
+
+    def __len__(self) -> int:
+        return len(self.elements)
+
+    def components(self, index: int) -> list[str]:
+        """The parts of a composite element (a plain element gives a one-item list)."""
+        return self[index].split(self.delimiters.component)
+
+    def component(self, index: int, part: int) -> str:
+        parts = self.components(index)
+        return parts[part] if part < len(parts) else ""
+
+    @property
+    def text(self) -> str:
+        return self.delimiters.element.join(self.elements) + self.delimiters.segment
+
+    @property
+    def position(self) -> str:
+        """Where the segment is, for error messages: its number in the file and its text."""
+        text = self.text
+        if len(text) > 70:
+            text = text[:67] + "..."
+        return f"segment {self.number}: {text}"
+
+    def __repr__(self) -> str:
+        return f"Segment({self.position!r})"
+
+
+def parse_isa(text: str, *, path: str | None, offset: int) -> tuple[Delimiters, int]:
+    """Read the delimiters an ISA declares, and the ISA's length with its terminator.
+
+    An ISA is fixed width (106 characters); some senders do not pad its fields, so when the fixed-width
+    reading does not give 16 elements, the delimiters are read after the 16th element separator.
+    """
+    if not text.startswith("ISA"):
+        found = text[:20].replace("\n", "\\n")
+        raise FileFormatError(
+            f"not an X12 interchange: expected 'ISA' but found {found!r}", path=path, position=f"byte {offset}"
+        )
+    element = text[3] if len(text) > 3 else ""
+    fields = text[:ISA_LENGTH].split(element) if element else []
+    if len(fields) == 17 and len(text) >= ISA_LENGTH and not element.isalnum():
+        length = ISA_LENGTH
+    else:
+        pieces = text[: ISA_LENGTH * 2].split(element, 16) if element and not element.isalnum() else []
+        if len(pieces) != 17 or len(pieces[16]) < 2:
+            raise FileFormatError(
+                "the ISA segment is truncated or malformed: expected 16 elements, then the component "
+                "separator and the segment terminator",
+                path=path,
+                position=f"segment 1: {text[:ISA_LENGTH]}",
+            )
+        fields = [*pieces[:16], pieces[16][0]]
+        length = len(element.join(pieces[:16])) + 3
+    component = text[length - 2]
+    segment = text[length - 1]
+    repetition = fields[11] if fields[12] >= "00402" and len(fields[11]) == 1 and not fields[11].isalnum() else ""
+    delimiters = Delimiters(element=element, component=component, repetition=repetition or "^", segment=segment)
+    return delimiters, length
+
+
+def iter_segments(
+    path: Path,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    first_number: int = 1,
+    delimiters: Delimiters | None = None,
+) -> Iterator[Segment]:
+    """Stream the segments of a file (or of the byte range `start`..`end`, which must begin at an ISA or
+    at a segment boundary inside an interchange whose delimiters are re-read from the file's ISA).
+
+    Raises FileFormatError for a file that is not X12 or that ends in the middle of a segment.
+    """
+    with path.open("r", encoding="latin-1", newline="") as handle:
+        if start:
+            if delimiters is None:
+                delimiters = _delimiters_before(handle, start, path=str(path))
+            handle.seek(start)
+        else:
+            delimiters = None
+        yield from _tokenize(handle, path=str(path), offset=start, end=end, number=first_number, delimiters=delimiters)
+
+
+def _delimiters_before(handle: IO[str], start: int, *, path: str) -> Delimiters:
+    # The interchange that holds `start` declared its delimiters in the last ISA before it.
+    handle.seek(0)
+    head = handle.read(start)
+    position = head.rfind("ISA")
+    while position >= 0:
+        candidate = head[position:] + handle.read(ISA_LENGTH)
+        try:
+            return parse_isa(candidate, path=path, offset=position)[0]
+        except FileFormatError:
+            position = head.rfind("ISA", 0, position)
+    raise FileFormatError("no ISA segment before this transaction", path=path, position=f"byte {start}")
+
+
+def _tokenize(
+    handle: IO[str], *, path: str, offset: int, end: int | None, number: int, delimiters: Delimiters | None
+) -> Iterator[Segment]:
+    buffer = ""
+    base = offset  # file offset of buffer[0]
+    eof = False
+    expect_isa = delimiters is None
+
+    def fill() -> bool:
+        nonlocal buffer, eof
+        if eof:
+            return False
+        want = _CHUNK if end is None else min(_CHUNK, end - (base + len(buffer)))
+        chunk = handle.read(want) if want > 0 else ""
+        if not chunk:
+            eof = True
+            return False
+        buffer += chunk
+        return True
+
+    position = 0
+    while True:
+        # skip the line breaks and padding that many senders put between segments
+        while True:
+            while position < len(buffer) and buffer[position] in _WHITESPACE:
+                position += 1
+            if position < len(buffer) or not fill():
+                break
+        if position >= len(buffer):
+            return
+        if position > _CHUNK:
+            base += position
+            buffer = buffer[position:]
+            position = 0
+        if expect_isa:
+            while len(buffer) - position < ISA_LENGTH * 2 and fill():
+                pass
+            delimiters, isa_length = parse_isa(buffer[position:], path=path, offset=base + position)
+            text = buffer[position : position + isa_length - 1]
+            yield Segment(text.split(delimiters.element), number, base + position, delimiters)
+            number += 1
+            position += isa_length
+            expect_isa = False
+            continue
+        assert delimiters is not None
+        terminator = buffer.find(delimiters.segment, position)
+        while terminator < 0:
+            searched = len(buffer)
+            if not fill():
+                rest = buffer[position:].strip(_WHITESPACE)
+                shown = rest if len(rest) <= 60 else rest[:57] + "..."
+                raise FileFormatError(
+                    f"the file ends in the middle of a segment (no {delimiters.segment!r} terminator): "
+                    "it looks truncated",
+                    path=path,
+                    position=f"segment {number}: {shown}",
+                )
+            terminator = buffer.find(delimiters.segment, searched)
+        text = buffer[position:terminator]
+        elements = text.split(delimiters.element)
+        tag = elements[0]
+        if not tag or len(tag) > 3 or not tag.isalnum():
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            raise FileFormatError(
+                f"{tag!r} is not a segment identifier", path=path, position=f"segment {number}: {shown}"
+            )
+        yield Segment(elements, number, base + position, delimiters)
+        number += 1
+        position = terminator + 1
+        if tag == "IEA":
+            expect_isa = True

@@ -1,0 +1,75 @@
+"""Reading X12 element values exactly: amounts as Decimal, dates, and errors that say where."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from knowledge.errors import FileFormatError
+from knowledge.practice.types import money
+from knowledge.x12.segments import Segment
+
+ZERO = Decimal("0.00")
+
+
+class SegmentError(FileFormatError):
+    """A value in a segment is wrong; the message names the segment number and its text."""
+
+    def __init__(self, message: str, segment: Segment, *, path: str | None = None) -> None:
+        super().__init__(message, path=path, position=segment.position)
+        self.segment = segment
+
+
+def amount(segment: Segment, index: int, *, required: bool = True) -> Decimal:
+    """A monetary element (R type) as Decimal to the cent; '' is zero unless required."""
+    text = segment[index].strip()
+    if not text:
+        if required:
+            raise SegmentError(f"{segment.tag}{index:02d} (an amount) is missing", segment)
+        return ZERO
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise SegmentError(f"{segment.tag}{index:02d} is not an amount: {text!r}", segment) from None
+    if not value.is_finite() or value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise SegmentError(f"{segment.tag}{index:02d} is not an amount in dollars and cents: {text!r}", segment)
+    return money(value)
+
+
+def optional_amount(segment: Segment, index: int) -> Decimal | None:
+    return amount(segment, index) if segment[index].strip() else None
+
+
+def quantity(segment: Segment, index: int) -> Decimal | None:
+    text = segment[index].strip()
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise SegmentError(f"{segment.tag}{index:02d} is not a number: {text!r}", segment) from None
+    if not value.is_finite():
+        raise SegmentError(f"{segment.tag}{index:02d} is not a number: {text!r}", segment)
+    return value.quantize(Decimal("0.001"))
+
+
+def date8(segment: Segment, index: int, text: str | None = None) -> dt.date:
+    """A CCYYMMDD date."""
+    value = (segment[index] if text is None else text).strip()
+    try:
+        if len(value) != 8 or not value.isdigit():
+            raise ValueError(value)
+        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    except ValueError:
+        raise SegmentError(f"{segment.tag}{index:02d} is not a CCYYMMDD date: {value!r}", segment) from None
+
+
+def date_or_range(segment: Segment, qualifier_index: int, value_index: int) -> tuple[dt.date, dt.date]:
+    """A DTP/DTM-style date (D8) or date range (RD8, CCYYMMDD-CCYYMMDD)."""
+    qualifier = segment[qualifier_index]
+    value = segment[value_index].strip()
+    if qualifier == "RD8" or "-" in value:
+        first, _, last = value.partition("-")
+        return date8(segment, value_index, first), date8(segment, value_index, last or first)
+    day = date8(segment, value_index)
+    return day, day

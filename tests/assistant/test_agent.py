@@ -1,0 +1,199 @@
+"""The real agent loop (create_agent + tools + memory) with the offline planner, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from assistant.types import Channel
+from knowledge.errors import NotFound, PermissionDenied
+from knowledge.practice.ledger import claim_totals
+from knowledge.practice.models import (
+    AuditRecord,
+    Claim,
+    ClaimStatus,
+    Coverage,
+    LedgerEntry,
+    Patient,
+    Payment,
+    PaymentKind,
+    PendingAction,
+    Role,
+)
+from tests.assistant.conftest import Practice
+
+
+def _claim(practice: Practice, **criteria: object) -> Claim:
+    with Session(practice.engine) as session:
+        query = select(Claim).where(Claim.practice_id == practice.practice_id)
+        for name, value in criteria.items():
+            query = query.where(getattr(Claim, name) == value)
+        claim = session.scalars(query.order_by(Claim.id)).first()
+        assert claim is not None
+        session.expunge(claim)
+        return claim
+
+
+def _owing_claim(practice: Practice, at_least: Decimal = Decimal("5.00")) -> Claim:
+    """A claim whose patient still owes at least this much."""
+    with Session(practice.engine) as session:
+        for claim in session.scalars(
+            select(Claim).where(Claim.status == ClaimStatus.PARTIALLY_PAID).order_by(Claim.id)
+        ):
+            if claim.patient_responsibility - claim.patient_paid >= at_least:
+                session.expunge(claim)
+                return claim
+    raise AssertionError("the demo practice has no claim with a patient balance")
+
+
+def _payments(practice: Practice) -> int:
+    with Session(practice.engine) as session:
+        return int(
+            session.scalar(select(func.count()).select_from(Payment).where(Payment.kind == PaymentKind.PATIENT)) or 0
+        )
+
+
+def test_claim_status_answer_comes_from_the_claim(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    claim = _claim(practice, status=ClaimStatus.DENIED)
+    service = service_factory()
+    reply = service.ask(f"what's the status of claim {claim.claim_number}?", requester=practice.requester(Role.BILLER))
+    assert [call.name for call in reply.tool_calls] == ["get_claim"]
+    assert f"Claim {claim.claim_number}" in reply.answer and "denied" in reply.answer
+    assert reply.cards[0].kind == "claim" and reply.cards[0].data["claim_number"] == claim.claim_number
+    assert reply.removed_codes == []
+    with Session(practice.engine) as session:
+        audit = session.scalars(select(AuditRecord).where(AuditRecord.action == "get_claim")).one()
+        assert audit.outcome == "ok" and audit.thread_id == reply.thread_id and audit.user_id is not None
+        assert "what's the status" not in str(audit.details)
+
+
+def test_payment_waits_for_confirmation_and_posts_exactly_once(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    claim = _owing_claim(practice)
+    service = service_factory()
+    front_desk = practice.requester(Role.FRONT_DESK)
+    before = _payments(practice)
+    reply = service.ask(f"post $5 copay to claim {claim.claim_number} paid today by card", requester=front_desk)
+    assert reply.pending_action is not None
+    assert reply.pending_action.tool == "post_patient_payment"
+    assert "$5.00" in reply.pending_action.summary and claim.claim_number in reply.pending_action.summary
+    assert _payments(practice) == before  # nothing written yet
+
+    result = service.confirm(reply.pending_action.id, requester=front_desk)
+    assert result.status == "confirmed"
+    again = service.confirm(reply.pending_action.id, requester=front_desk)
+    assert again.status == "already_decided"
+    assert _payments(practice) == before + 1
+    with Session(practice.engine) as session:
+        payment = session.scalars(select(Payment).order_by(Payment.id.desc())).first()
+        assert payment is not None and payment.amount == Decimal("5.00") and payment.method == "card"
+        assert payment.idempotency_key == f"action:{reply.pending_action.id}"
+        totals = claim_totals(session, claim_id=claim.id)
+        assert totals.balanced() and totals.patient_paid >= Decimal("5.00")
+        confirmed = session.scalars(select(AuditRecord).where(AuditRecord.outcome == "confirmed")).one()
+        assert confirmed.entity_id == reply.pending_action.id
+
+
+def test_cancel_writes_nothing(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    claim = _owing_claim(practice)
+    service = service_factory()
+    biller = practice.requester(Role.BILLER)
+    before = _payments(practice)
+    reply = service.ask(f"patient paid $3 on claim {claim.claim_number}", requester=biller)
+    assert reply.pending_action is not None
+    assert service.cancel(reply.pending_action.id, requester=biller).status == "cancelled"
+    assert service.confirm(reply.pending_action.id, requester=biller).status == "already_decided"
+    assert _payments(practice) == before
+
+
+def test_roles_decide_who_may_confirm(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    claim = _owing_claim(practice)
+    service = service_factory()
+    reply = service.ask(
+        f"write off $1 small balance on claim {claim.claim_number}", requester=practice.requester(Role.FRONT_DESK)
+    )
+    assert reply.pending_action is not None and reply.pending_action.tool == "post_adjustment"
+    with pytest.raises(PermissionDenied):
+        service.confirm(reply.pending_action.id, requester=practice.requester(Role.FRONT_DESK))
+    with pytest.raises(PermissionDenied):
+        service.confirm(reply.pending_action.id, requester=practice.requester(Role.CODER))
+    with Session(practice.engine) as session:
+        entries = session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "write_off"))
+        assert entries == 0
+    assert service.confirm(reply.pending_action.id, requester=practice.requester(Role.BILLER)).status == "confirmed"
+
+
+def test_bad_posting_is_refused_before_anyone_is_asked(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    claim = _claim(practice, status=ClaimStatus.DENIED)
+    service = service_factory()
+    reply = service.ask(f"post $99999 copay to claim {claim.claim_number}", requester=practice.requester(Role.BILLER))
+    assert reply.pending_action is None
+    assert "more than" in reply.answer
+    with Session(practice.engine) as session:
+        assert session.scalar(select(func.count()).select_from(PendingAction)) == 0
+
+
+def test_unmapped_users_get_no_claim_data(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    claim = _claim(practice, status=ClaimStatus.DENIED)
+    service = service_factory()
+    reply = service.ask(f"status of claim {claim.claim_number}", requester=practice.requester(None, Channel.SLACK_DM))
+    assert reply.tool_calls == []
+    assert "isn't linked" in reply.answer
+    assert str(claim.billed_amount) not in reply.answer
+
+
+def test_channel_replies_never_show_patient_fields(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    claim = _claim(practice, status=ClaimStatus.DENIED)
+    with Session(practice.engine) as session:
+        patient = session.get(Patient, claim.patient_id)
+        assert patient is not None
+        member = session.scalars(select(Coverage.member_id).where(Coverage.patient_id == patient.id)).one()
+        phi = [patient.first_name, patient.last_name, patient.birth_date.isoformat(), member]  # type: ignore[union-attr]
+    service = service_factory()
+    in_channel = service.ask(
+        f"status of claim {claim.claim_number}", requester=practice.requester(Role.BILLER, Channel.SLACK_CHANNEL)
+    )
+    in_dm = service.ask(
+        f"status of claim {claim.claim_number}", requester=practice.requester(Role.BILLER, Channel.SLACK_DM)
+    )
+    assert claim.claim_number in in_channel.answer
+    for value in phi:
+        assert value not in in_channel.answer, value
+        assert value not in str(in_channel.cards), value
+    assert not in_channel.contains_phi
+    assert patient.last_name in in_dm.answer and in_dm.contains_phi
+
+
+def test_memory_follows_the_thread_across_restarts(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    service = service_factory()
+    biller = practice.requester(Role.BILLER)
+    first = service.ask("status of claim 1050", requester=biller)
+    second = service.ask("and the one before it?", requester=biller, thread_id=first.thread_id)
+    assert second.tool_calls[0].arguments == {"claim_number": "1049"}
+    assert "Claim 1049" in second.answer
+    restarted = service_factory()  # a new process: the conversation is in the database
+    third = restarted.ask("what about 1060?", requester=biller, thread_id=first.thread_id)
+    assert third.tool_calls[0].arguments == {"claim_number": "1060"}
+    messages = restarted.thread_messages(first.thread_id, requester=biller)
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 3
+    assert messages[2]["text"] == "and the one before it?"
+    assert restarted.threads(requester=biller)[0]["id"] == first.thread_id
+
+
+def test_threads_and_actions_stay_in_their_practice(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    from assistant.types import Requester
+
+    service = service_factory()
+    biller = practice.requester(Role.BILLER)
+    claim = _owing_claim(practice)
+    reply = service.ask(f"post $2 copay to claim {claim.claim_number}", requester=biller)
+    assert reply.pending_action is not None
+    outsider = Requester(practice_id=practice.practice_id + 999, user_id=biller.user_id, role=Role.ADMIN)
+    with pytest.raises(NotFound):
+        service.confirm(reply.pending_action.id, requester=outsider)
+    with pytest.raises(NotFound):
+        service.ask("status of claim 1050", requester=outsider, thread_id=reply.thread_id)
+    with pytest.raises(NotFound):
+        service.thread_messages(reply.thread_id, requester=practice.requester(Role.CODER))

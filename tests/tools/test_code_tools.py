@@ -1,0 +1,65 @@
+"""The four code tools, called the way the agent calls them (code sets bound as a keyword)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from knowledge.codesets import CodeSets
+from knowledge.errors import InvalidInput, NotFound
+from tools.check_claim_codes import check_claim_codes
+from tools.explain_adjustment_codes import explain_adjustment_codes
+from tools.lookup_code import lookup_code
+from tools.search_codes import search_codes
+
+TOOLS = [lookup_code, search_codes, check_claim_codes, explain_adjustment_codes]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_tool_shape(tool: object) -> None:
+    signature = inspect.signature(tool)  # type: ignore[arg-type]
+    assert (tool.__doc__ or "").strip()
+    assert signature.parameters["codesets"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert all(p.annotation is not inspect.Parameter.empty for p in signature.parameters.values())
+
+
+def test_lookup_code(codesets: CodeSets) -> None:
+    record = lookup_code("e1165", codesets=codesets)
+    assert (record.code, record.billable) == ("E11.65", True)
+    assert lookup_code("11", "pos", codesets=codesets).description == "Office"
+    with pytest.raises(NotFound):
+        lookup_code("XYZ123", codesets=codesets)
+
+
+def test_search_codes(codesets: CodeSets) -> None:
+    result = search_codes("type 2 diabetes with hyperglycemia", limit=3, codesets=codesets)
+    assert result.hits[0].code == "E11.65"
+    assert len(result.hits) == 3
+
+
+def test_check_claim_codes(codesets: CodeSets) -> None:
+    result = check_claim_codes(["E11.65", "E10.9"], ["99214:25:1"], "2026-03-01", codesets=codesets)
+    assert [i.kind for i in result.issues] == ["excludes1", "excludes1"]
+    with pytest.raises(InvalidInput, match="YYYY-MM-DD"):
+        check_claim_codes(["E11.65"], [], "03/01/2026", codesets=codesets)
+
+
+def test_explain_adjustment_codes(codesets: CodeSets) -> None:
+    result = explain_adjustment_codes(["CO-45", "PR 1", "N115", "MA130", "bogus"], "2026-03-01", codesets=codesets)
+    decoded = [(item.kind, item.code) for item in result.items]
+    assert decoded == [
+        ("group", "CO"),
+        ("carc", "45"),
+        ("group", "PR"),
+        ("carc", "1"),
+        ("rarc", "N115"),
+        ("rarc", "MA130"),
+    ]
+    assert result.items[0].description == "Contractual Obligation"
+    assert result.items[3].description == "Deductible Amount"
+    assert result.unknown == ["bogus"]
+    m33 = explain_adjustment_codes(["M33"], "2026-03-01", codesets=codesets).items[0]
+    assert (m33.kind, m33.active) == ("rarc", False)  # stopped 08/01/2004
+    with pytest.raises(InvalidInput):
+        explain_adjustment_codes([], codesets=codesets)
