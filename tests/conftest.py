@@ -15,7 +15,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["tests.fixtures.databases"]
+pytest_plugins = ["tests.fixtures.databases", "tests.codeset_fixtures", "tests.fixtures.knowledge_index"]
 
 
 @pytest.fixture(autouse=True)

@@ -86,12 +86,13 @@ def explain_denial(
     policy: list[Passage] = []
     if main is not None and rule is not None:
         codes_text = " ".join([f"{main.group_code}-{main.reason_code}", *rarcs])
-        playbook = [
-            p for p in knowledge_base.search(f"denial {codes_text} causes how to fix", limit=3) if p.payer is None
-        ][:2]
-        policy = knowledge_base.search(
-            f"{rule.topic} {payer_kind}", payer=claim.payer, on_date=claim.service_date_from, limit=2
+        found = knowledge_base.search(f"denial {codes_text} causes how to fix", limit=8)
+        own = f"playbooks/carc-{main.reason_code.lower()}"
+        playbook = sorted((p for p in found if p.doc_id.startswith("playbooks/")), key=lambda p: p.doc_id != own)[:2]
+        found_policy = knowledge_base.search(
+            f"{rule.topic} {payer_kind}", payer=claim.payer, on_date=claim.service_date_from, limit=6
         )
+        policy = [p for p in found_policy if p.payer][:2]  # the payer's own policy, not general guidance
     if main is None:
         next_step = (
             "Nothing was denied on the latest remittance." if remit else "The payer has not answered this claim yet."

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from integrations.cli import agent, claims, codes, evaluate, knowledge, setup, x12
+from integrations.cli import agent, claims, codes, evaluate, knowledge, setup, slack, users, x12
 from knowledge.errors import AssistantError, ConfigurationError
 
 app = typer.Typer(
@@ -31,6 +31,8 @@ app.add_typer(claims.app, name="claims")
 app.add_typer(x12.app, name="x12")
 app.add_typer(codes.app, name="codes")
 app.add_typer(knowledge.app, name="knowledge")
+app.add_typer(users.app, name="users")
+app.add_typer(slack.app, name="slack")
 
 
 def run() -> None:

@@ -589,3 +589,21 @@ class Feedback(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     value: Mapped[int] = mapped_column(Integer, doc="+1 or -1.")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AuthToken(Base):
+    """A web sign-in session or an API token of a user. Only the SHA-256 of the secret is stored: the
+    secret itself is a random 256-bit value shown once (in the cookie, or by `users token`)."""
+
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12), doc="session (web sign-in) or api (scripts).")
+    name: Mapped[str | None] = mapped_column(String(100), doc="What an API token is for.")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, doc="SHA-256 hex of the secret.")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -7,9 +7,7 @@ a two-core machine, so it is built once per content of the shipped files and cod
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,10 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from knowledge.documents import KnowledgeBase, build_shipped_index
-from knowledge.documents.ingest import DATA_DIR
-
-PACKAGE_DIR = Path(__file__).resolve().parents[3] / "knowledge" / "documents"
+from knowledge.documents import KnowledgeBase
 
 
 def _free_port() -> int:
@@ -68,41 +63,6 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-
-
-def _shipped_key() -> str:
-    """Changes when a shipped file, or the code deciding what is stored (loading, chunking, metadata), changes."""
-    digest = hashlib.sha256()
-    code = [PACKAGE_DIR / name for name in ("loaders.py", "chunking.py", "store.py", "models.py")]
-    for path in sorted([*DATA_DIR.glob("playbooks/*.md"), *DATA_DIR.glob("policies/*.md"), *code]):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-@pytest.fixture(scope="session")
-def shipped_home(shared_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A HOME holding the shipped index (copied from the cache, built there on first use)."""
-    cached = shared_cache_dir / "knowledge-index" / _shipped_key()
-    if not (cached / "done").exists():
-        shutil.rmtree(cached, ignore_errors=True)
-        building = cached.with_name(cached.name + ".building")
-        shutil.rmtree(building, ignore_errors=True)
-        build_shipped_index(KnowledgeBase(building))
-        (building / "done").write_text("ok")
-        for stale in cached.parent.iterdir():  # older builds of this cache
-            if stale != building:
-                shutil.rmtree(stale, ignore_errors=True)
-        building.rename(cached)
-    home = tmp_path_factory.mktemp("shipped") / "home"
-    shutil.copytree(cached, home)
-    return home
-
-
-@pytest.fixture(scope="session")
-def shipped_kb(shipped_home: Path) -> KnowledgeBase:
-    """The shipped index, opened once for the session (tests must not write to it)."""
-    return KnowledgeBase(shipped_home)
 
 
 @pytest.fixture

@@ -1,0 +1,61 @@
+"""`billing-assistant slack`: run the Slack app on its own, in Socket Mode or as an HTTP endpoint.
+
+The web app (`billing-assistant serve`) already answers Slack at `/slack/events` when the bot token and
+signing secret are set; this command is for running Slack without the web chat, or behind a firewall
+(Socket Mode needs no public URL, only the app-level token).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from integrations.cli.common import CliContext
+from knowledge.errors import ConfigurationError
+
+app = typer.Typer(help="Run the Slack app (Socket Mode, or HTTP at /slack/events).", add_completion=False)
+
+
+@app.callback(invoke_without_command=True)
+def slack(
+    socket: Annotated[
+        bool, typer.Option("--socket", help="Connect with Socket Mode (needs SLACK_APP_TOKEN; no public URL).")
+    ] = False,
+    host: Annotated[str, typer.Option(help="HTTP mode: address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP mode: port to listen on.")] = 3000,
+) -> None:
+    """Answer Slack: mentions, DMs, /claim, /code, /denials and the confirmation buttons."""
+    from assistant.service import build_agent_service
+    from integrations.slack.app import create_slack_app
+
+    settings = CliContext().settings
+    if settings.slack_bot_token is None:
+        raise ConfigurationError(
+            "SLACK_BOT_TOKEN is not set: the bot token (xoxb-...) from the Slack app's OAuth page."
+        )
+    if socket:
+        if settings.slack_app_token is None:
+            raise ConfigurationError(
+                "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...) "
+                "with the connections:write scope."
+            )
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        agent = build_agent_service(settings)
+        bolt = create_slack_app(settings, agent, socket_mode=True)
+        SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+        return
+    if settings.slack_signing_secret is None:
+        raise ConfigurationError(
+            "SLACK_SIGNING_SECRET is not set: the signing secret from the Slack app's Basic Information page."
+        )
+    import uvicorn
+    from fastapi import FastAPI
+
+    from integrations.slack.http import mount_slack
+
+    agent = build_agent_service(settings)
+    web = FastAPI(title="Billing-office assistant: Slack")
+    mount_slack(web, settings=settings, agent=agent)
+    uvicorn.run(web, host=host, port=port, log_level=settings.log_level.lower())

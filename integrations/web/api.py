@@ -1,0 +1,360 @@
+"""The JSON API: thin routes over the agent service and the read tools. Every route but health and login
+needs a signed-in user (`CurrentUser`); the practice comes from that user, never from the request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from assistant import roles
+from assistant.audit import record_tool_call
+from assistant.types import ActionResult, AgentEvent, AgentReply, Requester
+from integrations.web.auth import (
+    SESSION_COOKIE,
+    SESSION_LIFETIME,
+    Agent,
+    AppSettings,
+    CurrentRequester,
+    CurrentUser,
+    Principal,
+    RequestId,
+    cookie_secure,
+    csrf_token,
+)
+from integrations.web.errors import as_assistant_error, log, unexpected_message
+from integrations.web.ratelimit import TokenBucket
+from integrations.web.schemas import (
+    ERROR_RESPONSES,
+    ChatRequest,
+    FeedbackRequest,
+    Health,
+    LoginRequest,
+    Me,
+    Ok,
+    ThreadDetail,
+    ThreadMessage,
+    ThreadSummary,
+)
+from knowledge.codesets import SearchResult
+from knowledge.codesets.models import CodeRecord
+from knowledge.documents.models import Passage
+from knowledge.errors import AssistantError, PermissionDenied, ServiceUnavailable
+from knowledge.practice.accounts import authenticate, issue_token, revoke_token
+from knowledge.practice.database import check_schema, session_scope
+from knowledge.practice.models import Practice
+from tools.get_claim import ClaimDetail, get_claim
+from tools.lookup_code import lookup_code
+from tools.search_codes import search_codes
+
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+events_log = logging.getLogger("billing_assistant.web.chat")
+
+
+# -- health and sign-in ----------------------------------------------------------------------------------
+@router.get("/health", response_model=Health, responses={503: {"model": Health}}, tags=["service"])
+def health(agent: Agent, response: Response) -> Health:
+    """Whether the server and its database answer (no sign-in needed; says nothing about any practice)."""
+    backend = agent.engine.url.get_backend_name()
+    try:
+        check_schema(agent.engine)
+    except AssistantError as exc:
+        response.status_code = 503
+        return Health(status="unavailable", database=backend, message=exc.message)
+    return Health(status="ok", database=backend)
+
+
+def _me(principal: Principal, practice_slug: str, settings: AppSettings) -> Me:
+    return Me(
+        user_id=principal.user_id,
+        practice_id=principal.practice_id,
+        practice=practice_slug,
+        email=principal.email,
+        name=principal.name,
+        role=principal.role.value,
+        via=principal.via,
+        csrf_token=csrf_token(settings, principal.session_secret) if principal.session_secret else None,
+    )
+
+
+@router.post("/login", response_model=Me, tags=["sign-in"])
+def login(body: LoginRequest, request: Request, response: Response, agent: Agent, settings: AppSettings) -> Me:
+    """Sign in with email and password; sets the session cookie and returns the CSRF token for the page.
+
+    The body must be JSON: a cross-site form cannot send that without the browser asking first."""
+    limiter: TokenBucket = request.app.state.login_limiter
+    wait = limiter.retry_after(body.email.strip().lower())
+    if wait:
+        raise HTTPException(429, "Too many sign-in attempts; wait a moment.", headers={"Retry-After": str(wait)})
+    with session_scope(agent.sessions) as session:
+        practice_id = None
+        if body.practice:
+            practice_id = session.scalar(select(Practice.id).where(Practice.slug == body.practice))
+        user = authenticate(session, email=body.email, password=body.password, practice_id=practice_id)
+        if user is None or (body.practice and practice_id is None):
+            log.info("sign-in refused", extra={"request_id": request.state.request_id})
+            raise HTTPException(401, "Wrong email or password.")
+        old = request.cookies.get(SESSION_COOKIE)
+        if old:
+            revoke_token(session, secret=old)
+        issued = issue_token(session, user=user, kind="session", lifetime=SESSION_LIFETIME)
+        slug = session.scalar(select(Practice.slug).where(Practice.id == user.practice_id)) or ""
+        principal = Principal(
+            user_id=user.id,
+            practice_id=user.practice_id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            via="session",
+            session_secret=issued.secret,
+        )
+    response.set_cookie(
+        SESSION_COOKIE,
+        issued.secret,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(settings, request),
+        path="/",
+    )
+    log.info("signed in", extra={"request_id": request.state.request_id, "user_id": user.id})
+    return _me(principal, slug, settings)
+
+
+@router.post("/logout", response_model=Ok, tags=["sign-in"])
+def logout(user: CurrentUser, request: Request, response: Response, agent: Agent, settings: AppSettings) -> Ok:
+    """End the session (the cookie stops working at once, here and in any copy of it)."""
+    if user.session_secret:
+        with session_scope(agent.sessions) as session:
+            revoke_token(session, secret=user.session_secret)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=cookie_secure(settings, request)
+    )
+    return Ok()
+
+
+@router.get("/me", response_model=Me, tags=["sign-in"])
+def me(user: CurrentUser, agent: Agent, settings: AppSettings) -> Me:
+    """Who is signed in, and the CSRF token of the session."""
+    with session_scope(agent.sessions) as session:
+        slug = session.scalar(select(Practice.slug).where(Practice.id == user.practice_id)) or ""
+    return _me(user, slug, settings)
+
+
+# -- chat ------------------------------------------------------------------------------------------------
+def chat_allowance(user: CurrentUser, request: Request) -> None:
+    """The per-user rate limit of /api/chat: 429 with Retry-After when the bucket is empty."""
+    limiter: TokenBucket = request.app.state.chat_limiter
+    wait = limiter.retry_after(f"{user.practice_id}:{user.user_id}")
+    if wait:
+        raise HTTPException(429, "Too many questions at once; wait a moment.", headers={"Retry-After": str(wait)})
+
+
+def _wants_stream(request: Request, stream: bool) -> bool:
+    return stream or "text/event-stream" in request.headers.get("accept", "")
+
+
+def sse(event: str, data: Any) -> str:
+    """One Server-Sent Event; JSON data on one line (json.dumps escapes newlines)."""
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+@router.post(
+    "/chat",
+    response_model=AgentReply,
+    dependencies=[Depends(chat_allowance)],
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "The reply as JSON; or, with `Accept: text/event-stream` or `?stream=1`, Server-Sent "
+            "Events: `step` ({text}) as each tool runs, then `answer` (the reply) or `error` ({error, message}).",
+        },
+        429: {"description": "Rate limited; see Retry-After."},
+    },
+    tags=["chat"],
+)
+async def chat(
+    body: ChatRequest,
+    request: Request,
+    agent: Agent,
+    requester: CurrentRequester,
+    stream: Annotated[bool, Query(description="Answer as Server-Sent Events.")] = False,
+) -> Any:
+    """Ask the assistant. Writes come back as a `pending_action` to confirm or cancel."""
+    if not _wants_stream(request, stream):
+        return await run_in_threadpool(agent.ask, body.message, requester=requester, thread_id=body.thread_id)
+    events = _start_turn(agent, body, requester)
+    kind, first = await events.get()
+    if kind == "error":
+        raise first  # nothing sent yet: the error handlers give it its status code
+    return StreamingResponse(
+        _relay(kind, first, events, requester.request_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _start_turn(agent: Agent, body: ChatRequest, requester: Requester) -> asyncio.Queue[tuple[str, Any]]:
+    """Run the turn in a worker thread (the agent and its database session are synchronous), feeding a queue."""
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def put(kind: str, payload: Any) -> None:
+        loop.call_soon_threadsafe(events.put_nowait, (kind, payload))
+
+    def produce() -> None:
+        try:
+            for event in agent.stream(body.message, requester=requester, thread_id=body.thread_id):
+                put("event", event)
+        except BaseException as exc:
+            put("error", exc)
+        finally:
+            put("done", None)
+
+    worker = loop.run_in_executor(None, produce)
+    worker.add_done_callback(lambda _future: None)  # keep a reference until it ends
+    return events
+
+
+async def _relay(kind: str, first: Any, events: asyncio.Queue[tuple[str, Any]], request_id: str) -> AsyncIterator[str]:
+    started = time.perf_counter()
+    while kind != "done":
+        if kind == "event":
+            event: AgentEvent = first
+            if event.type == "answer" and event.reply is not None:
+                yield sse("answer", event.reply.model_dump(mode="json"))
+            else:
+                yield sse(event.type, {"text": event.text})
+        elif kind == "error":
+            yield sse("error", _error_payload(first, request_id))
+        kind, first = await events.get()
+    events_log.info("chat streamed in %d ms", (time.perf_counter() - started) * 1000, extra={"request_id": request_id})
+
+
+def _error_payload(exc: BaseException, request_id: str) -> dict[str, str]:
+    known = as_assistant_error(exc)
+    if known is not None:
+        return {"error": known.code, "message": known.message, "request_id": request_id}
+    log.error("chat turn failed", exc_info=exc, extra={"request_id": request_id})
+    return {"error": "internal", "message": unexpected_message(request_id), "request_id": request_id}
+
+
+# -- threads and feedback --------------------------------------------------------------------------------
+@router.get("/threads", response_model=list[ThreadSummary], tags=["chat"])
+def threads(agent: Agent, requester: CurrentRequester) -> list[ThreadSummary]:
+    """The signed-in user's conversations, newest first."""
+    return [ThreadSummary(**row) for row in agent.threads(requester=requester)]
+
+
+@router.get("/threads/{thread_id}", response_model=ThreadDetail, tags=["chat"])
+def thread(thread_id: str, agent: Agent, requester: CurrentRequester) -> ThreadDetail:
+    """One conversation's messages (404 if it is not the user's)."""
+    messages = agent.thread_messages(thread_id, requester=requester)
+    return ThreadDetail(id=thread_id, messages=[ThreadMessage(**m) for m in messages])
+
+
+@router.post("/threads/{thread_id}/feedback", response_model=Ok, tags=["chat"])
+def feedback(thread_id: str, body: FeedbackRequest, agent: Agent, requester: CurrentRequester) -> Ok:
+    """A thumbs up (+1) or down (-1) on an answer of the conversation."""
+    agent.feedback(thread_id, requester=requester, value=body.value, message_id=body.message_id)
+    return Ok()
+
+
+# -- confirmations ---------------------------------------------------------------------------------------
+@router.post("/actions/{action_id}/confirm", response_model=ActionResult, tags=["actions"])
+def confirm(action_id: str, agent: Agent, requester: CurrentRequester) -> ActionResult:
+    """Run a pending write (once). 403 if the user's role may not confirm it; a second confirm answers
+    `already_decided`; a write that fails answers `failed` with the reason and writes nothing."""
+    return agent.confirm(action_id, requester=requester)
+
+
+@router.post("/actions/{action_id}/cancel", response_model=ActionResult, tags=["actions"])
+def cancel(action_id: str, agent: Agent, requester: CurrentRequester) -> ActionResult:
+    """Drop a pending write: nothing is written."""
+    return agent.cancel(action_id, requester=requester)
+
+
+# -- read tools ------------------------------------------------------------------------------------------
+def _provided(agent: Agent, name: str, what: str) -> Any:
+    provider = agent.providers.get(name)
+    if provider is None:
+        raise ServiceUnavailable(f"The {what} is not configured on this server.")
+    try:
+        return provider()
+    except AssistantError:
+        raise
+    except Exception as exc:
+        log.exception("%s unavailable", name)
+        raise ServiceUnavailable(f"The {what} cannot be opened right now.") from exc
+
+
+@router.get("/codes/search", response_model=SearchResult, tags=["codes"])
+def codes_search(
+    agent: Agent,
+    _user: CurrentUser,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="Words or a code.")],
+    system: Annotated[str | None, Query(description="ICD-10-CM, HCPCS, CARC, RARC, POS or modifier.")] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> SearchResult:
+    """Search the code sets by words."""
+    return search_codes(q, system, limit, codesets=_provided(agent, "codesets", "code set cache"))
+
+
+@router.get("/codes/{code}", response_model=CodeRecord, tags=["codes"])
+def code(
+    code: str,
+    agent: Agent,
+    _user: CurrentUser,
+    system: Annotated[str | None, Query(description="Which code set, when the code is ambiguous.")] = None,
+) -> CodeRecord:
+    """Everything known about one code: description, billable or header, notes."""
+    return lookup_code(code, system, codesets=_provided(agent, "codesets", "code set cache"))
+
+
+@router.get("/claims/{claim_number}", response_model=ClaimDetail, tags=["claims"])
+def claim(claim_number: str, agent: Agent, requester: CurrentRequester) -> ClaimDetail:
+    """One claim of the user's practice: status, lines, remittances, balances (404 for another practice's)."""
+    if not roles.may_read(requester.role, "claims"):
+        raise PermissionDenied("Your role may not read claims.")
+    started = time.perf_counter()
+    with session_scope(agent.sessions) as session:
+        detail = get_claim(claim_number, session=session, practice_id=requester.practice_id)
+        record_tool_call(  # claim data is patient data: who looked, when (never what they saw)
+            session,
+            requester=requester,
+            tool="get_claim",
+            arguments={"claim_number": claim_number},
+            outcome="ok",
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            thread_id=None,
+            message_id=None,
+            entity="claim",
+            entity_id=claim_number,
+            extra={"via": "api"},
+        )
+    return detail
+
+
+@router.get("/passages/{passage_id}", response_model=Passage, tags=["knowledge"])
+def passage(passage_id: str, agent: Agent, _user: CurrentUser) -> Passage:
+    """A cited passage of the knowledge base, with its document, section and dates."""
+    knowledge_base = _provided(agent, "knowledge_base", "knowledge base")
+    try:
+        found: Passage = knowledge_base.get_passage(passage_id)
+    except AssistantError:
+        raise
+    except Exception as exc:
+        log.exception("knowledge base unavailable")
+        raise ServiceUnavailable("The knowledge base cannot be reached right now.") from exc
+    return found
+
+
+__all__ = ["RequestId", "router"]

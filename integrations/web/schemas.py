@@ -1,0 +1,85 @@
+"""Request and response bodies of the JSON API (they are what the OpenAPI document shows)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class LoginRequest(BaseModel):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+    practice: str | None = Field(default=None, description="Practice slug, when the email is in several practices.")
+
+
+class Me(BaseModel):
+    """The signed-in user."""
+
+    user_id: int
+    practice_id: int
+    practice: str
+    email: str
+    name: str
+    role: str
+    via: Literal["session", "token"]
+    csrf_token: str | None = Field(
+        default=None, description="Send as `X-CSRF-Token` on POST requests made with the session cookie."
+    )
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(max_length=8000, description="What the person asked.")
+    thread_id: str | None = Field(default=None, max_length=80, description="Continue this conversation.")
+
+
+class ThreadSummary(BaseModel):
+    id: str
+    title: str
+    channel: str
+    updated_at: str
+
+
+class ThreadMessage(BaseModel):
+    role: Literal["user", "assistant"]
+    text: str
+
+
+class ThreadDetail(BaseModel):
+    id: str
+    messages: list[ThreadMessage]
+
+
+class FeedbackRequest(BaseModel):
+    value: Literal[1, -1] = Field(description="+1 helpful, -1 not helpful.")
+    message_id: str | None = Field(default=None, max_length=80)
+
+
+class Ok(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: str = Field(description="The database backend (sqlite or postgresql).")
+    message: str | None = Field(default=None, description="Why the service is unavailable.")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer has this shape."""
+
+    error: str = Field(description="Machine-readable: not_found, permission_denied, invalid_input, ...")
+    message: str = Field(description="A sentence a person can read.")
+    request_id: str = Field(default="-", description="Quote it when reporting a problem; the log has details.")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        401: "Not signed in (no session cookie or API token).",
+        403: "The role may not do this, or the CSRF token is missing.",
+        404: "Not found in the user's practice.",
+        422: "The request is malformed.",
+        503: "The database or another dependency is unavailable.",
+    }.items()
+}

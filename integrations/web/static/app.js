@@ -1,0 +1,580 @@
+// The chat page: sign-in, conversations, streamed answers, citations, cards and confirmations.
+// No framework and no build step. Every piece of text from the server goes into the page through
+// textContent, or through the markdown renderer below, which escapes HTML before adding its own tags.
+"use strict";
+
+const state = { me: null, csrf: null, threadId: null, busy: false };
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------------------------------------------
+// HTTP
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `Request failed (${status})`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const options = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
+  if (method !== "GET" && state.csrf) options.headers["X-CSRF-Token"] = state.csrf;
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    if (response.status === 401 && path !== "/api/login") showSignIn("Your session has ended; please sign in again.");
+    throw new ApiError(response.status, data);
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// DOM helpers
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function definitions(pairs) {
+  const dl = el("dl");
+  for (const [term, value] of pairs) {
+    if (value === null || value === undefined || value === "") continue;
+    dl.append(el("dt", { text: term }), el("dd", { text: String(value) }));
+  }
+  return dl;
+}
+
+const money = (value) => (value === null || value === undefined ? "" : `$${Number(value).toFixed(2)}`);
+const label = (value) => String(value || "").replaceAll("_", " ");
+
+// ---------------------------------------------------------------------------------------------------
+// Markdown: a small, safe subset (paragraphs, bold, italics, code, lists, blockquotes, headings, [n]).
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function inline(text) {
+  return String(text)
+    .split(/(`[^`\n]+`)/)
+    .map((part) => {
+      if (part.length > 1 && part.startsWith("`") && part.endsWith("`")) return `<code>${escapeHtml(part.slice(1, -1))}</code>`;
+      return escapeHtml(part)
+        .replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>")
+        .replace(/(^|[^*\w])\*(?!\s)([^*\n]+?)\*(?!\w)/g, "$1<em>$2</em>")
+        .replace(/(^|[^\w])_(?!\s)([^_\n]+?)_(?!\w)/g, "$1<em>$2</em>")
+        .replace(/\[(\d{1,3})\]/g, '<button type="button" class="cite" data-cite="$1" aria-label="Source $1">[$1]</button>');
+    })
+    .join("");
+}
+
+function renderMarkdown(markdown) {
+  const lines = String(markdown || "").replace(/\r\n?/g, "\n").split("\n");
+  const out = [];
+  let i = 0;
+  const take = (test) => {
+    const block = [];
+    while (i < lines.length && test(lines[i])) block.push(lines[i++]);
+    return block;
+  };
+  while (i < lines.length) {
+    const line = lines[i];
+    if (/^\s*$/.test(line)) { i++; continue; }
+    if (/^```/.test(line)) {
+      i++;
+      const code = take((l) => !/^```/.test(l));
+      i++;
+      out.push(`<pre><code>${escapeHtml(code.join("\n"))}</code></pre>`);
+    } else if (/^#{1,6}\s/.test(line)) {
+      out.push(`<h3>${inline(line.replace(/^#+\s*/, ""))}</h3>`);
+      i++;
+    } else if (/^\s*[-*+]\s+/.test(line)) {
+      const items = take((l) => /^\s*[-*+]\s+/.test(l));
+      out.push(`<ul>${items.map((l) => `<li>${inline(l.replace(/^\s*[-*+]\s+/, ""))}</li>`).join("")}</ul>`);
+    } else if (/^\s*\d+[.)]\s+/.test(line)) {
+      const items = take((l) => /^\s*\d+[.)]\s+/.test(l));
+      out.push(`<ol>${items.map((l) => `<li>${inline(l.replace(/^\s*\d+[.)]\s+/, ""))}</li>`).join("")}</ol>`);
+    } else if (/^\s*>/.test(line)) {
+      const quoted = take((l) => /^\s*>/.test(l)).map((l) => l.replace(/^\s*>\s?/, ""));
+      out.push(`<blockquote>${quoted.map(inline).join("<br>")}</blockquote>`);
+    } else {
+      const para = take((l) => !/^\s*$/.test(l) && !/^(```|#{1,6}\s|\s*[-*+]\s+|\s*\d+[.)]\s+|\s*>)/.test(l));
+      out.push(`<p>${para.map(inline).join("<br>")}</p>`);
+    }
+  }
+  return out.join("");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sign-in
+function showSignIn(message) {
+  state.me = null;
+  state.csrf = null;
+  $("app").hidden = true;
+  $("signin").hidden = false;
+  const error = $("signin-error");
+  error.hidden = !message;
+  error.textContent = message || "";
+  $("email").focus();
+}
+
+function showApp(me) {
+  state.me = me;
+  state.csrf = me.csrf_token;
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("who").textContent = `${me.name} · ${label(me.role)}`;
+  loadThreads();
+  $("message").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const email = $("email").value.trim();
+  const password = $("password").value;
+  if (!email || !password) {
+    showSignIn("Enter your email and password.");
+    return;
+  }
+  try {
+    const me = await api("/api/login", { method: "POST", body: { email, password } });
+    $("password").value = "";
+    showApp(me);
+  } catch (error) {
+    showSignIn(error.status === 401 ? "Wrong email or password." : error.message);
+    $("password").focus();
+  }
+}
+
+async function signOut() {
+  try { await api("/api/logout", { method: "POST" }); } catch (_) { /* signed out either way */ }
+  $("log").replaceChildren();
+  state.threadId = null;
+  showSignIn("You are signed out.");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Conversations
+async function loadThreads() {
+  let threads = [];
+  try { threads = await api("/api/threads"); } catch (_) { return; }
+  const list = $("thread-list");
+  list.replaceChildren(
+    ...threads.map((t) =>
+      el("li", {},
+        el("button", {
+          type: "button",
+          "aria-current": t.id === state.threadId ? "true" : null,
+          title: t.title,
+          onclick: () => openThread(t.id),
+          text: t.title || "Conversation",
+        }))),
+  );
+}
+
+async function openThread(threadId) {
+  try {
+    const detail = await api(`/api/threads/${encodeURIComponent(threadId)}`);
+    state.threadId = threadId;
+    const log = $("log");
+    log.replaceChildren();
+    for (const message of detail.messages) {
+      if (message.role === "user") log.append(el("div", { class: "msg user", text: message.text }));
+      else {
+        const bubble = el("div", { class: "msg assistant" });
+        const answer = el("div", { class: "answer" });
+        answer.innerHTML = renderMarkdown(message.text);
+        bubble.append(answer);
+        log.append(bubble);
+      }
+    }
+    log.scrollTop = log.scrollHeight;
+    closeThreadsOnNarrow();
+    loadThreads();
+    $("message").focus();
+  } catch (error) {
+    $("log").append(el("div", { class: "msg assistant failed", role: "alert", text: error.message }));
+  }
+}
+
+function newThread() {
+  state.threadId = null;
+  $("log").replaceChildren(el("p", { class: "hint muted", text: "New conversation. What would you like to know?" }));
+  closeThreadsOnNarrow();
+  loadThreads();
+  $("message").focus();
+}
+
+function closeThreadsOnNarrow() {
+  $("threads").classList.remove("open");
+  $("toggle-threads").setAttribute("aria-expanded", "false");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Asking: the answer streams as Server-Sent Events over fetch (EventSource cannot POST or send headers).
+async function ask(text) {
+  const log = $("log");
+  const hint = log.querySelector(".hint");
+  if (hint) hint.remove();
+  log.append(el("div", { class: "msg user", text }));
+  const steps = el("ul", { class: "steps", "aria-label": "Progress" });
+  const bubble = el("div", { class: "msg assistant", "aria-busy": "true" }, steps);
+  log.append(bubble);
+  log.scrollTop = log.scrollHeight;
+  try {
+    const response = await fetch("/api/chat?stream=1", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        Accept: "text/event-stream",
+        "Content-Type": "application/json",
+        "X-CSRF-Token": state.csrf || "",
+      },
+      body: JSON.stringify({ message: text, thread_id: state.threadId }),
+    });
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      if (response.status === 401) showSignIn("Your session has ended; please sign in again.");
+      const wait = response.headers.get("Retry-After");
+      const message = (body && body.message) || `Request failed (${response.status})`;
+      throw new Error(wait ? `${message} (try again in ${wait} s)` : message);
+    }
+    await readEvents(response, (event, data) => {
+      if (event === "step") {
+        steps.append(el("li", { text: data.text }));
+      } else if (event === "answer") {
+        renderReply(bubble, data);
+      } else if (event === "error") {
+        bubble.classList.add("failed");
+        bubble.append(el("p", { class: "error", role: "alert", text: data.message }));
+      }
+      log.scrollTop = log.scrollHeight;
+    });
+  } catch (error) {
+    bubble.classList.add("failed");
+    bubble.append(el("p", { class: "error", role: "alert", text: error.message || "The request failed." }));
+  } finally {
+    bubble.removeAttribute("aria-busy");
+  }
+}
+
+async function readEvents(response, onEvent) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const chunk = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = "message";
+      const data = [];
+      for (const line of chunk.split("\n")) {
+        if (line.startsWith("event:")) event = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+      }
+      if (data.length) onEvent(event, JSON.parse(data.join("\n")));
+    }
+  }
+}
+
+function renderReply(bubble, reply) {
+  state.threadId = reply.thread_id;
+  const answer = el("div", { class: "answer" });
+  answer.innerHTML = renderMarkdown(reply.answer);
+  bubble.append(answer);
+  const citations = reply.citations || [];
+  answer.querySelectorAll("button.cite").forEach((button) => {
+    const citation = citations.find((c) => String(c.number) === button.dataset.cite);
+    if (citation) button.addEventListener("click", () => openCitation(citation, button));
+    else button.replaceWith(document.createTextNode(button.textContent));
+  });
+  for (const card of reply.cards || []) {
+    const node = renderCard(card);
+    if (node) bubble.append(node);
+  }
+  if (reply.pending_action) bubble.append(actionCard(reply.pending_action));
+  if (citations.length) {
+    bubble.append(
+      el("h3", { class: "visually-hidden", text: "Sources" }),
+      el("ol", { class: "references", "aria-label": "Sources" },
+        citations.map((c) =>
+          el("li", { value: c.number },
+            el("button", { type: "button", class: "reference", onclick: (e) => openCitation(c, e.currentTarget) },
+              [c.title, c.section].filter(Boolean).join(" — ")),
+            c.payer ? el("span", { class: "muted", text: ` (${c.payer})` }) : null))),
+    );
+  }
+  bubble.append(feedbackButtons(reply));
+  loadThreads();
+}
+
+function feedbackButtons(reply) {
+  const box = el("div", { class: "feedback", role: "group", "aria-label": "Was this helpful?" });
+  const send = async (value, button) => {
+    try {
+      await api(`/api/threads/${encodeURIComponent(reply.thread_id)}/feedback`, {
+        method: "POST",
+        body: { value, message_id: reply.message_id },
+      });
+      box.replaceChildren(el("span", { class: "muted", text: "Thanks for the feedback." }));
+    } catch (error) {
+      button.after(el("span", { class: "error", text: ` ${error.message}` }));
+    }
+  };
+  box.append(
+    el("button", { type: "button", onclick: (e) => send(1, e.currentTarget) }, "Helpful"),
+    el("button", { type: "button", onclick: (e) => send(-1, e.currentTarget) }, "Not helpful"),
+  );
+  return box;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Citations
+let citationOpener = null;
+
+async function openCitation(citation, opener) {
+  citationOpener = opener;
+  const dialog = $("passage");
+  $("passage-title").textContent = citation.title;
+  $("passage-meta").textContent = [citation.section, citation.payer,
+    citation.effective_from ? `in force from ${citation.effective_from}` : ""].filter(Boolean).join(" · ");
+  $("passage-text").textContent = "Loading…";
+  $("passage-link").replaceChildren();
+  dialog.showModal();
+  $("passage-close").focus();
+  if (!citation.passage_id) {
+    $("passage-text").textContent = citation.source || "";
+  } else {
+    try {
+      const passage = await api(`/api/passages/${encodeURIComponent(citation.passage_id)}`);
+      $("passage-text").textContent = passage.text;
+      if (passage.url && /^https?:\/\//.test(passage.url)) {
+        $("passage-link").append(el("a", { href: passage.url, target: "_blank", rel: "noopener noreferrer", text: "Open the source" }));
+      } else if (passage.source) {
+        $("passage-link").append(el("span", { class: "muted", text: `Source: ${passage.source}` }));
+      }
+    } catch (error) {
+      $("passage-text").textContent = error.message;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Cards
+function renderCard(card) {
+  const d = card.data || {};
+  switch (card.kind) {
+    case "code": return codeCard(d);
+    case "codes": return codesCard(d);
+    case "claim": return claimCard(d);
+    case "claims": return claimsCard(d);
+    case "denial": return denialCard(d);
+    case "worklist": return worklistCard(d);
+    case "adjustment_codes": return adjustmentCodesCard(d);
+    default: return null; // passages are shown as numbered sources
+  }
+}
+
+function codeCard(d) {
+  const badges = [];
+  if (d.valid === false) badges.push(el("span", { class: "badge bad", text: "not found" }));
+  else if (d.billable === true) badges.push(el("span", { class: "badge ok", text: "billable" }));
+  else if (d.billable === false) badges.push(el("span", { class: "badge warn", text: "header — not billable" }));
+  const notes = (d.notes || []).slice(0, 8);
+  const children = (d.children || []).slice(0, 8);
+  return el("section", { class: "card code", "aria-label": `Code ${d.code}` },
+    el("h3", {}, `${d.code} `, el("span", { class: "muted", text: d.system_name || d.system }), badges),
+    el("p", { text: d.description || "" }),
+    notes.length ? el("ul", { "aria-label": "Notes" }, notes.map((n) => el("li", {}, el("strong", { text: `${label(n.kind)}: ` }), n.text))) : null,
+    children.length ? el("details", {}, el("summary", { text: `More specific codes (${(d.children || []).length})` }),
+      el("ul", {}, children.map((c) => el("li", { text: `${c.code} — ${c.description}` })))) : null,
+    (d.messages || []).length ? el("p", { class: "muted", text: d.messages.join(" ") }) : null,
+  );
+}
+
+function codesCard(d) {
+  const hits = d.hits || [];
+  return el("section", { class: "card codes", "aria-label": "Codes found" },
+    el("h3", { text: `Codes for “${d.query}”` }),
+    el("ul", {}, hits.map((h) =>
+      el("li", {}, el("strong", { text: h.code }), ` ${h.description} `,
+        h.billable === false ? el("span", { class: "badge warn", text: "header" }) : null))),
+  );
+}
+
+function balancesList(b) {
+  if (!b) return null;
+  return definitions([
+    ["Billed", money(b.billed)],
+    ["Payer paid", money(b.payer_paid)],
+    ["Adjusted", money(b.adjusted)],
+    ["Patient responsibility", money(b.patient_responsibility)],
+    ["Patient paid", money(b.patient_paid)],
+    ["Insurance balance", money(b.insurance_balance)],
+    ["Patient balance", money(b.patient_balance)],
+  ]);
+}
+
+function claimCard(d) {
+  const remit = (d.remittances || [])[d.remittances.length - 1];
+  const adjustments = remit ? remit.adjustments || [] : [];
+  const card = el("section", { class: "card claim", "aria-label": `Claim ${d.claim_number}`, "data-claim": d.claim_number },
+    el("h3", {}, `Claim ${d.claim_number} `, el("span", { class: `badge ${statusTone(d.status)}`, text: label(d.status) })),
+    definitions([
+      ["Patient", d.patient ? d.patient.name : ""],
+      ["Payer", d.payer],
+      ["Service date", d.service_date_from],
+    ]),
+    balancesList(d.balances),
+    adjustments.length ? el("p", {}, el("strong", { text: "Adjustments: " }),
+      adjustments.map((a) => `${a.group_code}-${a.reason_code} ${money(a.amount)}`).join(", ")) : null,
+    remit && (remit.remark_codes || []).length ? el("p", { text: `Remarks: ${remit.remark_codes.join(", ")}` }) : null,
+  );
+  return card;
+}
+
+function statusTone(status) {
+  if (["paid", "closed", "accepted"].includes(status)) return "ok";
+  if (["denied", "rejected", "reversed"].includes(status)) return "bad";
+  return "warn";
+}
+
+function claimsCard(d) {
+  return el("section", { class: "card claims", "aria-label": "Claims found" },
+    el("h3", { text: `Claims (${d.total ?? (d.claims || []).length})` }),
+    el("ul", {}, (d.claims || []).map((c) =>
+      el("li", { text: `${c.claim_number} · ${c.service_date} · ${c.payer} · ${label(c.status)} · balance ${money(c.balance)}` }))),
+  );
+}
+
+function denialCard(d) {
+  const decoded = d.decoded || [];
+  return el("section", { class: "card denial", "aria-label": `Denial of claim ${d.claim_number}` },
+    el("h3", {}, `Claim ${d.claim_number} `, el("span", { class: `badge ${d.denied ? "bad" : "ok"}`, text: label(d.status) })),
+    definitions([
+      ["Payer", d.payer],
+      ["Service date", d.service_date],
+      ["Remittance", d.remittance_date],
+      ["At stake", money(d.amount_at_stake)],
+      ["Next step", d.next_step],
+      ["Deadline", d.deadline ? `${label(d.deadline.kind)} by ${d.deadline.date} (${d.deadline.days_left} days left)` : ""],
+    ]),
+    decoded.length ? el("ul", { "aria-label": "Codes on the remittance" },
+      decoded.map((c) => el("li", {}, el("strong", { text: `${c.code} ` }), c.description))) : null,
+  );
+}
+
+function worklistCard(d) {
+  return el("section", { class: "card worklist", "aria-label": "Denial worklist" },
+    el("h3", { text: `Denials to work: ${d.total_claims} (${money(d.total_amount)})` }),
+    el("ul", {}, (d.items || []).slice(0, 15).map((item) =>
+      el("li", { text: `${item.claim_number} · ${item.payer} · ${item.reason} · ${money(item.amount)} · ${item.next_action}` +
+        (item.deadline ? ` · by ${item.deadline}` : "") }))),
+  );
+}
+
+function adjustmentCodesCard(d) {
+  return el("section", { class: "card adjustment-codes", "aria-label": "Adjustment codes" },
+    el("ul", {}, (d.items || []).map((c) => el("li", {}, el("strong", { text: `${c.code} ` }), c.description))),
+  );
+}
+
+function actionCard(action) {
+  const outcome = el("p", { class: "outcome", role: "status" });
+  const confirm = el("button", { type: "button", class: "primary", text: "Confirm" });
+  const cancel = el("button", { type: "button", class: "danger", text: "Cancel" });
+  const card = el("section", { class: "card action", "aria-label": "Waiting for confirmation", "data-action": action.id },
+    el("h3", { text: "Please confirm" }),
+    el("p", { text: action.summary }),
+    (action.required_roles || []).length ? el("p", { class: "muted", text: `May confirm: ${action.required_roles.map(label).join(", ")}` }) : null,
+    el("div", { class: "buttons" }, confirm, cancel),
+    outcome,
+  );
+  const decide = async (verb) => {
+    confirm.disabled = cancel.disabled = true;
+    outcome.classList.remove("error");
+    try {
+      const result = await api(`/api/actions/${encodeURIComponent(action.id)}/${verb}`, { method: "POST" });
+      outcome.textContent = result.message;
+      if (result.status === "failed") outcome.classList.add("error");
+      const claimNumber = action.arguments && action.arguments.claim_number;
+      if (result.status === "confirmed" && claimNumber) {
+        try {
+          const claim = await api(`/api/claims/${encodeURIComponent(claimNumber)}`);
+          const updated = claimCard(claim);
+          card.after(updated);
+          updated.scrollIntoView({ block: "nearest" });
+        } catch (_) { /* the confirmation message stands on its own */ }
+      }
+    } catch (error) {
+      outcome.classList.add("error");
+      outcome.setAttribute("role", "alert");
+      outcome.textContent = error.message;
+      if (error.status !== 403 && error.status !== 404) confirm.disabled = cancel.disabled = false;
+      else cancel.disabled = false;
+    }
+    outcome.focus();
+  };
+  outcome.tabIndex = -1;
+  confirm.addEventListener("click", () => decide("confirm"));
+  cancel.addEventListener("click", () => decide("cancel"));
+  return card;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Wiring
+function onSubmit(event) {
+  event.preventDefault();
+  const box = $("message");
+  const text = box.value.trim();
+  if (!text || state.busy) return;
+  box.value = "";
+  state.busy = true;
+  $("send").disabled = true;
+  ask(text).finally(() => {
+    state.busy = false;
+    $("send").disabled = false;
+    box.focus();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  $("signin-form").addEventListener("submit", signIn);
+  $("composer").addEventListener("submit", onSubmit);
+  $("message").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
+  $("signout").addEventListener("click", signOut);
+  $("new-thread").addEventListener("click", newThread);
+  $("toggle-threads").addEventListener("click", () => {
+    const open = $("threads").classList.toggle("open");
+    $("toggle-threads").setAttribute("aria-expanded", String(open));
+  });
+  $("passage").addEventListener("close", () => { if (citationOpener) citationOpener.focus(); });
+  try {
+    showApp(await api("/api/me"));
+  } catch (_) {
+    showSignIn("");
+  }
+});

@@ -1,0 +1,147 @@
+"""The chat page in real headless Chromium against the app under uvicorn: sign in, a streamed denial
+explanation with citations, a payment confirmed from its card (the claim's balance changes), and a front
+desk user refused on an adjustment. Screenshots of the main screens go to test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from knowledge.practice.models import Claim, ClaimStatus, LedgerEntry
+from tests.integrations.web.conftest import ARTIFACTS, LiveServer, WebPractice
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=False)
+
+
+def sign_in(page: Page, web: WebPractice, email: str) -> None:
+    page.goto("/")
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(web.credentials[email])
+    page.get_by_label("Password").press("Enter")
+    expect(page.get_by_label("Your question")).to_be_focused()
+
+
+def ask(page: Page, text: str) -> None:
+    page.get_by_label("Your question").fill(text)
+    page.get_by_label("Your question").press("Enter")  # Enter sends
+
+
+def patient_balance(web: WebPractice, claim_number: str) -> Decimal:
+    with Session(web.engine) as session:
+        claim = session.scalars(
+            select(Claim).where(Claim.practice_id == web.practice_id, Claim.claim_number == claim_number)
+        ).one()
+        return claim.patient_responsibility - claim.patient_paid
+
+
+def write_offs(web: WebPractice) -> int:
+    with Session(web.engine) as session:
+        return int(
+            session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "write_off")) or 0
+        )
+
+
+def test_biller_asks_reads_sources_and_confirms_a_payment(page: Page, web_practice: WebPractice) -> None:
+    page.goto("/")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    page.get_by_label("Email").fill("biller@demo.example")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+    shot(page, "sign-in")
+    sign_in(page, web_practice, "biller@demo.example")
+
+    denied = web_practice.claim(Claim.status == ClaimStatus.DENIED)
+    ask(page, f"Why was claim {denied.claim_number} denied?")
+    bubble = page.locator(".msg.assistant").last
+    expect(bubble.locator(".steps li")).to_have_text([f"Explaining the denial of claim {denied.claim_number}…"])
+    expect(bubble.locator(".answer strong").first).to_have_text(f"Claim {denied.claim_number}")
+    expect(bubble.get_by_label(f"Denial of claim {denied.claim_number}")).to_be_visible()
+    expect(bubble.get_by_role("list", name="Sources").locator("li")).to_have_count(2)
+    expect(bubble.get_by_label(f"Denial of claim {denied.claim_number}")).to_contain_text("Next step")
+    assert bubble.locator(".answer script, .answer img").count() == 0
+    shot(page, "denial-answer")
+
+    bubble.locator("button.cite").first.click()  # the [1] in the answer opens the cited passage
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("CO-16 means the claim lacked information")
+    expect(page.locator("#passage-close")).to_be_focused()
+    shot(page, "citation")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(bubble.locator("button.cite").first).to_be_focused()
+
+    claim = web_practice.owing_claim(skip=3)
+    before = patient_balance(web_practice, claim.claim_number)
+    ask(page, f"post $6.25 copay to claim {claim.claim_number} paid today by card")
+    card = page.get_by_label("Waiting for confirmation").last
+    expect(card).to_contain_text("$6.25")
+    assert patient_balance(web_practice, claim.claim_number) == before  # nothing written before Confirm
+    card.get_by_role("button", name="Confirm").click()
+    expect(card.get_by_role("status")).to_contain_text("Done")
+    updated = page.get_by_label(f"Claim {claim.claim_number}").last
+    after = before - Decimal("6.25")
+    expect(updated).to_contain_text(f"Patient balance${after:.2f}")
+    assert patient_balance(web_practice, claim.claim_number) == after
+    shot(page, "payment-confirmed")
+
+    expect(page.locator("#thread-list li")).not_to_have_count(0)
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "phone")
+    page.get_by_role("button", name="Conversations").click()
+    expect(page.get_by_role("navigation", name="Conversations")).to_be_visible()
+    shot(page, "phone-conversations")
+
+
+def test_front_desk_is_refused_on_an_adjustment(page: Page, web_practice: WebPractice) -> None:
+    sign_in(page, web_practice, "frontdesk@demo.example")
+    claim = web_practice.owing_claim(skip=4)
+    ask(page, f"write off $1 small balance on claim {claim.claim_number}")
+    card = page.get_by_label("Waiting for confirmation").last
+    expect(card).to_contain_text("May confirm: admin, biller")
+    before = write_offs(web_practice)
+    card.get_by_role("button", name="Confirm").click()
+    expect(card.get_by_role("alert")).to_have_text(re.compile("may not confirm post adjustment"))
+    assert write_offs(web_practice) == before
+    shot(page, "front-desk-refused")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("alert")).to_have_text("You are signed out.")
