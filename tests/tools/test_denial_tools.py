@@ -1,0 +1,97 @@
+"""explain_denial and denial_worklist on the demo practice, with the real code sets and knowledge index."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from assistant.registry import default_tool_specs
+from assistant.service import AgentService
+from assistant.settings import load_settings
+from assistant.types import Channel, Requester
+from knowledge.codesets import CodeSets
+from knowledge.documents import KnowledgeBase
+from knowledge.practice.demo import seed_demo_practice
+from knowledge.practice.models import Claim, Role, User
+from tools.denial_worklist import denial_worklist
+from tools.explain_denial import explain_denial
+
+TODAY = dt.date(2026, 11, 22)
+
+
+@pytest.fixture
+def demo(engine: Engine) -> int:
+    with Session(engine) as session:
+        practice_id = seed_demo_practice(session, as_of=TODAY, patients=40, claims=160).practice_id
+        session.commit()
+    return practice_id
+
+
+def test_explain_denial_decodes_cites_and_dates(
+    engine: Engine, demo: int, codesets: CodeSets, shipped_kb: KnowledgeBase
+) -> None:
+    with Session(engine) as session:
+        result = explain_denial(
+            "1042", session=session, practice_id=demo, codesets=codesets, knowledge_base=shipped_kb, today=TODAY
+        )
+        claim = session.scalars(select(Claim).where(Claim.claim_number == "1042")).one()
+        payer_name, appeal_days = claim.payer.name, claim.payer.appeal_days
+    assert result.denied and result.status == "denied"
+    decoded = {(item.kind, item.code): item.description for item in result.decoded}
+    assert "medical necessity" in decoded[("carc", "50")].lower()
+    assert "Local Coverage Determination" in decoded[("rarc", "N115")]
+    assert ("group", "CO") in decoded
+    assert result.amount_at_stake == claim.billed_amount > Decimal("0")  # left open to appeal
+    assert result.action == "appeal" and "medical necessity" in result.next_step
+    assert result.deadline is not None and result.deadline.kind == "appeal"
+    assert result.remittance_date is not None
+    assert result.deadline.date == result.remittance_date + dt.timedelta(days=appeal_days)  # the payer's window
+    assert result.deadline.days_left == (result.deadline.date - TODAY).days
+    assert result.playbook and all(p.doc_id.startswith("playbooks/") for p in result.playbook)
+    assert result.playbook[0].doc_id == "playbooks/carc-50"
+    assert result.policy and all(p.payer == payer_name for p in result.policy)
+
+
+def test_denial_worklist_totals_filters_and_order(engine: Engine, demo: int) -> None:
+    with Session(engine) as session:
+        everything = denial_worklist(limit=200, session=session, practice_id=demo, today=TODAY)
+        assert everything.total_claims == len(everything.items) > 5
+        assert everything.total_amount == sum(item.amount for item in everything.items)
+        assert sum(group.claims for group in everything.by_payer) == everything.total_claims
+        upcoming = [item.days_left for item in everything.items if item.days_left is not None and item.days_left >= 0]
+        assert upcoming == sorted(upcoming)
+        payer = everything.items[0].payer
+        only = denial_worklist(payer=payer, limit=200, session=session, practice_id=demo, today=TODAY)
+        assert only.items and {item.payer for item in only.items} == {payer}
+        reason = everything.items[0].reason
+        by_reason = denial_worklist(
+            reason=reason.split("-")[1], limit=200, session=session, practice_id=demo, today=TODAY
+        )
+        assert by_reason.items and {item.reason for item in by_reason.items} == {reason}
+
+
+def test_the_offline_agent_answers_why_a_claim_was_denied(
+    engine: Engine, demo: int, codesets: CodeSets, shipped_kb: KnowledgeBase
+) -> None:
+    settings = load_settings(database_url=engine.url.render_as_string(hide_password=False))
+    providers = {"codesets": lambda: codesets, "knowledge_base": lambda: shipped_kb}
+    service = AgentService(settings, engine=engine, tool_specs=default_tool_specs(), providers=providers)
+    with Session(engine) as session:
+        biller = session.scalars(select(User).where(User.role == Role.BILLER)).one()
+    try:
+        reply = service.ask(
+            "why was claim 1042 denied?",
+            requester=Requester(practice_id=demo, user_id=biller.id, role=Role.BILLER, channel=Channel.WEB),
+        )
+    finally:
+        service.close()
+    assert [call.name for call in reply.tool_calls] == ["explain_denial"]
+    for fact in ("Claim 1042", "CO-50", "N115", "Next step", "Deadline", "appeal"):
+        assert fact in reply.answer, fact
+    assert reply.citations and reply.citations[0].passage_id
+    assert f"[{reply.citations[0].number}]" in reply.answer
+    assert reply.removed_codes == []
