@@ -107,6 +107,30 @@ MEANING_WORDS = re.compile(r"\b(what(?:'s| is| does)|meaning|mean|means|define|d
 FOLLOW_BEFORE = re.compile(r"\b(the one before|one before (?:it|that)|previous one|prior one|before that)\b", re.I)
 FOLLOW_AFTER = re.compile(r"\b(the (?:one|claim) after|next one|after that)\b", re.I)
 FOLLOW_WHAT_ABOUT = re.compile(r"^\s*(?:and|what about|how about|same for|and for|also)\b", re.I)
+# Shorthand written out for a knowledge search (the passages use the full words).
+SHORTHAND = {
+    "tfl": "timely filing limit",
+    "cob": "coordination of benefits",
+    "auth": "authorization",
+    "precert": "precertification prior authorization",
+    "recon": "reconsideration",
+    "mod": "modifier",
+    "mods": "modifiers",
+    "pos": "place of service",
+    "pt": "patient",
+    "pts": "patients",
+    "dx": "diagnosis",
+    "ins": "insurance",
+    "clm": "claim",
+    "dos": "date of service",
+    "w/": "with",
+    "w/o": "without",
+    "abt": "about",
+    "pls": "please",
+}
+_SHORTHAND = re.compile(
+    r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(SHORTHAND, key=len, reverse=True)) + r")(?![\w/])", re.I
+)
 GREETING = re.compile(r"^\s*(hi|hello|hey|help|thanks|thank you|what can you do|\?)\W*$", re.I)
 
 
@@ -366,6 +390,11 @@ def read_request(text: str, *, today: dt.date) -> Request:
     elif KNOWLEDGE_WORDS.search(stripped) or MEANING_WORDS.search(stripped) or len(stripped.split()) >= 3:
         request.intent = "search_knowledge"
     return request
+
+
+def expand_shorthand(text: str) -> str:
+    """The message with billing shorthand written out: "tfl for uhc?" -> "timely filing limit for uhc?"."""
+    return _SHORTHAND.sub(lambda m: SHORTHAND[m.group(1).lower()], text)
 
 
 def codes_only(text: str, codes: list[tuple[str, str]]) -> bool:

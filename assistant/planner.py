@@ -29,6 +29,7 @@ from assistant.intents import (
     FOLLOW_BEFORE,
     FOLLOW_WHAT_ABOUT,
     Request,
+    expand_shorthand,
     find_claim_number,
     read_request,
     replace_payer,
@@ -229,7 +230,7 @@ class OfflinePlanner(BaseChatModel):
         if intent == "search_codes":
             return [self._call(intent, {"query": r.search_text, "system": r.extras.get("system")})]
         if intent == "search_knowledge":
-            return [self._call(intent, {"question": r.text, "payer": r.payer})]
+            return [self._call(intent, {"question": expand_shorthand(r.text), "payer": r.payer})]
         return []
 
     def _next_calls(self, request: Request, results: list[tuple[str, dict[str, Any]]]) -> AIMessage | None:
