@@ -47,9 +47,10 @@ def view(action: PendingAction, spec: ToolSpec | None) -> PendingActionView:
 def propose(spec: ToolSpec, arguments: dict[str, Any], ctx: RequestContext) -> PendingActionView:
     """Check a write against the data now and store it as pending; raises a domain error if it cannot run."""
     assert spec.describe is not None, f"write tool {spec.name} needs a describe function"
+    from assistant.tooling import bind_context
+
     parsed = spec.args_schema()(**arguments).model_dump()
-    describe_context = [name for name in ("session", "practice_id") if name in spec.describe.__code__.co_varnames]
-    summary = spec.describe(**parsed, **{name: ctx.bound_value(name) for name in describe_context})
+    summary = spec.describe(**parsed, **bind_context(spec.describe, ctx.bound_value))
     action = PendingAction(
         id=uuid.uuid4().hex[:20],
         practice_id=ctx.requester.practice_id,

@@ -31,11 +31,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # transactions are begun by `_begin_immediate` below
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection: Any) -> None:
+            # pysqlite begins transactions late and mishandles SAVEPOINT (SQLAlchemy's documented fix is to
+            # begin them ourselves). IMMEDIATE takes the write lock at the start: a transaction that reads and
+            # then writes while another connection (the conversation checkpointer, another request) commits
+            # would otherwise fail at once with a stale snapshot ("database is locked"); this way it waits
+            # its turn (up to the 30 s busy timeout).
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

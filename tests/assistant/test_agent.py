@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -24,6 +25,8 @@ from knowledge.practice.models import (
     Role,
 )
 from tests.assistant.conftest import Practice
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _claim(practice: Practice, **criteria: object) -> Claim:
@@ -197,3 +200,45 @@ def test_threads_and_actions_stay_in_their_practice(practice: Practice, service_
         service.ask("status of claim 1050", requester=outsider, thread_id=reply.thread_id)
     with pytest.raises(NotFound):
         service.thread_messages(reply.thread_id, requester=practice.requester(Role.CODER))
+
+
+def test_an_835_import_is_checked_first_and_posted_once_on_confirmation(
+    practice: Practice,
+    service_factory,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    import shutil
+
+    from assistant.registry import default_tool_specs
+    from knowledge.practice.models import Remittance
+    from knowledge.x12.generator import seed_claims_for_835
+
+    source = REPO / "tests/fixtures/x12/linuxforhealth/835_005010X221A1__managed-care.835"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(source, inbox / "era.835")
+    with Session(practice.engine) as session:
+        assert seed_claims_for_835(session, practice_id=practice.practice_id, path=inbox / "era.835") >= 1
+        session.commit()
+    specs = [spec for spec in default_tool_specs() if spec.name == "import_remittance"]
+    service = service_factory(tool_specs=specs, providers={"inbox_dir": lambda: inbox})
+    biller = practice.requester(Role.BILLER)
+
+    def remittances() -> int:
+        with Session(practice.engine) as session:
+            return int(
+                session.scalar(
+                    select(func.count()).select_from(Remittance).where(Remittance.source_file.like("%era.835"))
+                )
+                or 0
+            )
+
+    reply = service.ask("import remittance file era.835", requester=biller)
+    assert reply.pending_action is not None and reply.pending_action.tool == "import_remittance"
+    assert "would post" in reply.pending_action.summary
+    assert remittances() == 0  # the dry run left nothing behind
+    with pytest.raises(PermissionDenied):
+        service.confirm(reply.pending_action.id, requester=practice.requester(Role.FRONT_DESK))
+    assert service.confirm(reply.pending_action.id, requester=biller).status == "confirmed"
+    assert service.confirm(reply.pending_action.id, requester=biller).status == "already_decided"
+    assert remittances() == 1

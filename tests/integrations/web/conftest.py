@@ -47,7 +47,7 @@ ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 PASSAGES = [
     Passage(
         passage_id="playbook-co-16-causes",
-        doc_id="playbooks.co-16",
+        doc_id="playbooks/carc-16",
         title="Denial playbook: CO-16 missing or invalid information",
         section_path=["CO-16", "Causes and fixes"],
         text="CO-16 means the claim lacked information needed for adjudication. Read the remark codes, "
@@ -56,7 +56,7 @@ PASSAGES = [
     ),
     Passage(
         passage_id="policy-medicare-documentation",
-        doc_id="policies.medicare",
+        doc_id="policies/medicare-part-b-corrected-claims",
         title="Medicare claims processing: documentation",
         section_path=["Documentation"],
         text="Resubmit with the missing information within the timely filing window.",
