@@ -53,9 +53,8 @@ def _suite_x12(ctx: CliContext, dataset: Path | None) -> dict[str, Any]:
 
 
 def _suite_agent(ctx: CliContext, dataset: Path | None) -> dict[str, Any]:
-    from evals.agent_eval import run_agent_eval
-
     from assistant.service import build_agent_service
+    from evals.agent_eval import run_agent_eval
     from knowledge.practice.models import User
 
     with ctx.session() as session:
