@@ -83,18 +83,6 @@ def init(
                 f"Knowledge index: {len(knowledge['added'])} added, {len(knowledge['replaced'])} replaced, "
                 f"{len(knowledge['unchanged'])} unchanged, {knowledge['chunks_written']} passages written."
             )
-        codes = data["codesets"]
-        console.print(
-            "Code sets: "
-            + ", ".join(f"{k} {v}" for k, v in codes.items() if k not in {"seconds"})
-            + f" ({codes['seconds']} s)"
-        )
-        if "knowledge" in data:
-            knowledge = data["knowledge"]
-            console.print(
-                "Knowledge index: "
-                + ", ".join(f"{k} {v}" for k, v in knowledge.items() if not isinstance(v, list | dict))
-            )
         if "demo" in data:
             counts = data["demo"]["counts"]
             state = "created" if data["demo"]["created"] else "already present"
