@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from assistant.citations import citations_from_results
@@ -43,9 +44,10 @@ EXAMPLES = [
 
 
 def money(value: Any) -> str:
+    """Dollars and cents for display, from the exact amount (never through a float)."""
     try:
-        return f"${float(str(value)):,.2f}"  # display only; amounts are exact strings in the data
-    except ValueError:
+        return f"${Decimal(str(value)):,.2f}"
+    except InvalidOperation:
         return str(value)
 
 

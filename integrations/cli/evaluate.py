@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -131,7 +132,7 @@ def evaluate(
     ctx = CliContext()
     results: dict[str, Any] = {"date": dt.date.today().isoformat()}
     for name in SUITES if chosen == "all" else (chosen,):
-        with console.status(f"Running the {name} suite…") if not as_json else _nothing():
+        with console.status(f"Running the {name} suite…") if not as_json else nullcontext():
             results[name] = RUNNERS[name](ctx, dataset)
     if save:
         from evals.results_store import save as save_results
@@ -149,14 +150,6 @@ def evaluate(
         console.print(table)
 
     emit(results, as_json, render)
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
 
 
 def bench(

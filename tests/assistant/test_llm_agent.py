@@ -48,6 +48,10 @@ def test_the_model_never_sees_who_or_where(practice: Practice, service_factory) 
     model = ScriptedChatModel().enqueue(AIMessage(content="Hello."))
     service_factory(chat_model=model).ask("hi", requester=practice.requester(Role.BILLER))
     assert "get_claim" in model.bound_tools
+    assert model.bound_arguments["get_claim"] == ["claim_number"]
+    server_bound = {"session", "practice_id", "user_id", "idempotency_key"}
+    for name, arguments in model.bound_arguments.items():
+        assert not server_bound & set(arguments), name
 
 
 def test_openai_compatible_server_through_the_real_client(practice: Practice, isolated_environment) -> None:  # type: ignore[no-untyped-def]
