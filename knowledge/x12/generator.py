@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from knowledge.practice.ledger import new_entry
 from knowledge.practice.models import (
     Claim,
     ClaimLine,
@@ -330,14 +331,13 @@ def _seed_one(session: Session, *, practice_id: int, payer: Payer, payment: Clai
     session.flush()
     for line in claim.lines:
         session.add(
-            LedgerEntry(
-                practice_id=practice_id,
-                claim_id=claim.id,
-                claim_line_id=line.id,
+            new_entry(
+                claim=claim,
                 kind=LedgerKind.CHARGE,
                 responsibility=Responsibility.PAYER,
                 amount=line.charge,
                 posted_on=start,
                 idempotency_key=f"charge:{claim.id}:{line.line_number}",
+                claim_line_id=line.id,
             )
         )
