@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -259,8 +260,9 @@ def rank(
     chosen: list[tuple[str, str, list[str]] | None] = []
     if index.seventh_tables:
         bonus_by_table = np.zeros(len(index.seventh_tables) + 1, dtype=np.float32)
+        words = set(query_tokens(query))
         for table_id, table in enumerate(index.seventh_tables):
-            best = seventh_overlap(query, table)
+            best = seventh_overlap(words, table)
             chosen.append((best[0], table[best[0]], best[2]) if best else None)
             if best:
                 bonus_by_table[table_id] = idf_sum(index, best[2])
@@ -288,8 +290,8 @@ def rank(
         sem_max = float(semantic[top].max()) if len(top) else 0.0
         floor = SEMANTIC_FLOOR if lex_max > 0 else SEMANTIC_ONLY_MIN
         candidates.update(int(i) for i in top if semantic[i] >= floor)
-    ranked: list[RankedTarget] = []
-    query_terms = set(used)
+    # Score every candidate first (cheap), then work out which text matched only for the few returned.
+    scored: list[tuple[float, str, int, float | None, tuple[str, str, list[str]] | None]] = []
     for target in candidates:
         lex_part = float(lexical[target]) / lex_max if lex_max > 0 else 0.0
         sem_value: float | None = None
@@ -300,23 +302,31 @@ def rank(
             sem_part = min(1.0, max(0.0, (sem_value - SEMANTIC_FLOOR) / span))
         combined = LEXICAL_WEIGHT * lex_part + SEMANTIC_WEIGHT * sem_part if semantic is not None else lex_part
         combined *= float(index.factor[target])
-        doc = index.best_doc(target, doc_scores) if lexical[target] > 0 else None
-        matched = sorted(query_terms & set(tokens(index.doc_text[doc]))) if doc is not None else []
         table_id = int(index.seventh_table[target])
         seventh = chosen[table_id] if table_id >= 0 and chosen else None
         if seventh is not None:
             combined /= HEADER_FACTOR  # with its 7th character chosen the base code is complete
-        ranked.append(RankedTarget(target, combined, float(lexical[target]), sem_value, doc, matched, seventh))
-    ranked.sort(key=lambda r: (-r.score, index.targets[r.target].code))
-    return ranked[:limit], corrections
+        scored.append((-combined, index.targets[target].code, target, sem_value, seventh))
+    scored.sort(key=lambda row: (row[0], row[1]))
+    ranked: list[RankedTarget] = []
+    query_terms = set(used)
+    for negative, _, target, sem_value, seventh in scored[:limit]:
+        doc = index.best_doc(target, doc_scores) if lexical[target] > 0 else None
+        matched = sorted(query_terms & set(tokens(index.doc_text[doc]))) if doc is not None else []
+        ranked.append(RankedTarget(target, -negative, float(lexical[target]), sem_value, doc, matched, seventh))
+    return ranked, corrections
 
 
-def seventh_overlap(query: str, definitions: dict[str, str]) -> tuple[str, float, list[str]] | None:
-    """The 7th character whose definition shares the most words with the query, if any."""
-    words = set(query_tokens(query))
+@lru_cache(maxsize=1024)
+def _definition_words(text: str) -> frozenset[str]:
+    return frozenset(tokens(text))
+
+
+def seventh_overlap(words: set[str], definitions: dict[str, str]) -> tuple[str, float, list[str]] | None:
+    """The 7th character whose definition shares the most of the query's ``words``, if any."""
     best: tuple[str, float, list[str]] | None = None
     for char, text in definitions.items():
-        ext_words = set(tokens(text))
+        ext_words = _definition_words(text)
         common = words & ext_words
         if not common:
             continue
