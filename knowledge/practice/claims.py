@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from knowledge.errors import InvalidInput, NotFound
 from knowledge.practice.models import (
@@ -44,12 +44,13 @@ def get_claim(session: Session, *, practice_id: int, claim_number: str) -> Claim
             or_(Claim.claim_number == number, Claim.payer_claim_number == number),
         )
         .options(
+            # One row each: joined into the claim's own query. Collections: one query each.
+            joinedload(Claim.payer),
+            joinedload(Claim.provider),
+            joinedload(Claim.patient).selectinload(Patient.coverages),
             selectinload(Claim.lines),
             selectinload(Claim.diagnoses),
             selectinload(Claim.status_history),
-            selectinload(Claim.patient),
-            selectinload(Claim.payer),
-            selectinload(Claim.provider),
         )
         .order_by(Claim.claim_number == number)
         .limit(1)
@@ -125,10 +126,10 @@ def remittance_claims_for(session: Session, *, claim_ids: Sequence[int]) -> dict
         .join(Remittance, Remittance.id == RemittanceClaim.remittance_id)
         .where(RemittanceClaim.claim_id.in_(claim_ids))
         .options(
+            contains_eager(RemittanceClaim.remittance),  # the join above, not another query
             selectinload(RemittanceClaim.adjustments),
             selectinload(RemittanceClaim.remarks),
             selectinload(RemittanceClaim.service_lines),
-            selectinload(RemittanceClaim.remittance),
         )
         .order_by(Remittance.payment_date, RemittanceClaim.id)
     )
