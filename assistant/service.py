@@ -31,7 +31,7 @@ from assistant.memory import make_checkpointer
 from assistant.phi import mentions_phi, scrub_text
 from assistant.registry import default_tool_specs
 from assistant.settings import Settings
-from assistant.tooling import RequestContext, ToolSpec, build_tools
+from assistant.tooling import RequestContext, ToolSpec, allowed_specs, build_tools
 from assistant.types import (
     ActionResult,
     AgentEvent,
@@ -89,6 +89,8 @@ class AgentService:
         self.settings = settings
         self.engine = engine or make_engine(settings.resolved_database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        #: Sessions for work that only reads (pages, sign-in checks): no write lock on SQLite.
+        self.read_sessions: sessionmaker[Session] = make_session_factory(self.engine, read_only=True)
         self.chat_model = chat_model or make_chat_model(settings)
         self.specs = tool_specs if tool_specs is not None else default_tool_specs()
         self.specs_by_name = {spec.name: spec for spec in self.specs}
@@ -96,6 +98,10 @@ class AgentService:
         self._checkpointer: Any = None
         self._checkpoint_connection: Any = None
         self._lock = threading.Lock()
+        # Compiled agents by the names of the tools they hold (one per role's tool set). Compiling one
+        # costs more than a whole offline turn, and nothing in it belongs to a request: the request
+        # reaches the tools as the run's context.
+        self._agents: dict[tuple[str, ...], Any] = {}
 
     # -- lifecycle --------------------------------------------------------------------------------------
     @property
@@ -107,11 +113,28 @@ class AgentService:
                 )
             return self._checkpointer
 
+    def _agent(self, specs: list[ToolSpec]) -> Any:
+        key = tuple(spec.name for spec in specs)
+        checkpointer = self.checkpointer
+        with self._lock:
+            agent = self._agents.get(key)
+            if agent is None:
+                agent = create_agent(
+                    self.chat_model,
+                    build_tools(specs),
+                    system_prompt=SYSTEM_PROMPT,
+                    checkpointer=checkpointer,
+                    context_schema=RequestContext,
+                )
+                self._agents[key] = agent
+            return agent
+
     def close(self) -> None:
         if self._checkpoint_connection is not None:
             self._checkpoint_connection.close()
             self._checkpoint_connection = None
             self._checkpointer = None
+            self._agents.clear()
 
     # -- conversations ----------------------------------------------------------------------------------
     def ask(self, text: str, *, requester: Requester, thread_id: str | None = None) -> AgentReply:
@@ -131,21 +154,25 @@ class AgentService:
         if len(text) > MAX_MESSAGE_CHARS:
             raise InvalidInput(f"The message is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}.")
         session = self.sessions()
+        read_session = self.read_sessions()
         try:
             thread = self._thread(session, requester, thread_id, text)
             session.commit()  # the checkpointer writes through its own connection: release SQLite's lock
             ctx = RequestContext(
                 requester=requester,
                 session=session,
+                read_session=read_session,
                 thread_id=thread.id,
                 message_id=uuid.uuid4().hex[:16],
                 providers=self.providers,
             )
-            tools = build_tools(self.specs, ctx)
-            agent = create_agent(self.chat_model, tools, system_prompt=SYSTEM_PROMPT, checkpointer=self.checkpointer)
+            agent = self._agent(allowed_specs(self.specs, requester))
             config: RunnableConfig = {"configurable": {"thread_id": thread.id}, "recursion_limit": 16}
             final: BaseMessage | None = None
-            for update in agent.stream({"messages": [HumanMessage(text)]}, config, stream_mode="updates"):
+            updates = agent.stream(
+                {"messages": [HumanMessage(text)]}, config, context=ctx, stream_mode="updates", durability="exit"
+            )
+            for update in updates:
                 for node, payload in (update or {}).items():
                     for message in (payload or {}).get("messages", []) if isinstance(payload, dict) else []:
                         if node == "model" and isinstance(message, AIMessage):
@@ -165,6 +192,7 @@ class AgentService:
             raise
         finally:
             session.close()
+            read_session.close()
 
     def _thread(self, session: Session, requester: Requester, thread_id: str | None, text: str) -> ConversationThread:
         if thread_id:
@@ -230,13 +258,13 @@ class AgentService:
             return actions.cancel(session, specs=self.specs_by_name, requester=requester, action_id=action_id)
 
     def pending_action(self, action_id: str, *, requester: Requester) -> PendingActionView:
-        with session_scope(self.sessions) as session:
+        with session_scope(self.read_sessions) as session:
             action = actions.get_action(session, practice_id=requester.practice_id, action_id=action_id)
             return actions.view(action, self.specs_by_name.get(action.tool))
 
     # -- threads and feedback ---------------------------------------------------------------------------
     def threads(self, *, requester: Requester, limit: int = 50) -> list[dict[str, Any]]:
-        with session_scope(self.sessions) as session:
+        with session_scope(self.read_sessions) as session:
             rows = session.scalars(
                 select(ConversationThread)
                 .where(
@@ -253,7 +281,7 @@ class AgentService:
 
     def thread_messages(self, thread_id: str, *, requester: Requester) -> list[dict[str, str]]:
         """The person's messages and the assistant's answers of a thread (tool traffic left out)."""
-        with session_scope(self.sessions) as session:
+        with session_scope(self.read_sessions) as session:
             thread = session.get(ConversationThread, thread_id)
             if thread is None or thread.practice_id != requester.practice_id or thread.user_id != requester.user_id:
                 raise NotFound(f"No conversation {thread_id!r}.")

@@ -18,8 +18,10 @@ import time
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
+from langchain.tools import ToolRuntime
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, create_model
 from sqlalchemy.orm import Session
@@ -53,30 +55,30 @@ class ToolSpec:
     def description(self) -> str:
         return inspect.cleandoc(self.func.__doc__ or "")
 
-    def model_parameters(self) -> list[inspect.Parameter]:
-        return [
-            p
-            for p in inspect.signature(self.func).parameters.values()
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY)
-        ]
-
     def context_parameters(self) -> list[str]:
         return context_parameters(self.func)
 
     def args_schema(self) -> type[BaseModel]:
-        hints = typing.get_type_hints(self.func)
-        fields: dict[str, Any] = {}
-        for parameter in self.model_parameters():
-            default = ... if parameter.default is inspect.Parameter.empty else parameter.default
-            fields[parameter.name] = (hints[parameter.name], default)
-        model: type[BaseModel] = create_model(f"{self.name}_arguments", **fields)
-        return model
+        """The model's input schema: the function's ordinary parameters (built once per function)."""
+        return _args_schema(self.func)
 
     def step_text(self, arguments: dict[str, Any]) -> str:
         try:
             return self.step.format_map(_Blank(arguments))
         except (KeyError, ValueError, IndexError):
             return self.step
+
+
+@cache
+def _args_schema(func: Callable[..., Any]) -> type[BaseModel]:
+    hints = typing.get_type_hints(func)
+    fields: dict[str, Any] = {}
+    for parameter in inspect.signature(func).parameters.values():
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.POSITIONAL_ONLY):
+            default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+            fields[parameter.name] = (hints[parameter.name], default)
+    model: type[BaseModel] = create_model(f"{func.__name__}_arguments", **fields)
+    return model
 
 
 def context_parameters(func: Callable[..., Any]) -> list[str]:
@@ -118,13 +120,21 @@ class RequestContext:
     """Everything the server binds for one request."""
 
     requester: Requester
-    session: Session
+    session: Session  # read-write: audit records, pending actions
     thread_id: str
     message_id: str
     providers: dict[str, Callable[[], Any]]  # lazily built shared resources: codesets, knowledge_base...
     recorder: TurnRecorder = field(default_factory=TurnRecorder)
     # The agent may run several tool calls at once in threads; one SQLAlchemy session is not thread-safe.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Given to read tools, so their queries take no write lock (SQLite); None: they use `session`.
+    read_session: Session | None = None
+
+    def read_value(self, name: str) -> Any:
+        """`bound_value` for a tool that only reads: its `session` is the read-only one."""
+        if name == "session" and self.read_session is not None:
+            return self.read_session
+        return self.bound_value(name)
 
     def bound_value(self, name: str) -> Any:
         fixed: dict[str, Any] = {
@@ -173,7 +183,13 @@ def call_tool(spec: ToolSpec, arguments: dict[str, Any], ctx: RequestContext) ->
                     "Claim data is only available to users of the practice. Ask an administrator to link your "
                     "account; codes and coding guidance are available to everyone."
                 )
-            data = to_jsonable(spec.func(**arguments, **bind_context(spec.func, ctx.bound_value)))
+            try:
+                data = to_jsonable(spec.func(**arguments, **bind_context(spec.func, ctx.read_value)))
+            finally:
+                if ctx.read_session is not None:
+                    # End the snapshot (and hand its connection back) before the audit record is
+                    # written: one thread never waits for a second connection while holding one.
+                    ctx.read_session.rollback()
     except AssistantError as exc:
         outcome = "denied" if isinstance(exc, PermissionDenied) else "error"
         data = {"error": exc.code, "message": exc.message}
@@ -210,16 +226,29 @@ def call_tool(spec: ToolSpec, arguments: dict[str, Any], ctx: RequestContext) ->
     return hidden
 
 
-def build_tools(specs: list[ToolSpec], ctx: RequestContext) -> list[BaseTool]:
-    """LangChain tools for this request: only those the requester's role may use."""
+def allowed_specs(specs: list[ToolSpec], requester: Requester) -> list[ToolSpec]:
+    """The tools the requester's role may use (a write tool only proposes, see `actions.py`)."""
+    allowed: list[ToolSpec] = []
+    for spec in specs:
+        if spec.access != "write" and not roles.may_read(requester.role, spec.access):
+            continue
+        if spec.access == "write" and not roles.may_propose(requester.role):
+            continue
+        allowed.append(spec)
+    return allowed
+
+
+def build_tools(specs: list[ToolSpec]) -> list[BaseTool]:
+    """LangChain tools for ``specs``. They hold no request: each call takes the request's
+    `RequestContext` from LangGraph's runtime context (``agent.stream(..., context=ctx)``), so one
+    compiled agent serves every request with the same tools."""
     tools: list[BaseTool] = []
     for spec in specs:
-        if spec.access != "write" and not roles.may_read(ctx.requester.role, spec.access):
-            continue
-        if spec.access == "write" and not roles.may_propose(ctx.requester.role):
-            continue
 
-        def run(_spec: ToolSpec = spec, **arguments: Any) -> str:
+        def run(runtime: ToolRuntime[RequestContext], _spec: ToolSpec = spec, **arguments: Any) -> str:
+            ctx = runtime.context
+            if not isinstance(ctx, RequestContext):  # a wiring error, not something a user can cause
+                raise TypeError("tools need the request's RequestContext as the agent's runtime context")
             with ctx.lock:
                 result = call_tool(_spec, arguments, ctx)
                 # Each call is its own unit of work: commit so SQLite's write lock is free for the

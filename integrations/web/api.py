@@ -150,7 +150,7 @@ def me(user: CurrentUser, agent: Agent, settings: AppSettings) -> Me:
 
 
 # -- chat ------------------------------------------------------------------------------------------------
-def chat_allowance(user: CurrentUser, request: Request) -> None:
+async def chat_allowance(user: CurrentUser, request: Request) -> None:
     """The per-user rate limit of /api/chat: 429 with Retry-After when the bucket is empty."""
     limiter: TokenBucket = request.app.state.chat_limiter
     wait = limiter.retry_after(f"{user.practice_id}:{user.user_id}")
@@ -325,9 +325,11 @@ def claim(claim_number: str, agent: Agent, requester: CurrentRequester) -> Claim
     if not roles.may_read(requester.role, "claims"):
         raise PermissionDenied("Your role may not read claims.")
     started = time.perf_counter()
-    with session_scope(agent.sessions) as session:
+    with session_scope(agent.read_sessions) as session:
         detail = get_claim(claim_number, session=session, practice_id=requester.practice_id)
-        record_tool_call(  # claim data is patient data: who looked, when (never what they saw)
+    # Claim data is patient data: who looked, when (never what they saw), written before it is shown.
+    with session_scope(agent.sessions) as session:
+        record_tool_call(
             session,
             requester=requester,
             tool="get_claim",

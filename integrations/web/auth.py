@@ -24,7 +24,7 @@ from fastapi import Depends, HTTPException, Request
 from assistant.service import AgentService
 from assistant.settings import Environment, Settings
 from assistant.types import Channel, Requester
-from knowledge.practice.accounts import resolve_token
+from knowledge.practice.accounts import resolve_token, token_needs_touch, touch_token
 from knowledge.practice.database import session_scope
 from knowledge.practice.models import Role
 
@@ -69,17 +69,19 @@ def _unauthorised(message: str = "Sign in first.") -> HTTPException:
     return HTTPException(status_code=401, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def get_agent(request: Request) -> AgentService:
+# Dependencies that only read request state are `async def`: FastAPI runs a plain `def` dependency in its
+# thread pool, a hop per dependency per request that costs more than the work under load.
+async def get_agent(request: Request) -> AgentService:
     agent: AgentService = request.app.state.agent
     return agent
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def request_id(request: Request) -> str:
+async def request_id(request: Request) -> str:
     return str(getattr(request.state, "request_id", "-"))
 
 
@@ -107,12 +109,14 @@ def current_user(
 
 
 def _resolve(agent: AgentService, secret: str, kind: Literal["session", "api"], *, via: str) -> Principal:
-    with session_scope(agent.sessions) as session:
+    # Every request passes here: read without the write lock, and write `last_used_at` (every few
+    # minutes per token) in its own short transaction.
+    with session_scope(agent.read_sessions) as session:
         found = resolve_token(session, secret=secret, kind=kind)
         if found is None:
             raise _unauthorised("Your session has ended; sign in again." if kind == "session" else "Unknown token.")
-        _, user = found
-        return Principal(
+        token, user = found
+        principal = Principal(
             user_id=user.id,
             practice_id=user.practice_id,
             email=user.email,
@@ -121,6 +125,11 @@ def _resolve(agent: AgentService, secret: str, kind: Literal["session", "api"], 
             via="session" if via == "session" else "token",
             session_secret=secret if kind == "session" else None,
         )
+        stale = token_needs_touch(token)
+    if stale:
+        with session_scope(agent.sessions) as session:
+            touch_token(session, token_id=token.id)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
@@ -129,7 +138,7 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 RequestId = Annotated[str, Depends(request_id)]
 
 
-def current_requester(user: CurrentUser, rid: RequestId) -> Requester:
+async def current_requester(user: CurrentUser, rid: RequestId) -> Requester:
     return user.requester(rid)
 
 

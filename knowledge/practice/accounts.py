@@ -171,10 +171,21 @@ def resolve_token(session: Session, *, secret: str, kind: TokenKind) -> tuple[Au
     user = session.get(User, row.user_id)
     if user is None or not user.active or user.practice_id != row.practice_id:
         return None
-    # Written at most every few minutes: a busy page must not turn every read into a write.
-    if row.last_used_at is None or now - _aware(row.last_used_at) > dt.timedelta(minutes=5):
-        row.last_used_at = now
     return row, user
+
+
+TOUCH_EVERY = dt.timedelta(minutes=5)
+
+
+def token_needs_touch(token: AuthToken) -> bool:
+    """Whether the token's `last_used_at` is stale enough to write: at most every few minutes, so that
+    a busy page does not turn every read into a write."""
+    return token.last_used_at is None or _now() - _aware(token.last_used_at) > TOUCH_EVERY
+
+
+def touch_token(session: Session, *, token_id: int) -> None:
+    """Record that a token was used just now (callers check `token_needs_touch` first)."""
+    session.execute(update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=_now()))
 
 
 def revoke_token(session: Session, *, secret: str) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge.errors import DatabaseOutdated, ServiceUnavailable
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+READ_ONLY_OPTION = "billing_assistant_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -27,6 +28,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # A SQLite connection is a file handle: cheap. The pool is sized to the web server's thread
+            # pool (40), so a busy server queues on SQLite's lock, never on the pool's 30 s timeout.
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -44,15 +49,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # begin them ourselves). IMMEDIATE takes the write lock at the start: a transaction that reads and
             # then writes while another connection (the conversation checkpointer, another request) commits
             # would otherwise fail at once with a stale snapshot ("database is locked"); this way it waits
-            # its turn (up to the 30 s busy timeout).
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # its turn (up to the 30 s busy timeout). Read-only sessions (`make_session_factory(...,
+            # read_only=True)`) begin deferred: in WAL mode they read a snapshot and never wait for a writer,
+            # so pages and sign-in checks do not queue behind postings and conversation saves.
+            read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions on ``engine``. ``read_only`` sessions only read: on SQLite they take no write lock, and a
+    flush in one raises (a write there would be a bug, and could fail under load with a stale snapshot)."""
+    if not read_only:
+        return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)
+    event.listen(factory, "before_flush", _refuse_flush)
+    return factory
+
+
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only session was asked to write; use a read-write session for this work")
 
 
 @contextmanager

@@ -242,3 +242,33 @@ def test_an_835_import_is_checked_first_and_posted_once_on_confirmation(
     assert service.confirm(reply.pending_action.id, requester=biller).status == "confirmed"
     assert service.confirm(reply.pending_action.id, requester=biller).status == "already_decided"
     assert remittances() == 1
+
+
+def test_one_agent_serves_concurrent_requests_each_with_its_own_requester(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    """The compiled agent is shared by every request of a tool set; who is asking travels with each run,
+    so parallel turns from two practices asking about the same claim number each see their own claim,
+    and a requester whose role has fewer tools does not inherit another role's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.types import Requester
+    from tests.knowledge.practice.test_scoping import _other_practice
+
+    with Session(practice.engine) as session:
+        other_id = _other_practice(session)  # has its own claim 1042, paid by "Other Payer"
+        session.commit()
+    service = service_factory()
+    ours = practice.requester(Role.BILLER)
+    theirs = Requester(practice_id=other_id, user_id=None, role=Role.BILLER, request_id="other")
+
+    def payer_seen(requester: Requester) -> str:
+        reply = service.ask("status of claim 1042", requester=requester)
+        return str(reply.cards[0].data["payer"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        payers = list(pool.map(payer_seen, [ours, theirs] * 5))
+    assert payers[1::2] == ["Other Payer"] * 5
+    assert "Other Payer" not in payers[0::2]
+
+    unmapped = service.ask("status of claim 1042", requester=practice.requester(None))
+    assert not any(call.name == "get_claim" and call.outcome == "ok" for call in unmapped.tool_calls)
+    assert unmapped.cards == []

@@ -18,7 +18,7 @@ from integrations.web.auth import SESSION_COOKIE
 from integrations.web.errors import status_for
 from integrations.web.ratelimit import TokenBucket
 from knowledge import errors
-from knowledge.practice.accounts import disable_user, issue_token, token_hash
+from knowledge.practice.accounts import IssuedToken, disable_user, issue_token, token_hash
 from knowledge.practice.models import (
     AuthToken,
     Claim,
@@ -122,11 +122,16 @@ def test_state_changes_with_a_cookie_need_the_csrf_token(web_practice: WebPracti
     ).is_success
 
 
-def test_api_tokens_for_scripts(web_practice: WebPractice) -> None:
+def _api_token(web_practice: WebPractice, email: str, name: str) -> IssuedToken:
     with Session(web_practice.engine) as session:
-        user = session.scalars(select(User).where(User.email == CODER)).one()
-        issued = issue_token(session, user=user, kind="api", name="test script")
+        user = session.scalars(select(User).where(User.email == email)).one()
+        issued = issue_token(session, user=user, kind="api", name=name)
         session.commit()
+    return issued
+
+
+def test_api_tokens_for_scripts(web_practice: WebPractice) -> None:
+    issued = _api_token(web_practice, CODER, "test script")
     client = web_practice.client()
     bearer = {"Authorization": f"Bearer {issued.secret}"}
     me = client.get("/api/me", headers=bearer).json()
@@ -139,6 +144,33 @@ def test_api_tokens_for_scripts(web_practice: WebPractice) -> None:
         assert session.scalars(select(AuthToken).where(AuthToken.id == issued.token_id)).one().token_hash == token_hash(
             issued.secret
         )
+
+
+def test_token_use_is_recorded_at_most_every_few_minutes(web_practice: WebPractice) -> None:
+    """`last_used_at` shows when a token was last used, without turning every request into a write."""
+    import datetime as dt
+
+    issued = _api_token(web_practice, CODER, "touch test")
+    client = web_practice.client()
+    bearer = {"Authorization": f"Bearer {issued.secret}"}
+
+    def last_used() -> dt.datetime | None:
+        with Session(web_practice.engine) as session:
+            return session.get(AuthToken, issued.token_id).last_used_at  # type: ignore[union-attr]
+
+    assert last_used() is None
+    assert client.get("/api/me", headers=bearer).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get("/api/threads", headers=bearer).status_code == 200
+    assert last_used() == first  # used again within minutes: not rewritten
+    an_hour_ago = first - dt.timedelta(hours=1)
+    with Session(web_practice.engine) as session:
+        session.get(AuthToken, issued.token_id).last_used_at = an_hour_ago  # type: ignore[union-attr]
+        session.commit()
+    assert client.get("/api/me", headers=bearer).status_code == 200
+    latest = last_used()
+    assert latest is not None and latest > an_hour_ago
 
 
 def test_disabled_users_lose_sessions_and_tokens(web_practice: WebPractice) -> None:
