@@ -7,6 +7,7 @@ descriptions (``billing-assistant config --markdown``) so the two cannot drift a
 
 from __future__ import annotations
 
+import os
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -98,6 +99,14 @@ class Settings(BaseSettings):
         description="Public address of the web chat; Slack replies link to it for details and citations.",
     )
     log_level: str = Field(default="INFO", description="Logging level: DEBUG, INFO, WARNING or ERROR.")
+    chat_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="How many chat turns the web server works on at once; the others wait their turn, first "
+        "come first served. Default: one per CPU core with the offline planner (its turns are CPU work, and "
+        "more at once only slows every one), 16 with an LLM (its turns mostly wait for the model).",
+    )
     slack_bot_token: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("SLACK_BOT_TOKEN", f"{ENV_PREFIX}SLACK_BOT_TOKEN"),
@@ -174,6 +183,13 @@ class Settings(BaseSettings):
     def resolved_home(self) -> Path:
         """HOME as an absolute path."""
         return self.home.expanduser().resolve()
+
+    @property
+    def resolved_chat_concurrency(self) -> int:
+        """CHAT_CONCURRENCY, or its default for the configured chat model."""
+        if self.chat_concurrency is not None:
+            return self.chat_concurrency
+        return max(1, os.cpu_count() or 1) if self.llm == "offline" else 16
 
     @property
     def resolved_database_url(self) -> str:

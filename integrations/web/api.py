@@ -4,14 +4,15 @@ needs a signed-in user (`CurrentUser`); the practice comes from that user, never
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
@@ -189,9 +190,11 @@ async def chat(
     stream: Annotated[bool, Query(description="Answer as Server-Sent Events.")] = False,
 ) -> Any:
     """Ask the assistant. Writes come back as a `pending_action` to confirm or cancel."""
+    turns: Executor = request.app.state.turns
     if not _wants_stream(request, stream):
-        return await run_in_threadpool(agent.ask, body.message, requester=requester, thread_id=body.thread_id)
-    events = _start_turn(agent, body, requester)
+        ask = functools.partial(agent.ask, body.message, requester=requester, thread_id=body.thread_id)
+        return await asyncio.get_running_loop().run_in_executor(turns, ask)
+    events = _start_turn(agent, body, requester, turns)
     kind, first = await events.get()
     if kind == "error":
         raise first  # nothing sent yet: the error handlers give it its status code
@@ -202,8 +205,11 @@ async def chat(
     )
 
 
-def _start_turn(agent: Agent, body: ChatRequest, requester: Requester) -> asyncio.Queue[tuple[str, Any]]:
-    """Run the turn in a worker thread (the agent and its database session are synchronous), feeding a queue."""
+def _start_turn(
+    agent: Agent, body: ChatRequest, requester: Requester, turns: Executor
+) -> asyncio.Queue[tuple[str, Any]]:
+    """Run the turn on the app's turn pool (the agent and its database session are synchronous), feeding a
+    queue."""
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
@@ -219,7 +225,7 @@ def _start_turn(agent: Agent, body: ChatRequest, requester: Requester) -> asynci
         finally:
             put("done", None)
 
-    worker = loop.run_in_executor(None, produce)
+    worker = loop.run_in_executor(turns, produce)
     worker.add_done_callback(lambda _future: None)  # keep a reference until it ends
     return events
 
