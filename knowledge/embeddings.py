@@ -6,7 +6,6 @@ model costs a second or two, so one instance per model path is shared through ``
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from functools import cache
@@ -37,9 +36,6 @@ class Embedder:
                 f"BILLING_ASSISTANT_EMBEDDING_MODEL: no model folder at {model_path!r} "
                 "(expected the path of a sentence-transformers model on disk)"
             )
-        # Never reach for a hub: the model is on disk, and the machine may have no network.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from threadpoolctl import threadpool_limits
 
@@ -49,7 +45,8 @@ class Embedder:
         # against the code vectors) are bound by memory bandwidth, so the second thread bought nothing.
         threadpool_limits(limits=1, user_api="blas")
         self.model_path = model_path
-        self._model: Any = SentenceTransformer(model_path, device="cpu")
+        # Never reach for a hub: the model is on disk, and the machine may have no network.
+        self._model: Any = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         self.dimension: int = self._model.get_embedding_dimension() or 0
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> npt.NDArray[np.float32]:

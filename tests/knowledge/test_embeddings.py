@@ -30,3 +30,20 @@ def test_loading_the_model_holds_openblas_to_one_thread() -> None:
 def test_a_missing_model_folder_is_a_configuration_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigurationError, match="no model folder"):
         Embedder(str(tmp_path / "nowhere"))
+
+
+def test_the_model_loads_with_no_hub_to_reach_and_no_offline_flags() -> None:
+    """Nothing downloads at run time: with the hub's address pointing at a closed port and no offline
+    environment variables, the packaged model still loads and encodes (in a fresh process)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}}
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # the discard port: any request fails at once
+    script = "from knowledge.embeddings import get_embedder; print(get_embedder().encode(['copay']).shape)"
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("(1, 384)")
