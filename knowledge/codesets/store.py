@@ -441,7 +441,7 @@ def load_vectors(cache_dir: Path, codesets: CodeSets) -> VectorIndex | None:
     if not vector_file.exists() or not keys_file.exists():
         return None
     meta = json.loads(keys_file.read_text())
-    matrix = np.load(vector_file).astype(np.float32)
+    matrix = np.ascontiguousarray(np.load(vector_file), dtype=np.float16)
     target_row = np.full(len(codesets.index.targets), -1, dtype=np.int32)
     for key, row in meta["keys"].items():
         target = codesets.index.target_of.get(key)
