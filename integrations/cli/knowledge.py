@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from integrations.cli.common import CliContext, JsonOption, console, emit, err_console
+from integrations.cli.common import CliContext, JsonOption, console, emit
+from integrations.cli.progress import ProgressDisplay
 from knowledge.documents import DocumentInfo, IngestReport, KnowledgeBase
-from knowledge.documents.ingest import ProgressCallback
 from knowledge.documents.models import KnowledgeResults
 from knowledge.errors import InvalidInput
 
@@ -44,33 +41,6 @@ def _date(value: str | None, option: str) -> dt.date | None:
         raise InvalidInput(f"{option}: expected a date YYYY-MM-DD (got {value!r})") from None
 
 
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
-    """A rich progress bar on stderr (kept off stdout so --json output stays one document)."""
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("Indexing", total=None)
-
-        def update(*, total: int | None = None, advance: int = 0, description: str | None = None) -> None:
-            if total is not None:
-                bar.update(task, total=total)
-            if description is not None:
-                bar.update(task, description=description)
-            if advance:
-                bar.advance(task, advance)
-
-        yield update
-
-
 def _render_report(report: IngestReport) -> None:
     for label, ids in (
         ("Added", report.added),
@@ -96,7 +66,7 @@ def add_command(
 ) -> None:
     """Add the practice's own documents; unchanged files are skipped, changed ones replaced."""
     kb = knowledge_base()
-    with progress_bar(not as_json) as progress:
+    with ProgressDisplay(enabled=not as_json, transient=True) as progress:
         report = kb.add(
             paths,
             payer=payer,

@@ -1,4 +1,8 @@
-"""Progress bars on stderr for long work (parsing code sets, embedding, indexing, imports)."""
+"""Progress bars on stderr for long work (parsing code sets, embedding, indexing, imports).
+
+The data layer reports progress in one shape, ``progress(what, done, total)`` (`knowledge/progress.py`);
+`ProgressDisplay` is such a callable and draws one bar per step.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 
 class ProgressDisplay:
-    """One rich progress display; hands out callbacks in the shapes the data layer reports progress in.
-    Disabled (silent) for `--json` output or when stderr is not a terminal."""
+    """One rich progress display on stderr (stdout stays one document for `--json`). Silent when disabled
+    (for `--json`) or when stderr is not a terminal. ``transient`` bars vanish when the work ends."""
 
-    def __init__(self, *, enabled: bool = True) -> None:
+    def __init__(self, *, enabled: bool = True, transient: bool = False) -> None:
         console = Console(stderr=True)
         self.enabled = enabled and console.is_terminal
         self._progress = Progress(
@@ -21,11 +25,10 @@ class ProgressDisplay:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
-            transient=False,
+            transient=transient,
             disable=not self.enabled,
         )
         self._tasks: dict[str, TaskID] = {}
-        self._current: TaskID | None = None
 
     def __enter__(self) -> ProgressDisplay:
         self._progress.start()
@@ -36,21 +39,8 @@ class ProgressDisplay:
     ) -> None:
         self._progress.stop()
 
-    def step(self, label: str, done: int, total: int) -> None:
-        """For `(label, done, total)` reporters (code sets)."""
-        if label not in self._tasks:
-            self._tasks[label] = self._progress.add_task(label, total=total or None)
-        self._progress.update(self._tasks[label], completed=done, total=total or None)
-
-    def ingest(self, *, total: int | None = None, advance: int = 0, description: str | None = None) -> None:
-        """For `(total=, advance=, description=)` reporters (knowledge ingest, X12 import)."""
-        if self._current is None or (description and description not in self._tasks):
-            self._current = self._progress.add_task(description or "Working", total=total)
-            if description:
-                self._tasks[description] = self._current
-        if total is not None:
-            self._progress.update(self._current, total=total)
-        if advance:
-            self._progress.advance(self._current, advance)
-        if description:
-            self._progress.update(self._current, description=description)
+    def __call__(self, what: str, done: int, total: int) -> None:
+        """Report ``done`` of ``total`` units of the step ``what`` (total 0: not known yet)."""
+        if what not in self._tasks:
+            self._tasks[what] = self._progress.add_task(what, total=total or None)
+        self._progress.update(self._tasks[what], completed=done, total=total or None)

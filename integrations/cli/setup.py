@@ -54,10 +54,10 @@ def init(
         "database": {"url": ctx.engine.url.render_as_string(hide_password=True), "from": before, "to": after},
     }
     with ProgressDisplay(enabled=not as_json) as display:
-        result["codesets"] = build_codeset_cache(home / "cache", progress=display.step, with_vectors=code_vectors)
+        result["codesets"] = build_codeset_cache(home / "cache", progress=display, with_vectors=code_vectors)
         if knowledge_index:
             kb = KnowledgeBase(home, chroma_url=settings.chroma_url, embedding_model=settings.embedding_model)
-            indexed = build_shipped_index(kb, cache_dir=home / "cache", progress=display.ingest)
+            indexed = build_shipped_index(kb, cache_dir=home / "cache", progress=display)
             result["knowledge"] = indexed.model_dump(mode="json")
     if demo or reset_demo:
         with session_scope(ctx.sessions) as session:

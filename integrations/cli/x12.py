@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit, err_console
+from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit
+from integrations.cli.progress import ProgressDisplay
 from knowledge.practice.database import check_schema
 from knowledge.x12.importer import ImportReport, import_x12
 from knowledge.x12.writer276 import write_276
@@ -30,19 +30,8 @@ def import_command(
     check_schema(ctx.engine)
     with ctx.session(check=False) as session:
         practice_id = ctx.practice(session, practice).id
-    if as_json:
-        report = import_x12(ctx.sessions, practice_id=practice_id, paths=paths, dry_run=dry_run)
-    else:
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
-            console=err_console, transient=True,
-        ) as progress:  # fmt: skip
-            task = progress.add_task("Importing", total=None)
-
-            def advance(name: str, done: int, total: int) -> None:
-                progress.update(task, description=f"Importing {name}", completed=done, total=total)
-
-            report = import_x12(ctx.sessions, practice_id=practice_id, paths=paths, dry_run=dry_run, progress=advance)
+    with ProgressDisplay(enabled=not as_json, transient=True) as progress:
+        report = import_x12(ctx.sessions, practice_id=practice_id, paths=paths, dry_run=dry_run, progress=progress)
     emit(_import_json(report), as_json, lambda _: _render_import(report))
     if report.errors:
         raise typer.Exit(1)

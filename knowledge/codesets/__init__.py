@@ -31,7 +31,6 @@ from knowledge.codesets.store import (
     import_cpt,
     import_ncci,
     load_codesets,
-    rich_progress,
 )
 
 __all__ = [
@@ -60,6 +59,5 @@ __all__ = [
     "lookup",
     "parse_line",
     "parse_system",
-    "rich_progress",
     "search_codes",
 ]

@@ -37,6 +37,7 @@ from knowledge.codesets.pos import PlaceOfService, parse_pos
 from knowledge.codesets.search import SearchIndex, Target, VectorIndex, build_search_index
 from knowledge.codesets.x12codes import X12Code, parse_code_csv
 from knowledge.errors import FileFormatError, InvalidInput
+from knowledge.progress import Progress
 
 log = logging.getLogger(__name__)
 _PARENTHESES = re.compile(r"\([^()]*\)")
@@ -44,9 +45,6 @@ _PARENTHESES = re.compile(r"\([^()]*\)")
 #: Bump when a parser or the index layout changes: old caches are then rebuilt.
 PARSER_VERSION = "6"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "codesets"
-
-#: progress(description, completed, total): called during long work (cache and vector builds).
-Progress = Callable[[str, int, int], None]
 
 
 class Encoder(Protocol):
@@ -509,22 +507,3 @@ def load_ncci(cache_dir: Path) -> NcciEdits:
     with cached.open("wb") as handle:
         pickle.dump(edits, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return edits
-
-
-@contextmanager
-def rich_progress() -> Iterator[Progress]:
-    """A ``progress`` callable drawing rich progress bars (one per step description), for `init`."""
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-    from rich.progress import Progress as RichProgress
-
-    tasks: dict[str, Any] = {}
-    with RichProgress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
-    ) as bars:
-
-        def report(description: str, completed: int, total: int) -> None:
-            if description not in tasks:
-                tasks[description] = bars.add_task(description, total=total)
-            bars.update(tasks[description], completed=completed, total=total)
-
-        yield report

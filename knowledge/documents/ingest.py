@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from knowledge.documents.chunking import CHUNKER_VERSION, chunk_sections
 from knowledge.documents.loaders import SUPPORTED_SUFFIXES, load_document
@@ -27,12 +27,6 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 PLAYBOOK_DIR = DATA_DIR / "playbooks"
 POLICY_DIR = DATA_DIR / "policies"
 SHIPPED_KINDS = frozenset({"playbook", "policy", "guidance"})
-
-
-class ProgressCallback(Protocol):
-    """Told about ingest progress: the total number of chunks once known, then each stored batch."""
-
-    def __call__(self, *, total: int | None = None, advance: int = 0, description: str | None = None) -> None: ...
 
 
 @dataclass

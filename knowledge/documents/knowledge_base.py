@@ -21,7 +21,6 @@ from knowledge.documents.ingest import (
     SHIPPED_KINDS,
     Manifest,
     PreparedDocument,
-    ProgressCallback,
     content_hash,
     expand_paths,
     guidance_documents,
@@ -52,6 +51,7 @@ from knowledge.documents.retrieval import (
 from knowledge.documents.store import COLLECTION, VectorStore
 from knowledge.embeddings import Embedder, get_embedder
 from knowledge.errors import InvalidInput, NotFound
+from knowledge.progress import Progress
 
 #: Chunks embedded and stored per call; small documents are batched together up to this size.
 STORE_BATCH = 64
@@ -288,7 +288,7 @@ class KnowledgeBase:
         payer_id: str | None = None,
         effective_from: dt.date | None = None,
         effective_to: dt.date | None = None,
-        progress: ProgressCallback | None = None,
+        progress: Progress | None = None,
     ) -> IngestReport:
         """Index the practice's own files (PDF, DOCX, HTML, Markdown, text) or every such file in folders.
 
@@ -332,7 +332,7 @@ class KnowledgeBase:
         return f"{base}-{hashlib.sha1(str(path).encode()).hexdigest()[:6]}"
 
     def _write(
-        self, pending: Sequence[tuple[PreparedDocument, str]], report: IngestReport, progress: ProgressCallback | None
+        self, pending: Sequence[tuple[PreparedDocument, str]], report: IngestReport, progress: Progress | None
     ) -> int:
         """Store the chunks of prepared documents, batching small documents together for the embedder.
 
@@ -342,15 +342,18 @@ class KnowledgeBase:
         """
         total = sum(len(p.chunks) for p, _ in pending)
         if progress is not None:
-            progress(total=total, description="Indexing")
+            progress("Indexing", 0, total)
         written = 0
+        stored = 0
         buffer: list[Chunk] = []
         waiting: list[tuple[PreparedDocument, str, set[str]]] = []
         last_save = time.monotonic()
 
         def advance(n: int) -> None:
+            nonlocal stored
+            stored += n
             if progress is not None:
-                progress(advance=n)
+                progress("Indexing", stored, total)
 
         def flush(*, final: bool) -> None:
             nonlocal written, last_save
@@ -393,7 +396,7 @@ class KnowledgeBase:
         *,
         codesets: Any = None,
         guidance: Iterable[Any] | None = None,
-        progress: ProgressCallback | None = None,
+        progress: Progress | None = None,
     ) -> IngestReport:
         """Index the shipped playbooks and policies, and code-set guidance passages when ``guidance`` (or
         ``codesets``, read through ``knowledge.codesets.guidance.iter_guidance_passages``) is given."""
@@ -428,7 +431,7 @@ class KnowledgeBase:
         report.seconds = time.perf_counter() - started
         return report
 
-    def add_guidance(self, passages: Iterable[Any], *, progress: ProgressCallback | None = None) -> IngestReport:
+    def add_guidance(self, passages: Iterable[Any], *, progress: Progress | None = None) -> IngestReport:
         """Index code-set guidance passages (``GuidancePassage``: doc_id, title, section_path, text,
         source, url, codes); documents whose passages are unchanged are skipped."""
         self.refresh()
@@ -461,7 +464,7 @@ def load_guidance_codesets(cache_dir: Path) -> Any:
 
 
 def build_shipped_index(
-    kb: KnowledgeBase, *, codesets: Any = None, cache_dir: Path | None = None, progress: ProgressCallback | None = None
+    kb: KnowledgeBase, *, codesets: Any = None, cache_dir: Path | None = None, progress: Progress | None = None
 ) -> IngestReport:
     """For `billing-assistant init`: index everything shipped; nearly free when nothing changed.
 

@@ -10,7 +10,7 @@ hash was imported before is skipped and reported as such, so a second import pos
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.errors import AssistantError, FileFormatError
 from knowledge.practice.models import WorkException, X12File
+from knowledge.progress import Progress
 from knowledge.x12.envelope import TransactionInfo, scan_file
 from knowledge.x12.load277 import apply_statuses, find_claim, read_277
 from knowledge.x12.load837 import read_837, save_claim
@@ -34,9 +35,6 @@ log = logging.getLogger("billing_assistant.x12")
 
 SUPPORTED = {"835", "837P", "837I", "277", "277CA"}
 SKIPPED_SUFFIXES = {".md", ".txt", ".json", ".py", ".csv"}
-
-Progress = Callable[[str, int, int], None]
-"""Called as (file name, files done, files in all)."""
 
 
 class TransactionReport(BaseModel):
@@ -129,12 +127,12 @@ def import_x12(
     files = expand_paths(paths)
     for done, path in enumerate(files):
         if progress:
-            progress(path.name, done, len(files))
+            progress("Importing X12 files", done, len(files))
         report.files.append(
             _import_file(sessions, practice_id=practice_id, path=path, dry_run=dry_run, user_id=user_id)
         )
     if progress:
-        progress("", len(files), len(files))
+        progress("Importing X12 files", len(files), len(files))
     return report
 
 

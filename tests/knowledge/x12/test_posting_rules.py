@@ -331,3 +331,14 @@ def test_rows_match_the_ledger_builders() -> None:
         built_payment.responsibility,
         built_payment.amount,
     )
+
+
+def test_import_reports_progress_file_by_file(
+    sessions: sessionmaker[Session], practice_id: int, tmp_path: Path
+) -> None:
+    paid = [header("80", f"P{n}") + f"CLP*ABC123*1*100*80**12*ICNP{n}~CAS*CO*45*20~" for n in range(3)]
+    paths = [write(tmp_path, f"{n}.835", interchange(body)) for n, body in enumerate(paid)]
+    reports: list[tuple[str, int, int]] = []
+    import_x12(sessions, practice_id=practice_id, paths=paths, progress=lambda *step: reports.append(step))
+    assert [done for _, done, _ in reports] == [0, 1, 2, 3]
+    assert {(what, total) for what, _, total in reports} == {("Importing X12 files", 3)}
