@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SLACK_APP_TOKEN", f"{ENV_PREFIX}SLACK_APP_TOKEN"),
         description="Slack app-level token (`xapp-...`) for Socket Mode; also read from `SLACK_APP_TOKEN`.",
     )
+    slack_api_url: str | None = Field(
+        default=None,
+        description="Base URL of Slack's Web API. Default: Slack's own (`https://slack.com/api/`); "
+        "`https://slack-gov.com/api/` for GovSlack.",
+    )
     slack_phi_policy: PhiPolicy = Field(
         default=PhiPolicy.STRICT,
         description="`strict`: patient fields only in DMs and allow-listed channels; `dm-only`: only in DMs.",
@@ -163,7 +168,7 @@ class Settings(BaseSettings):
             raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
         return upper
 
-    @field_validator("web_base_url", "chroma_url", "llm_base_url")
+    @field_validator("web_base_url", "chroma_url", "llm_base_url", "slack_api_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -27,7 +27,6 @@ def slack(
 ) -> None:
     """Answer Slack: mentions, DMs, /claim, /code, /denials and the confirmation buttons."""
     from assistant.service import build_agent_service
-    from integrations.slack.app import create_slack_app
 
     settings = CliContext().settings
     if settings.slack_bot_token is None:
@@ -35,16 +34,14 @@ def slack(
             "SLACK_BOT_TOKEN is not set: the bot token (xoxb-...) from the Slack app's OAuth page."
         )
     if socket:
-        if settings.slack_app_token is None:
+        from integrations.slack.socket import socket_mode_handler
+
+        if settings.slack_app_token is None:  # checked before the agent service is built
             raise ConfigurationError(
                 "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...) "
                 "with the connections:write scope."
             )
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        agent = build_agent_service(settings)
-        bolt = create_slack_app(settings, agent, socket_mode=True)
-        SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+        socket_mode_handler(settings, build_agent_service(settings)).start()  # type: ignore[no-untyped-call]
         return
     if settings.slack_signing_secret is None:
         raise ConfigurationError(

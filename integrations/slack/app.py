@@ -112,13 +112,15 @@ def create_slack_app(
     socket_mode: bool = False,
 ) -> App:
     """The Bolt app for these settings. No network calls here: the bot's identity is fetched (auth.test)
-    on the first request, through `client` (tests point it at a local stand-in)."""
+    on the first request, through `client` (default: a client for SLACK_API_URL, or Slack's own API)."""
     if settings.slack_bot_token is None:
         raise ConfigurationError("SLACK_BOT_TOKEN: the Slack bot token (xoxb-...) is not set.")
     token = settings.slack_bot_token.get_secret_value()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not secret and not socket_mode:
         raise ConfigurationError("SLACK_SIGNING_SECRET: the Slack signing secret is not set.")
+    if client is None and settings.slack_api_url:
+        client = WebClient(token=token, base_url=f"{settings.slack_api_url}/")
     if client is not None and client.token is None:
         client.token = token
     app = App(
