@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from assistant.resources import warm_up
 from assistant.settings import settings_table
 from integrations.cli.common import CliContext, JsonOption, console, emit
+from integrations.cli.logs import configure_logging
 from integrations.cli.progress import ProgressDisplay
 from knowledge.codesets import build_codeset_cache
 from knowledge.documents import KnowledgeBase
@@ -120,7 +123,13 @@ def serve(
     from integrations.web.app import create_app
 
     ctx = CliContext()
+    configure_logging(ctx.settings.log_level)
     app = create_app(ctx.settings)
+    # Load the built caches and models while the server starts, not on the first question.
+    warming = threading.Thread(
+        target=warm_up, args=(ctx.settings, app.state.agent.providers), name="warm-up", daemon=True
+    )
+    warming.start()
     # The app logs each request itself (route template, status, request id); uvicorn's access log would
     # write full paths and query strings, which can carry what a person typed.
     uvicorn.run(app, host=host, port=port, log_level=ctx.settings.log_level.lower(), access_log=False)

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from integrations.cli.common import CliContext
+from integrations.cli.logs import configure_logging
 from knowledge.errors import ConfigurationError
 
 app = typer.Typer(help="Run the Slack app (Socket Mode, or HTTP at /slack/events).", add_completion=False)
@@ -29,6 +30,7 @@ def slack(
     from assistant.service import build_agent_service
 
     settings = CliContext().settings
+    configure_logging(settings.log_level)
     if settings.slack_bot_token is None:
         raise ConfigurationError(
             "SLACK_BOT_TOKEN is not set: the bot token (xoxb-...) from the Slack app's OAuth page."

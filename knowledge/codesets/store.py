@@ -332,6 +332,12 @@ def build_codeset_cache(
     return result
 
 
+def cache_is_current(cache_dir: Path, *, data_dir: Path | None = None) -> bool:
+    """Whether `load_codesets` would load from the cache (rather than parse the files for a minute)."""
+    files = source_files(data_dir or DEFAULT_DATA_DIR, cache_dir)
+    return (cache_dir / f"codesets-{cache_key(files)}.pickle").exists()
+
+
 def load_codesets(
     cache_dir: Path,
     *,

@@ -105,6 +105,10 @@ class KnowledgeBase:
         # Values derived from the manifest (payers, version families in force per day), per version.
         self._derived: dict[object, object] = {}
 
+    def is_built(self) -> bool:
+        """Whether an index was written here (by `init`, `knowledge add`): its manifest exists."""
+        return self.manifest_path.exists()
+
     # --- lazily opened parts -----------------------------------------------------------------------------
 
     @cached_property

@@ -123,3 +123,52 @@ def test_ask_proposes_and_actions_confirm_posts_once(demo_home: Path, monkeypatc
     assert float(after["balances"]["patient_paid"]) >= 5
     unknown = run("ask", "status of claim 1042", "--user", "nobody@demo.example")
     assert unknown.returncode == 1 and "No active user" in unknown.stderr
+
+
+def test_serve_answers_and_logs_request_ids_without_message_text(demo_home: Path, tmp_path: Path) -> None:
+    """`serve` as the README runs it: the chat answers over HTTP, the built code sets are warmed up while
+    it starts, and the log on stderr has one line per request with its id, never what was typed."""
+    import socket
+    import time
+
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_ASSISTANT_")}
+    env["BILLING_ASSISTANT_HOME"] = str(demo_home)
+    issued = run("users", "token", "biller@demo.example", "--name", "serve test", "--json", env=env)
+    assert issued.returncode == 0, issued.stderr
+    token = json.loads(issued.stdout)["token"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, log_path.read_text()
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "serve did not answer /api/health"
+            time.sleep(0.2)
+        reply = httpx.post(
+            f"{base}/api/chat",
+            json={"message": "status of claim 1001 for Zebediah Quux"},
+            headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-serve-test-1"},
+            timeout=60,
+        )
+        assert reply.status_code == 200 and "Claim 1001" in reply.json()["answer"]
+        while "warmed up" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    logged = log_path.read_text()
+    assert any("[req-serve-test-1]" in line and "POST /api/chat 200" in line for line in logged.splitlines()), logged
+    assert "warmed up codesets" in logged
+    assert "Zebediah" not in logged and "Quux" not in logged
