@@ -82,14 +82,18 @@ WORKLIST_WORDS = re.compile(
 )
 EXCEPTION_WORDS = re.compile(
     r"\b(exceptions?|didn'?t post|did not post|unposted|could ?n[o']?t (?:be )?post(?:ed)?|wasn'?t posted|"
-    r"not posted|unmatched|failed to post|didn'?t match|did not match|not matched|no matching claim)\b",
+    r"not posted|unmatched|fail(?:ed|s|ing)? to (?:post|match)|didn'?t match|did not match|not matched|"
+    r"no matching claim)\b",
     re.I,
 )
-STATUS_REQUEST_WORDS = re.compile(r"\b(276|status request|send (?:a )?status|ask the payer|payer status)\b", re.I)
+STATUS_REQUEST_WORDS = re.compile(
+    r"\b(276|status request|status inquir(?:y|ies)|send (?:a )?status|ask the payer|payer status)\b", re.I
+)
 IMPORT_WORDS = re.compile(r"\b(import|load|upload)\b.*\b(835|era|remit(?:tance)?s?|x12|edi)\b", re.I)
 CHECK_WORDS = re.compile(
     r"\b(check|validate|scrub|edit check|ncci|mue|go together|bundles?|bundled|billable together|"
-    r"bill(?:ed)? (?:\S+ )*?(?:together|same day|on the same (?:day|claim))|together|same day)\b",
+    r"bill(?:ed)? (?:\S+ )*?(?:together|same day|on the same (?:day|claim))|together|same day|"
+    r"(?:ok|okay|fine|allowed) to bill|can (?:i|we) bill)\b",
     re.I,
 )
 SEARCH_WORDS = re.compile(
@@ -131,6 +135,9 @@ SHORTHAND = {
 _SHORTHAND = re.compile(
     r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(SHORTHAND, key=len, reverse=True)) + r")(?![\w/])", re.I
 )
+QUESTION = re.compile(r"^\s*(?:was|were|has|have|did|is|are)\b|\?\s*$")
+# "Drew Fakely 07/24/1963 claims": a name that opens the message, when a date follows it.
+_LEADING_NAME = re.compile(r"^\s*([A-Z][a-z'’-]+\s+[A-Z][a-z'’-]+)\b(?=.*\d{1,2}/\d{1,2}/\d{2,4})", re.UNICODE)
 GREETING = re.compile(r"^\s*(hi|hello|hey|help|thanks|thank you|what can you do|\?)\W*$", re.I)
 
 
@@ -176,10 +183,15 @@ def find_dates(text: str) -> list[tuple[int, dt.date]]:
     return sorted(found)
 
 
-def find_birth_date(text: str) -> dt.date | None:
+def find_birth_date(text: str, *, today: dt.date | None = None) -> dt.date | None:
+    """The date after "dob"/"born"; or, beside a patient's name, a date too old to be a date of service
+    (more than two years back: "Drew Fakely 07/24/1963")."""
     marker = _DOB.search(text)
     if not marker:
-        return None
+        if today is None or find_patient_name(text) is None:
+            return None
+        old = [value for _, value in find_dates(text) if value.year < today.year - 2]
+        return old[0] if len(old) == 1 else None
     for position, value in find_dates(text):
         if position >= marker.end() - 1:
             return value
@@ -307,7 +319,7 @@ def find_codes(text: str) -> list[tuple[str, str]]:
 
 
 def find_patient_name(text: str) -> str | None:
-    match = _NAME_AFTER.search(text)
+    match = _NAME_AFTER.search(text) or _LEADING_NAME.search(text)
     if not match:
         return None
     name = re.sub(r"['’]s\b", "", match.group(1))
@@ -326,7 +338,7 @@ def read_request(text: str, *, today: dt.date) -> Request:
     request.claim_number = find_claim_number(stripped)
     request.amount = find_amount(stripped)
     request.payer = find_payer(stripped)
-    request.birth_date = find_birth_date(stripped)
+    request.birth_date = find_birth_date(stripped, today=today)
     request.patient_name = find_patient_name(stripped)
     months = find_month_range(stripped, today)
     if months:
@@ -355,7 +367,12 @@ def read_request(text: str, *, today: dt.date) -> Request:
         )
     elif request.amount is not None and (
         (WRITE_WORDS.search(stripped) and PAYMENT_WORDS.search(stripped))
-        or re.search(r"\b(pt|patient)\s+(paid|pays|gave)\b", lowered)
+        or re.search(r"\b(pt|patient)\s+(?:\w+\s+){0,2}?(paid|pays|gave)\b", lowered)
+        or (
+            re.search(r"\b(paid|pays|gave)\b", lowered)
+            and find_method(stripped) is not None
+            and not QUESTION.search(lowered)  # "was $40 paid by card?" asks; it does not post
+        )
     ):
         request.intent = "post_patient_payment"
         request.method = find_method(stripped)

@@ -101,6 +101,10 @@ _PHRASES = (
     (re.compile(r"\bn/v\b"), " nausea vomiting "),
     (re.compile(r"\bb/l\b"), " bilateral "),
     (re.compile(r"\bc/o\b"), " complaint "),
+    # How staff name the 7th-character encounters: the tables say initial / subsequent / sequela.
+    (re.compile(r"\b(?:first|1st|initial) (?:visit|encounter|appointment|time seen)\b"), " initial encounter "),
+    (re.compile(r"\bfollow[- ]?up (?:visit|encounter|appointment)\b"), " subsequent encounter "),
+    (re.compile(r"\blate effects?\b"), " sequela "),
 )
 
 

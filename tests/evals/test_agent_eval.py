@@ -41,6 +41,13 @@ SMALL_RUN = [
     "check-excludes",
     "kn-aetna-tfl",
     "help-hi",
+    # held out when written (stop 11): phrasings the rules had not seen
+    "h-denial-1042-came-back",
+    "h-x12-fail",
+    "h-276-inquiry",
+    "h-adj-pr1",
+    "h-lookup-g0439",
+    "h-check-combo",
 ]
 
 
