@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from knowledge.practice.ledger import adjustment_entries, apply_totals, new_entry, totals_from_entries
+from knowledge.practice.ledger import adjustment_entries, apply_totals, charge_entries, new_entry, totals_from_entries
 from knowledge.practice.models import (
     Adjustment,
     AuditRecord,
@@ -509,18 +509,9 @@ class _DemoBuilder:
         session.add(claim)
         session.flush()
         self._status(claim, ClaimStatus.SUBMITTED, claim.submitted_on or service_date, "837", None, None)
-        for line in claim.lines:
-            session.add(
-                new_entry(
-                    claim=claim,
-                    kind=LedgerKind.CHARGE,
-                    responsibility=Responsibility.PAYER,
-                    amount=line.charge,
-                    posted_on=claim.submitted_on or service_date,
-                    idempotency_key=f"demo:{number}:charge:{line.line_number}",
-                    claim_line_id=line.id,
-                )
-            )
+        session.add_all(
+            charge_entries(claim, posted_on=claim.submitted_on or service_date, key_prefix=f"demo:{number}:charge")
+        )
         self._outcome(claim, payer, days_ago, forced_denial=("CO", "50", "N115") if number == 1042 else None)
 
     def _status(

@@ -132,6 +132,27 @@ def new_entry(
     )
 
 
+def charge_entries(
+    claim: Claim, *, posted_on: dt.date, key_prefix: str | None = None, memo: str | None = None
+) -> list[LedgerEntry]:
+    """Build (not add) the payer-side charge entry of each line of a flushed claim. Idempotency keys are
+    ``{key_prefix}:{line number}`` (default prefix ``charge:{claim id}``), so a claim is charged once."""
+    prefix = key_prefix or f"charge:{claim.id}"
+    return [
+        new_entry(
+            claim=claim,
+            kind=LedgerKind.CHARGE,
+            responsibility=Responsibility.PAYER,
+            amount=line.charge,
+            posted_on=posted_on,
+            idempotency_key=f"{prefix}:{line.line_number}",
+            claim_line_id=line.id,
+            memo=memo,
+        )
+        for line in claim.lines
+    ]
+
+
 def adjustment_entries(
     *,
     claim: Claim,

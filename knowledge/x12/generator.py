@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from knowledge.practice.ledger import new_entry
+from knowledge.practice.ledger import charge_entries
 from knowledge.practice.models import (
     Claim,
     ClaimLine,
@@ -329,15 +329,4 @@ def _seed_one(session: Session, *, practice_id: int, payer: Payer, payment: Clai
         )
     session.add(claim)
     session.flush()
-    for line in claim.lines:
-        session.add(
-            new_entry(
-                claim=claim,
-                kind=LedgerKind.CHARGE,
-                responsibility=Responsibility.PAYER,
-                amount=line.charge,
-                posted_on=start,
-                idempotency_key=f"charge:{claim.id}:{line.line_number}",
-                claim_line_id=line.id,
-            )
-        )
+    session.add_all(charge_entries(claim, posted_on=start))

@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from knowledge.practice.ledger import apply_totals, claim_entries, new_entry, totals_from_entries
+from knowledge.practice.ledger import apply_totals, charge_entries, claim_entries, totals_from_entries
 from knowledge.practice.models import (
     Claim,
     ClaimDiagnosis,
@@ -31,7 +31,6 @@ from knowledge.practice.models import (
     Payer,
     PayerKind,
     Provider,
-    Responsibility,
 )
 from knowledge.x12.segments import Segment
 from knowledge.x12.values import ZERO, SegmentError, amount, date8, date_or_range, quantity
@@ -342,19 +341,7 @@ def save_claim(session: Session, *, practice_id: int, sent: SentClaim, source: s
     for sequence, (qualifier, code) in enumerate(sent.diagnoses, start=1):
         claim.diagnoses.append(ClaimDiagnosis(sequence=sequence, code=code, qualifier=qualifier))
     session.flush()
-    charges = [
-        new_entry(
-            claim=claim,
-            kind=LedgerKind.CHARGE,
-            responsibility=Responsibility.PAYER,
-            amount=line.charge,
-            posted_on=sent.submitted_on or start,
-            idempotency_key=f"charge:{claim.id}:{line.line_number}",
-            claim_line_id=line.id,
-            memo=f"837 {source}"[:200],
-        )
-        for line in claim.lines
-    ]
+    charges = charge_entries(claim, posted_on=sent.submitted_on or start, memo=f"837 {source}"[:200])
     session.add_all(charges)
     session.add(
         ClaimStatusEvent(

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.practice.database import make_session_factory, session_scope
-from knowledge.practice.ledger import adjustment_entries, claim_totals, new_entry
+from knowledge.practice.ledger import adjustment_entries, charge_entries, claim_totals, new_entry
 from knowledge.practice.models import (
     Adjustment,
     Claim,
@@ -79,18 +79,7 @@ def make_claim(session: Session, practice_id: int, number: str, charges: list[tu
         claim.lines.append(ClaimLine(line_number=index, procedure_code=code, charge=Decimal(charge)))
     session.add(claim)
     session.flush()
-    for line in claim.lines:
-        session.add(
-            new_entry(
-                claim=claim,
-                kind=LedgerKind.CHARGE,
-                responsibility=Responsibility.PAYER,
-                amount=line.charge,
-                posted_on=dt.date(2026, 2, 1),
-                idempotency_key=f"charge:{claim.id}:{line.line_number}",
-                claim_line_id=line.id,
-            )
-        )
+    session.add_all(charge_entries(claim, posted_on=dt.date(2026, 2, 1)))
     session.flush()
     return claim.id
 
