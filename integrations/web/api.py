@@ -108,15 +108,7 @@ def login(body: LoginRequest, request: Request, response: Response, agent: Agent
             revoke_token(session, secret=old)
         issued = issue_token(session, user=user, kind="session", lifetime=SESSION_LIFETIME)
         slug = session.scalar(select(Practice.slug).where(Practice.id == user.practice_id)) or ""
-        principal = Principal(
-            user_id=user.id,
-            practice_id=user.practice_id,
-            email=user.email,
-            name=user.name,
-            role=user.role,
-            via="session",
-            session_secret=issued.secret,
-        )
+        principal = Principal.of(user, session_secret=issued.secret)
     response.set_cookie(
         SESSION_COOKIE,
         issued.secret,

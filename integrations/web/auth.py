@@ -26,7 +26,7 @@ from assistant.settings import Environment, Settings
 from assistant.types import Channel, Requester
 from knowledge.practice.accounts import resolve_token, token_needs_touch, touch_token
 from knowledge.practice.database import session_scope
-from knowledge.practice.models import Role
+from knowledge.practice.models import Role, User
 
 SESSION_COOKIE = "ba_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -45,6 +45,19 @@ class Principal:
     role: Role
     via: Literal["session", "token"]
     session_secret: str | None = None  # the cookie's secret, for sign-out and the CSRF token
+
+    @classmethod
+    def of(cls, user: User, *, session_secret: str | None = None) -> Principal:
+        """The principal of a user signed in with a session cookie (its secret) or an API token (None)."""
+        return cls(
+            user_id=user.id,
+            practice_id=user.practice_id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            via="session" if session_secret is not None else "token",
+            session_secret=session_secret,
+        )
 
     def requester(self, request_id: str) -> Requester:
         return Requester(
@@ -96,11 +109,11 @@ def current_user(
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise _unauthorised("Expected `Authorization: Bearer <API token>`.")
-        return _resolve(agent, secret.strip(), "api", via="token")
+        return _resolve(agent, secret.strip(), "api")
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise _unauthorised()
-    principal = _resolve(agent, cookie, "session", via="session")
+    principal = _resolve(agent, cookie, "session")
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, csrf_token(settings, cookie)):
@@ -108,7 +121,7 @@ def current_user(
     return principal
 
 
-def _resolve(agent: AgentService, secret: str, kind: Literal["session", "api"], *, via: str) -> Principal:
+def _resolve(agent: AgentService, secret: str, kind: Literal["session", "api"]) -> Principal:
     # Every request passes here: read without the write lock, and write `last_used_at` (every few
     # minutes per token) in its own short transaction.
     with session_scope(agent.read_sessions) as session:
@@ -116,15 +129,7 @@ def _resolve(agent: AgentService, secret: str, kind: Literal["session", "api"], 
         if found is None:
             raise _unauthorised("Your session has ended; sign in again." if kind == "session" else "Unknown token.")
         token, user = found
-        principal = Principal(
-            user_id=user.id,
-            practice_id=user.practice_id,
-            email=user.email,
-            name=user.name,
-            role=user.role,
-            via="session" if via == "session" else "token",
-            session_secret=secret if kind == "session" else None,
-        )
+        principal = Principal.of(user, session_secret=secret if kind == "session" else None)
         stale = token_needs_touch(token)
     if stale:
         with session_scope(agent.sessions) as session:
