@@ -59,35 +59,48 @@ def _title_from_path(path: Path) -> str:
     return re.sub(r"[_-]+", " ", path.stem).strip().capitalize() or path.name
 
 
+class _Sections:
+    """Collects a document's text under the headings in force (the same for Markdown, HTML and DOCX)."""
+
+    def __init__(self, title: str = "") -> None:
+        self.title = title
+        self.sections: list[Section] = []
+        self._stack: list[tuple[int, str]] = []
+        self._lines: list[str] = []
+
+    def line(self, text: str) -> None:
+        self._lines.append(text)
+
+    def heading(self, level: int, text: str) -> None:
+        """Start a section; a top-level heading that repeats the title is not repeated in the path."""
+        self.flush()
+        if level == 1 and text == self.title and not self._stack:
+            return
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        self._stack.append((level, text))
+
+    def flush(self) -> list[Section]:
+        text = "\n".join(self._lines).strip()
+        if text:
+            self.sections.append(Section(path=tuple(h for _, h in self._stack), text=text))
+        self._lines.clear()
+        return self.sections
+
+
 def split_markdown(body: str, title: str) -> list[Section]:
     """Sections under Markdown headings; a leading H1 equal to the title is not repeated in the path."""
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    lines: list[str] = []
+    sections = _Sections(title)
     in_fence = False
-
-    def flush() -> None:
-        text = "\n".join(lines).strip()
-        if text:
-            sections.append(Section(path=tuple(h for _, h in stack), text=text))
-        lines.clear()
-
     for line in body.splitlines():
         if line.lstrip().startswith("```"):
             in_fence = not in_fence
         match = None if in_fence else _MD_HEADING.match(line)
         if match is None:
-            lines.append(line)
-            continue
-        flush()
-        level, heading = len(match.group(1)), match.group(2).strip()
-        if level == 1 and heading == title and not stack:
-            continue
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, heading))
-    flush()
-    return sections
+            sections.line(line)
+        else:
+            sections.heading(len(match.group(1)), match.group(2).strip())
+    return sections.flush()
 
 
 def _load_markdown(path: Path, raw: bytes) -> LoadedDocument:
@@ -122,37 +135,24 @@ def _load_html(path: Path, raw: bytes) -> LoadedDocument:
     title_tag = soup.find("title")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
     root = soup.body or soup
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    lines: list[str] = []
-
-    def flush() -> None:
-        text = "\n".join(lines).strip()
-        if text:
-            sections.append(Section(path=tuple(h for _, h in stack), text=text))
-        lines.clear()
-
+    collected = _Sections(title)
     for element in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "th", "pre", "blockquote"]):
         name = element.name or ""
         if name.startswith("h") and len(name) == 2:
-            flush()
             level, heading = int(name[1]), element.get_text(" ", strip=True)
-            if not title and level == 1:
-                title = heading
+            if not collected.title and level == 1:
+                collected.flush()
+                collected.title = title = heading
                 continue
-            if level == 1 and heading == title and not stack:
-                continue
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, heading))
+            collected.heading(level, heading)
         else:
             # Text nested in a list item or table cell is taken with its container, once.
             if element.find_parent(["li", "td", "th"] if name not in {"td", "th"} else ["li"]) is not None:
                 continue
             text = element.get_text(" ", strip=True)
             if text:
-                lines.append(f"- {text}" if name == "li" else text)
-    flush()
+                collected.line(f"- {text}" if name == "li" else text)
+    sections = collected.flush()
     if not sections:
         body_text = root.get_text("\n", strip=True)
         sections = [Section(path=(), text=body_text)] if body_text else []
@@ -166,16 +166,7 @@ def _load_docx(path: Path, raw: bytes) -> LoadedDocument:
 
     document = docx.Document(io.BytesIO(raw))
     title = str(document.core_properties.title or "")
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    lines: list[str] = []
-
-    def flush() -> None:
-        text = "\n".join(lines).strip()
-        if text:
-            sections.append(Section(path=tuple(h for _, h in stack), text=text))
-        lines.clear()
-
+    collected = _Sections()
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
         if not text:
@@ -186,14 +177,10 @@ def _load_docx(path: Path, raw: bytes) -> LoadedDocument:
             continue
         match = re.match(r"Heading (\d)", style)
         if match:
-            flush()
-            level = int(match.group(1))
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, text))
+            collected.heading(int(match.group(1)), text)
         else:
-            lines.append(text)
-    flush()
+            collected.line(text)
+    sections = collected.flush()
     for table in document.tables:
         rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
         table_text = "\n".join(r for r in rows if r.strip(" |"))
