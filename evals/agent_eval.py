@@ -43,6 +43,8 @@ from knowledge.errors import AssistantError, InvalidInput
 from knowledge.practice.models import Claim, Coverage, Patient, Role
 
 DEFAULT_DATASET = Path(__file__).resolve().parent / "agent" / "requests.jsonl"
+#: The conversation set (issue 13): written before the conversation engine, by people who had not read it.
+CONVERSATION_DATASET = Path(__file__).resolve().parent / "conversation"
 
 ROLES = {role.value for role in Role}
 CHANNELS = {Channel.WEB.value, Channel.SLACK_CHANNEL.value, Channel.SLACK_DM.value}
@@ -59,7 +61,15 @@ OPTIONAL: dict[str, tuple[type, ...]] = {
     "thread": (str,),
     "notes": (str,),
     "expect_pending": (bool,),
+    "category": (str,),
+    "split": (str,),
+    "expect_args": (dict,),
+    "expect_honest": (bool,),
 }
+#: What kind of request a case is; the report gives every figure per category.
+CATEGORIES = {"single", "follow_up", "out_of_scope", "chitchat", "multi_part"}
+#: `dev` cases may be looked at while improving the assistant; `holdout` cases never are.
+SPLITS = {"dev", "holdout"}
 WRITE_TOOLS = {"post_patient_payment", "post_adjustment", "import_remittance"}
 _GROUP_CODE = re.compile(r"^(CO|PR|OA|PI)-([A-Z]?[0-9]{1,3})$")
 _CLAIM_MENTION = re.compile(r"\b(?:claims?|clm|#)\s*#?\s*(\d{4,12})\b", re.IGNORECASE)
@@ -90,6 +100,12 @@ def _check_case(raw: Any, tools: set[str]) -> str | None:
         return f"role {raw['role']!r} is not one of {', '.join(sorted(ROLES))} or null"
     if raw.get("channel", "web") not in CHANNELS:
         return f"channel {raw['channel']!r} is not one of {', '.join(sorted(CHANNELS))}"
+    if raw.get("category", "single") not in CATEGORIES:
+        return f"category {raw['category']!r} is not one of {', '.join(sorted(CATEGORIES))}"
+    if raw.get("split", "dev") not in SPLITS:
+        return f"split {raw['split']!r} is not one of {', '.join(sorted(SPLITS))}"
+    if raw.get("expect_honest") and raw["expect_tools"]:
+        return "'expect_honest' cases expect no tool call ('expect_tools' must be [])"
     bad_tools = [t for t in raw["expect_tools"] if t not in tools]
     if bad_tools:
         return f"unknown tool(s) in 'expect_tools': {', '.join(map(str, bad_tools))}"
@@ -101,10 +117,13 @@ def _check_case(raw: Any, tools: set[str]) -> str | None:
 def load_dataset(path: Path | None = None) -> list[dict[str, Any]]:
     """The cases of a dataset; raises InvalidInput naming the first bad line (1-based)."""
     source = path or DEFAULT_DATASET
+    files = sorted(source.glob("*.jsonl")) if source.is_dir() else [source]
     tools = _tool_names()
     cases: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
+    lines = [(file, n, line) for file in files for n, line in enumerate(file.read_text("utf-8").splitlines(), start=1)]
+    for file, number, line in lines:
+        source = file
         if not line.strip():
             continue
         try:
@@ -120,6 +139,10 @@ def load_dataset(path: Path | None = None) -> list[dict[str, Any]]:
         raw.setdefault("role", None)
         raw.setdefault("channel", "web")
         raw.setdefault("expect_pending", False)
+        raw.setdefault("category", "single")
+        raw.setdefault("split", "dev")
+        raw.setdefault("expect_args", {})
+        raw.setdefault("expect_honest", False)
         cases.append(raw)
     return cases
 
@@ -233,6 +256,7 @@ def run_agent_eval(
     pending_cases = pending_ok = posted = 0
     latencies: list[float] = []
     failures: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     for case in chosen:
         requester = _requester(case, practice_id, users)
         thread_id = f"eval-{run}-{case['thread']}" if case.get("thread") else None
@@ -293,6 +317,25 @@ def run_agent_eval(
             with contextlib.suppress(AssistantError):  # leave the practice as it was: proposals are cancelled
                 service.cancel(reply.pending_action.id, requester=requester)
 
+        honest = not reply.tool_calls and bool(HONEST.search(reply.answer))
+        if case.get("expect_honest") and not honest:
+            problems["honest"] = "the reply did not say plainly that it cannot do this"
+        referent_ok = None
+        if case.get("expect_args"):
+            referent_ok = _carries(reply, case["expect_args"])
+            if not referent_ok:
+                problems["args"] = {"expected": case["expect_args"], "got": [c.arguments for c in reply.tool_calls]}
+        records.append(
+            {
+                "category": case.get("category", "single"),
+                "split": case.get("split", "dev"),
+                "routed": called == expected,
+                "facts": (len(case["expect_facts"]) - len(missing), len(case["expect_facts"])),
+                "honest": honest if case.get("expect_honest") else None,
+                "referent": referent_ok,
+                "removed_codes": len(reply.removed_codes),
+            }
+        )
         if problems:
             failures.append({"id": case["id"], "text": case["text"], **problems, "answer": reply.answer[:300]})
 
@@ -312,8 +355,54 @@ def run_agent_eval(
         "writes_posted": posted,
         "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else 0.0,
         "latency_ms_p95": round(_percentile(latencies, 0.95), 1),
+        "by_category": _breakdown(records, "category"),
+        "by_split": _breakdown(records, "split"),
         "failures": failures,
     }
+
+
+#: A reply that says plainly it cannot do something (or did not understand), rather than guessing.
+HONEST = re.compile(
+    r"\b(?:can['’]?t|cannot|can not|not able to|unable to|don['’]?t (?:yet )?(?:support|do)|isn['’]?t something|"
+    r"not sure what you)\b",
+    re.IGNORECASE,
+)
+
+
+def _carries(reply: AgentReply, expected: dict[str, Any]) -> bool:
+    """Some tool call of the reply carries every expected argument value (a list may contain it)."""
+
+    def same(value: Any, wanted: Any) -> bool:
+        if isinstance(value, list):
+            return any(same(item, wanted) for item in value)
+        return str(value).strip().upper() == str(wanted).strip().upper()
+
+    return any(
+        all(key in call.arguments and same(call.arguments[key], wanted) for key, wanted in expected.items())
+        for call in reply.tool_calls
+    )
+
+
+def _breakdown(records: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
+    """Routing, facts, honesty and follow-up referents for each value of `key` (category or split)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record[key], []).append(record)
+    out: dict[str, dict[str, Any]] = {}
+    for name, group in sorted(groups.items()):
+        hits = sum(r["facts"][0] for r in group)
+        total = sum(r["facts"][1] for r in group)
+        honest = [r["honest"] for r in group if r["honest"] is not None]
+        referents = [r["referent"] for r in group if r["referent"] is not None]
+        out[name] = {
+            "cases": len(group),
+            "routing_accuracy": round(sum(r["routed"] for r in group) / len(group), 4),
+            "fact_recall": round(hits / total, 4) if total else 1.0,
+            "honest_rate": round(sum(honest) / len(honest), 4) if honest else None,
+            "referent_accuracy": round(sum(referents) / len(referents), 4) if referents else None,
+            "answers_with_removed_codes": sum(1 for r in group if r["removed_codes"]),
+        }
+    return out
 
 
 def practice_users(service: AgentService, slug: str) -> tuple[int, dict[str, int]]:
@@ -340,13 +429,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", type=Path, default=None, help="a JSONL dataset (default: the shipped one)")
     parser.add_argument("--practice", default="demo", help="practice slug (default: demo)")
     parser.add_argument("--only", default=None, help="run only cases whose id starts with this")
+    parser.add_argument("--split", choices=sorted(SPLITS), default=None, help="run only the dev or holdout cases")
+    parser.add_argument("--conversation", action="store_true", help="the conversation set (evals/conversation/)")
     args = parser.parse_args(argv)
     try:
         settings = load_settings(home=args.home)
         service = build_agent_service(settings)
         try:
             practice_id, users = practice_users(service, args.practice)
-            cases = load_dataset(args.dataset)
+            cases = load_dataset(args.dataset or (CONVERSATION_DATASET if args.conversation else None))
+            if args.split:
+                cases = [c for c in cases if c["split"] == args.split]
             if args.only:
                 cases = [c for c in cases if c["id"].startswith(args.only)]
             report = run_agent_eval(service, practice_id=practice_id, users=users, cases=cases)
