@@ -14,19 +14,18 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from assistant import roles
 from assistant.audit import record_tool_call
+from assistant.context import RequestContext, bind_context
 from assistant.types import ActionResult, PendingActionView, Requester
 from knowledge.errors import AssistantError, NotFound, PermissionDenied
 from knowledge.practice.models import PendingAction
-
-if TYPE_CHECKING:
-    from assistant.tooling import RequestContext, ToolSpec
+from tools.descriptor import ToolDescriptor as ToolSpec
 
 
 def _jsonable(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +46,6 @@ def view(action: PendingAction, spec: ToolSpec | None) -> PendingActionView:
 def propose(spec: ToolSpec, arguments: dict[str, Any], ctx: RequestContext) -> PendingActionView:
     """Check a write against the data now and store it as pending; raises a domain error if it cannot run."""
     assert spec.describe is not None, f"write tool {spec.name} needs a describe function"
-    from assistant.tooling import bind_context
-
     parsed = spec.args_schema()(**arguments).model_dump()
     summary = spec.describe(**parsed, **bind_context(spec.describe, ctx.bound_value))
     action = PendingAction(
@@ -141,8 +138,6 @@ def confirm(
         if providers and name in providers:
             return providers[name]()
         raise LookupError(name)
-
-    from assistant.tooling import bind_context
 
     try:
         with session.begin_nested():

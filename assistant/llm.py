@@ -13,7 +13,7 @@ from knowledge.errors import ConfigurationError
 
 def make_chat_model(settings: Settings) -> BaseChatModel:
     if settings.llm == "offline":
-        return OfflinePlanner()
+        return OfflinePlanner(embedding_model=settings.embedding_model, cache_dir=settings.resolved_home / "cache")
     from langchain.chat_models import init_chat_model
 
     provider, _, model = settings.llm.partition(":")

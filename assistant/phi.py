@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tools.render import HIDDEN
+
+__all__ = ["HIDDEN", "PHI_KEYS", "collect_phi", "mentions_phi", "redact", "scrub_text"]
+
 #: Keys whose values are patient identity: names, birth dates, member and account ids.
 PHI_KEYS = frozenset({"patient", "patient_name", "member_id", "birth_date", "account_number", "subscriber"})
-HIDDEN = "[hidden here]"
 
 
 def collect_phi(value: Any, found: set[str] | None = None, *, inside: bool = False) -> set[str]:

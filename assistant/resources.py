@@ -80,6 +80,11 @@ def warm_up(settings: Settings, providers: Mapping[str, Callable[[], Any]]) -> d
     knowledge_base = providers.get("knowledge_base")
     if knowledge_base is not None and (settings.chroma_url or knowledge_base().is_built()):
         timed("knowledge_base", lambda: knowledge_base().search("timely filing limit", limit=1))
+    if settings.llm == "offline":
+        from assistant.llm import make_chat_model
+
+        planner: Any = make_chat_model(settings)
+        timed("router", planner.router)  # loaded from HOME/cache when `init` fitted it
     if timings:
         log.info("warmed up %s", ", ".join(f"{name} in {seconds} s" for name, seconds in timings.items()))
     return timings

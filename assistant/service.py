@@ -25,10 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from assistant import actions
 from assistant.citations import citations_from_results
+from assistant.dialogue import DialogueMiddleware
 from assistant.grounding import guard
 from assistant.llm import make_chat_model
 from assistant.memory import make_checkpointer
-from assistant.phi import mentions_phi, scrub_text
+from assistant.phi import mentions_phi, redact, scrub_text
+from assistant.planner import OfflinePlanner
 from assistant.registry import default_tool_specs
 from assistant.settings import Settings
 from assistant.tooling import RequestContext, ToolSpec, allowed_specs, build_tools
@@ -37,7 +39,6 @@ from assistant.types import (
     AgentEvent,
     AgentReply,
     Card,
-    CardKind,
     PendingActionView,
     Requester,
 )
@@ -62,16 +63,20 @@ Rules:
 - Be brief and exact: amounts with two decimals, dates as YYYY-MM-DD, the next step and its deadline first.
 """
 
-CARD_KINDS: dict[str, CardKind] = {
-    "get_claim": "claim",
-    "find_claims": "claims",
-    "explain_denial": "denial",
-    "denial_worklist": "worklist",
-    "lookup_code": "code",
-    "search_codes": "codes",
-    "search_knowledge": "passages",
-    "explain_adjustment_codes": "adjustment_codes",
-}
+
+def system_prompt(specs: list[ToolSpec]) -> str:
+    """The model's instructions, with a few example requests per tool from the descriptors."""
+    lines = [SYSTEM_PROMPT, "Requests staff send, by the tool that serves them:"]
+    for spec in specs:
+        examples = "; ".join(f"“{example}”" for example in spec.examples[:3])
+        if examples:
+            lines.append(f"- {spec.name}: {examples}")
+    lines.append(
+        "If no tool does what is asked (appeal letters, eligibility checks, A/R aging reports, submitting claims), "
+        "say plainly that you can't do that yet and list what you can do. Never guess a claim number: a year "
+        "such as 2026 is not a claim number."
+    )
+    return "\n".join(lines)
 
 
 class AgentService:
@@ -91,8 +96,10 @@ class AgentService:
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         #: Sessions for work that only reads (pages, sign-in checks): no write lock on SQLite.
         self.read_sessions: sessionmaker[Session] = make_session_factory(self.engine, read_only=True)
-        self.chat_model = chat_model or make_chat_model(settings)
         self.specs = tool_specs if tool_specs is not None else default_tool_specs()
+        self.chat_model = chat_model or make_chat_model(settings)
+        if isinstance(self.chat_model, OfflinePlanner) and not self.chat_model.descriptors:
+            self.chat_model = self.chat_model.model_copy(update={"descriptors": tuple(self.specs)})
         self.specs_by_name = {spec.name: spec for spec in self.specs}
         self.providers = providers or {}
         self._checkpointer: Any = None
@@ -122,7 +129,8 @@ class AgentService:
                 agent = create_agent(
                     self.chat_model,
                     build_tools(specs),
-                    system_prompt=SYSTEM_PROMPT,
+                    system_prompt=system_prompt(specs),
+                    middleware=[DialogueMiddleware()],
                     checkpointer=checkpointer,
                     context_schema=RequestContext,
                 )
@@ -225,14 +233,13 @@ class AgentService:
             action = ctx.session.get(PendingAction, recorder.pending_action_id)
             if action is not None:
                 pending = actions.view(action, self.specs_by_name.get(action.tool))
+        card_kinds = {spec.name: spec.card for spec in self.specs if spec.card is not None}
         cards = [
-            Card(kind=CARD_KINDS[name], data=data)
+            Card(kind=card_kinds[name], data=data)
             for name, data in recorder.results
-            if name in CARD_KINDS and "error" not in data
+            if name in card_kinds and "error" not in data
         ]
         if not ctx.requester.phi_allowed:
-            from assistant.phi import redact
-
             cards = [Card(kind=card.kind, data=redact(card.data)) for card in cards]
         return AgentReply(
             thread_id=thread.id,

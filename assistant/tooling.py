@@ -10,143 +10,38 @@ runs when a person confirms it (see `actions.py`).
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
-import threading
 import time
-import typing
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Literal
 
 from langchain.tools import ToolRuntime
 from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, create_model
-from sqlalchemy.orm import Session
+from pydantic import BaseModel
 
-from assistant import roles
+from assistant import actions, roles
 from assistant.audit import record_tool_call
+from assistant.context import RequestContext, TurnRecorder, bind_context, context_parameters
 from assistant.phi import collect_phi, redact
 from assistant.types import Requester, ToolCallRecord
 from knowledge.errors import AssistantError, PermissionDenied
+from tools.descriptor import Access, ToolDescriptor
 
 log = logging.getLogger("billing_assistant.tools")
 
-Access = Literal["codes", "knowledge", "claims", "write"]
+__all__ = [
+    "Access",
+    "RequestContext",
+    "ToolSpec",
+    "TurnRecorder",
+    "bind_context",
+    "build_tools",
+    "call_tool",
+    "context_parameters",
+]
 
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """A tool function and what the server needs to know about it."""
-
-    func: Callable[..., Any]
-    access: Access
-    step: str  # progress line, formatted with the call's arguments; never patient fields
-    describe: Callable[..., str] | None = None  # writes: what would be written, checked now
-    confirm_roles: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.func.__name__
-
-    @property
-    def description(self) -> str:
-        return inspect.cleandoc(self.func.__doc__ or "")
-
-    def context_parameters(self) -> list[str]:
-        return context_parameters(self.func)
-
-    def args_schema(self) -> type[BaseModel]:
-        """The model's input schema: the function's ordinary parameters (built once per function)."""
-        return _args_schema(self.func)
-
-    def step_text(self, arguments: dict[str, Any]) -> str:
-        try:
-            return self.step.format_map(_Blank(arguments))
-        except (KeyError, ValueError, IndexError):
-            return self.step
-
-
-@cache
-def _args_schema(func: Callable[..., Any]) -> type[BaseModel]:
-    hints = typing.get_type_hints(func)
-    fields: dict[str, Any] = {}
-    for parameter in inspect.signature(func).parameters.values():
-        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.POSITIONAL_ONLY):
-            default = ... if parameter.default is inspect.Parameter.empty else parameter.default
-            fields[parameter.name] = (hints[parameter.name], default)
-    model: type[BaseModel] = create_model(f"{func.__name__}_arguments", **fields)
-    return model
-
-
-def context_parameters(func: Callable[..., Any]) -> list[str]:
-    """The keyword-only parameters of a tool function: what the server binds."""
-    return [p.name for p in inspect.signature(func).parameters.values() if p.kind is p.KEYWORD_ONLY]
-
-
-def bind_context(func: Callable[..., Any], values: Callable[[str], Any]) -> dict[str, Any]:
-    """Values for a function's keyword-only parameters; one with a default may be left to it."""
-    bound: dict[str, Any] = {}
-    for parameter in inspect.signature(func).parameters.values():
-        if parameter.kind is not parameter.KEYWORD_ONLY:
-            continue
-        try:
-            bound[parameter.name] = values(parameter.name)
-        except LookupError:
-            if parameter.default is inspect.Parameter.empty:
-                raise
-    return bound
-
-
-class _Blank(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "..."
-
-
-@dataclass
-class TurnRecorder:
-    """What the tools of one turn did: records for the reply and audit, raw results for citations."""
-
-    records: list[ToolCallRecord] = field(default_factory=list)
-    results: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    phi: set[str] = field(default_factory=set)
-    pending_action_id: str | None = None
-
-
-@dataclass
-class RequestContext:
-    """Everything the server binds for one request."""
-
-    requester: Requester
-    session: Session  # read-write: audit records, pending actions
-    thread_id: str
-    message_id: str
-    providers: dict[str, Callable[[], Any]]  # lazily built shared resources: codesets, knowledge_base...
-    recorder: TurnRecorder = field(default_factory=TurnRecorder)
-    # The agent may run several tool calls at once in threads; one SQLAlchemy session is not thread-safe.
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    #: Given to read tools, so their queries take no write lock (SQLite); None: they use `session`.
-    read_session: Session | None = None
-
-    def read_value(self, name: str) -> Any:
-        """`bound_value` for a tool that only reads: its `session` is the read-only one."""
-        if name == "session" and self.read_session is not None:
-            return self.read_session
-        return self.bound_value(name)
-
-    def bound_value(self, name: str) -> Any:
-        fixed: dict[str, Any] = {
-            "session": self.session,
-            "practice_id": self.requester.practice_id,
-            "user_id": self.requester.user_id,
-        }
-        if name in fixed:
-            return fixed[name]
-        if name in self.providers:
-            return self.providers[name]()
-        raise LookupError(f"no context value {name!r} to bind (a tool asks for it)")
+#: A tool as the server sees it: its descriptor (`tools/descriptor.py`).
+ToolSpec = ToolDescriptor
 
 
 def to_jsonable(result: Any) -> dict[str, Any]:
@@ -161,8 +56,6 @@ def to_jsonable(result: Any) -> dict[str, Any]:
 def call_tool(spec: ToolSpec, arguments: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     """Run one tool call with its context bound; a write becomes a pending action. Never raises for a
     domain error: the error is the result."""
-    from assistant import actions  # actions imports this module for ToolSpec
-
     started = time.perf_counter()
     outcome: Literal["ok", "error", "pending", "denied"] = "ok"
     requester = ctx.requester

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from knowledge.practice.models import Role
+from tools.descriptor import CardKind
 
 
 class Channel(StrEnum):
@@ -69,9 +70,6 @@ class PendingActionView(BaseModel):
     arguments: dict[str, Any]
     status: str = "pending"
     required_roles: list[str] = Field(default_factory=list)
-
-
-CardKind = Literal["code", "codes", "claim", "claims", "denial", "worklist", "passages", "action", "adjustment_codes"]
 
 
 class Card(BaseModel):

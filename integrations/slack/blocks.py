@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from assistant.registry import default_tool_specs
 from assistant.types import ActionResult, AgentReply, Card, Citation, PendingActionView
 
 SECTION_LIMIT = 3000  # characters in one section's text object
@@ -307,7 +308,10 @@ def _code_lines(cards: list[Card]) -> list[str]:
     return unique[:MAX_CODES_SHOWN]
 
 
-CLAIM_CARD_KINDS = frozenset({"claim", "claims", "denial", "worklist"})
+#: Cards that hold claim data (from the tools' descriptors): a channel reply with one is for practice users.
+CLAIM_CARD_KINDS = frozenset(
+    spec.card for spec in default_tool_specs() if spec.card is not None and spec.access in {"claims", "write"}
+)
 
 
 def reply_messages(

@@ -26,6 +26,13 @@ MAX_PER_DOCUMENT = 2
 PAYER_BOOST = 0.5
 GUIDANCE_CODE_BOOST = 0.5
 
+#: Below this cosine similarity between a question and its nearest passage, nothing on file answers it.
+#: Fitted on the retrieval eval (evals/retrieval/questions.jsonl, 218 questions that have an answer: 99.5%
+#: have a nearest passage above 0.30; 1% are below 0.36) and on questions that have none (weather,
+#: dosing, scheduling: most fall between 0.12 and 0.30). The retrieval eval reports both sides
+#: (`relevance_floor`: answerable kept, unanswerable refused, from evals/retrieval/unanswerable.jsonl).
+RELEVANCE_FLOOR = 0.30
+
 # Codes named in a question: "CO-16", "PR 1", "CARC 29", "denial code 197", "N115", "MA130", "B7".
 _GROUP_CODE = re.compile(r"\b(?:co|pr|oa|pi)[\s-]?([a-z]?\d{1,3})\b")
 _NAMED_CODE = re.compile(
@@ -128,10 +135,14 @@ class HybridRetriever:
         return [index.chunks[i].passage_id for i in order if scores[i] > 0]
 
     def dense_ranking(self, question: str, *, payer_keys: set[str] | None, k: int) -> list[str]:
+        return [pid for pid, _ in self.dense_hits(question, payer_keys=payer_keys, k=k)]
+
+    def dense_hits(self, question: str, *, payer_keys: set[str] | None, k: int) -> list[tuple[str, float]]:
+        """(passage id, cosine similarity) of the nearest passages."""
         where: dict[str, Any] | None = None
         if payer_keys is not None:
             where = {"payer_key": {"$in": sorted({*payer_keys, ""})}}
-        return [pid for pid, _ in self.store.query(question, k=k, where=where)]
+        return [(pid, 1.0 - distance) for pid, distance in self.store.query(question, k=k, where=where)]
 
     def search(
         self,
@@ -151,7 +162,11 @@ class HybridRetriever:
         if mode in ("hybrid", "lexical"):
             rankings.append(self.lexical_ranking(question, payer_keys=payer_keys, k=depth))
         if mode in ("hybrid", "dense"):
-            rankings.append(self.dense_ranking(question, payer_keys=payer_keys, k=depth))
+            hits = self.dense_hits(question, payer_keys=payer_keys, k=depth)
+            rankings.append([pid for pid, _ in hits])
+            best = max((similarity for _, similarity in hits), default=0.0)
+            if best < RELEVANCE_FLOOR and not self._names_a_code_on_file(question):
+                return []  # nothing on file is about this: no answer beats a wrong citation
         fused: dict[str, float] = {}
         for ranking in rankings:
             for rank, pid in enumerate(ranking, start=1):
@@ -161,6 +176,10 @@ class HybridRetriever:
             if payer_keys:
                 self._boost_payer(payer_keys, fused)
         return self._select(sorted(fused.items(), key=lambda item: -item[1]), on_date=on_date, limit=limit)
+
+    def _names_a_code_on_file(self, question: str) -> bool:
+        codes = codes_in(question)
+        return bool(codes) and any(codes & set(chunk.doc.codes) for chunk in self.lexical.chunks)
 
     def _boost_named_codes(self, question: str, fused: dict[str, float]) -> None:
         """A playbook or guidance passage for a code the question names outranks passages that only

@@ -63,3 +63,24 @@ def service_factory(practice: Practice, isolated_environment: Path) -> Iterator:
     yield make
     for service in made:
         service.close()
+
+
+@pytest.fixture
+def full_service(practice: Practice, codesets, shipped_home: Path) -> Iterator[AgentService]:  # type: ignore[no-untyped-def]
+    """Every tool, the shipped code sets and knowledge index, on the small seeded practice."""
+    from knowledge.documents import KnowledgeBase
+
+    settings = load_settings(database_url=practice.engine.url.render_as_string(hide_password=False))
+    knowledge_base = KnowledgeBase(shipped_home)
+    service = AgentService(
+        settings,
+        engine=practice.engine,
+        providers={
+            "codesets": lambda: codesets,
+            "knowledge_base": lambda: knowledge_base,
+            "out_dir": lambda: Path(settings.resolved_home) / "outbox",
+            "inbox_dir": lambda: Path(settings.resolved_home) / "inbox",
+        },
+    )
+    yield service
+    service.close()

@@ -3,6 +3,8 @@ local OpenAI-compatible stand-in. The guards must hold whatever the model says."
 
 from __future__ import annotations
 
+import json
+
 from langchain_core.messages import AIMessage
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -77,3 +79,29 @@ def test_openai_compatible_server_through_the_real_client(practice: Practice, is
     for schema in tools.values():  # the server binds who and where; the model's schema never has them
         assert not {"session", "practice_id", "user_id", "idempotency_key"} & set(schema.get("properties", {}))
     assert first["body"]["messages"][0]["role"] == "system"
+
+
+def test_the_llm_sees_the_descriptors_examples_and_the_dialogue_state(practice: Practice, isolated_environment) -> None:  # type: ignore[no-untyped-def]
+    """Real HTTP, the real OpenAI client: the model's instructions hold each tool's example requests and the
+    thread's referents, so "it" resolves the same way as offline; the guards still apply to its answer."""
+    with openai_standin() as standin:
+        settings = load_settings(
+            database_url=practice.engine.url.render_as_string(hide_password=False),
+            llm="openai:local-model",
+            llm_base_url=standin.url,
+            llm_api_key="not-a-real-key",
+        )
+        service = AgentService(settings, engine=practice.engine, tool_specs=claim_tool_specs())
+        biller = practice.requester(Role.BILLER)
+        try:
+            first = service.ask("status of claim 1050", requester=biller)
+            second = service.ask("and the balance on it?", requester=biller, thread_id=first.thread_id)
+        finally:
+            service.close()
+    assert second.tool_calls[0].name == "get_claim" and second.tool_calls[0].arguments == {"claim_number": "1050"}
+    assert second.removed_codes == ["Z99.89"]  # the invented code is taken out on this path too
+    system = standin.requests[-1]["body"]["messages"][0]["content"]
+    assert "Requests staff send, by the tool that serves them:" in system
+    assert "- get_claim: “" in system  # the descriptor's own examples
+    note = json.loads(system.split("Conversation state (JSON", 1)[1].split("\n", 1)[1].splitlines()[0])
+    assert note["role"] == "biller" and note["claim"] == "1050"

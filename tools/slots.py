@@ -1,9 +1,8 @@
-"""Reading a billing-office request: what is asked, and about which claim, code, patient, payer or amount.
+"""The values a request names: claim numbers, money, dates, codes, payers, patients, files.
 
-This is the offline planner's understanding of language: deterministic rules over the phrasings billers,
-coders and front-desk staff use ("pt", "dos", "eob", "w/o", typos in common words). It is written by hand
-because no library parses this domain's shorthand; the rules are tested against the eval set in
-`evals/agent/`.
+These are the regular parts of language (code shapes, amounts, dates, claim numbers), read with regular
+expressions; what a request *asks* is decided by the router's scores (`assistant/router.py`), not here.
+Written by hand because no library reads this domain's shorthand ("pt", "dos", "clm 1042", "CO 50").
 """
 
 from __future__ import annotations
@@ -12,8 +11,10 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from tools.descriptor import Slot
 
 PAYER_ALIASES = {
     "uhc": "UnitedHealthcare",
@@ -62,55 +63,6 @@ _MODIFIER_WORD = re.compile(r"\bmod(?:ifier)?s?\s*-?\s*([0-9A-Z]{2})\b", re.I)
 _POS_WORD = re.compile(r"\b(?:pos|place of service)\s*#?\s*-?\s*([0-9]{2})\b", re.I)
 _NAME_AFTER = re.compile(r"\b(?:pt|patient|for|of|member)\s+([A-Z][a-z'’-]+(?:,?\s+[A-Z][a-z'’-]+){1,2})", re.UNICODE)
 
-WRITE_WORDS = re.compile(r"\b(post|apply|record|log|enter|put|take)\b", re.I)
-PAYMENT_WORDS = re.compile(
-    r"\b(payments?|paid|pays|copays?|co-?pay|coins(?:urance)?|deductible|cash|check|card|credit card)\b", re.I
-)
-ADJUST_WORDS = re.compile(r"\b(write[- ]?off|w/o|adjust(?:ment)?|adj)\b", re.I)
-DENIAL_WORDS = re.compile(
-    r"\b(why|whys|why'?d|reason|explain|denied|denid|deniad|dneied|denial|denail|deny|rejected|rejection|"
-    r"what happened|wrong with|wrong w/|not paid|wasn'?t paid|didn'?t pay|didn'?t get paid|unpaid|carc|appeal|"
-    r"appeals|deadline|overturn)\b|"
-    r"\b(?:eob|era|remit)\b.{0,40}\b(?:say|says|said|show|shows|mean|means)\b",
-    re.I,
-)
-STATUS_WORDS = re.compile(r"\b(status|where is|update on|check on|balance|owe|owes|paid\?|look up|lookup|show)\b", re.I)
-WORKLIST_WORDS = re.compile(
-    r"\b(work ?list|worklist|open denials|denial queue|denials? (?:list|report|queue)|/denials|"
-    r"denials (?:for|from|by|with)|all denials|outstanding denials|denials|denails|denial backlog)\b",
-    re.I,
-)
-EXCEPTION_WORDS = re.compile(
-    r"\b(exceptions?|didn'?t post|did not post|unposted|could ?n[o']?t (?:be )?post(?:ed)?|wasn'?t posted|"
-    r"not posted|unmatched|fail(?:ed|s|ing)? to (?:post|match)|didn'?t match|did not match|not matched|"
-    r"no matching claim)\b",
-    re.I,
-)
-STATUS_REQUEST_WORDS = re.compile(
-    r"\b(276|status request|status inquir(?:y|ies)|send (?:a )?status|ask the payer|payer status)\b", re.I
-)
-IMPORT_WORDS = re.compile(r"\b(import|load|upload)\b.*\b(835|era|remit(?:tance)?s?|x12|edi)\b", re.I)
-CHECK_WORDS = re.compile(
-    r"\b(check|validate|scrub|edit check|ncci|mue|go together|bundles?|bundled|billable together|"
-    r"bill(?:ed)? (?:\S+ )*?(?:together|same day|on the same (?:day|claim))|together|same day|"
-    r"(?:ok|okay|fine|allowed) to bill|can (?:i|we) bill)\b",
-    re.I,
-)
-SEARCH_WORDS = re.compile(
-    r"\b(?:code|codes|icd(?:-?10)?(?:-?cm)?|dx|diagnosis|hcpcs|cpt|procedure code)\s+(?:for|of|to use for|when)\s+(.+)",
-    re.I,
-)
-KNOWLEDGE_WORDS = re.compile(
-    r"\b(timely filing|filing limit|appeal|reconsideration|redetermination|prior auth|authorization|precert|"
-    r"modifier|telehealth|telemedicine|coordination of benefits|cob|corrected claims?|frequency code|polic(?:y|ies)|"
-    r"guidelines?|rules?|deadlines?|how (?:do|should|can) (?:i|we)|what does .* mean for us|when can|can we bill|"
-    r"do (?:they|we) need|documentation|medical necessity|lcd|ncd|how to|fix|resolve|tfl)\b",
-    re.I,
-)
-MEANING_WORDS = re.compile(r"\b(what(?:'s| is| does)|meaning|mean|means|define|describe|explain)\b", re.I)
-FOLLOW_BEFORE = re.compile(r"\b(the one before|one before (?:it|that)|previous one|prior one|before that)\b", re.I)
-FOLLOW_AFTER = re.compile(r"\b(the (?:one|claim) after|next one|after that)\b", re.I)
-FOLLOW_WHAT_ABOUT = re.compile(r"^\s*(?:and|what about|how about|same for|and for|also)\b", re.I)
 # Shorthand written out for a knowledge search (the passages use the full words).
 SHORTHAND = {
     "tfl": "timely filing limit",
@@ -135,33 +87,8 @@ SHORTHAND = {
 _SHORTHAND = re.compile(
     r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(SHORTHAND, key=len, reverse=True)) + r")(?![\w/])", re.I
 )
-QUESTION = re.compile(r"^\s*(?:was|were|has|have|did|is|are)\b|\?\s*$")
 # "Drew Fakely 07/24/1963 claims": a name that opens the message, when a date follows it.
 _LEADING_NAME = re.compile(r"^\s*([A-Z][a-z'’-]+\s+[A-Z][a-z'’-]+)\b(?=.*\d{1,2}/\d{1,2}/\d{2,4})", re.UNICODE)
-GREETING = re.compile(r"^\s*(hi|hello|hey|help|thanks|thank you|what can you do|\?)\W*$", re.I)
-
-
-@dataclass
-class Request:
-    """What one message asks."""
-
-    intent: str
-    text: str
-    claim_number: str | None = None
-    amount: Decimal | None = None
-    method: str | None = None
-    on_date: dt.date | None = None
-    patient_name: str | None = None
-    birth_date: dt.date | None = None
-    payer: str | None = None
-    status: str | None = None
-    service_from: dt.date | None = None
-    service_to: dt.date | None = None
-    codes: list[tuple[str, str]] = field(default_factory=list)  # (system hint, code)
-    adjustment_codes: list[str] = field(default_factory=list)
-    search_text: str | None = None
-    path: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def _date_from(groups: tuple[str, ...], us: bool) -> dt.date | None:
@@ -238,14 +165,31 @@ def find_month_range(text: str, today: dt.date) -> tuple[dt.date, dt.date] | Non
     return None
 
 
-def find_claim_number(text: str) -> str | None:
-    match = _CLAIM.search(text)
-    if match:
-        return match.group(1).upper() if not match.group(1).isdigit() else match.group(1)
-    cleaned = _US_DATE.sub(" ", _ISO_DATE.sub(" ", text))
+_YEAR = re.compile(r"^(?:19[5-9]\d|20[0-4]\d)$")
+
+
+def find_claim_numbers(text: str) -> tuple[list[str], list[str]]:
+    """Claim numbers in a message: (named ones, bare ones). Named: after "claim", "clm", "#", "icn".
+    Bare: a number of 4-12 digits on its own, not a date, an amount, a five-digit CPT code or a year
+    ("aetna's limit for 2026"); a bare number shaped like a year is a claim number only when named."""
+    named = []
+    for match in _CLAIM.finditer(text):
+        value = match.group(1)
+        named.append(value if value.isdigit() else value.upper())
+    cleaned = _CLAIM.sub(" ", text)
+    cleaned = _US_DATE.sub(" ", _ISO_DATE.sub(" ", cleaned))
     cleaned = _MONTH_YEAR.sub(" ", _AMOUNT.sub(" ", cleaned))
-    numbers = [n for n in _BARE_NUMBER.findall(cleaned) if not _looks_like_code(n)]
-    return numbers[0] if numbers else None
+    bare = [n for n in _BARE_NUMBER.findall(cleaned) if not _looks_like_code(n)]
+    return list(dict.fromkeys(named)), [n for n in dict.fromkeys(bare) if n not in named]
+
+
+def is_year(number: str) -> bool:
+    return bool(_YEAR.match(number))
+
+
+def find_claim_number(text: str) -> str | None:
+    named, bare = find_claim_numbers(text)
+    return (named + bare)[0] if named or bare else None
 
 
 def _looks_like_code(number: str) -> bool:
@@ -330,85 +274,6 @@ def find_patient_name(text: str) -> str | None:
     return " ".join(words) if len(words) >= 2 else None
 
 
-def read_request(text: str, *, today: dt.date) -> Request:
-    """Classify one message and pull out its arguments."""
-    stripped = text.strip()
-    codes = find_codes(stripped)
-    request = Request(intent="help", text=stripped, codes=codes)
-    request.claim_number = find_claim_number(stripped)
-    request.amount = find_amount(stripped)
-    request.payer = find_payer(stripped)
-    request.birth_date = find_birth_date(stripped, today=today)
-    request.patient_name = find_patient_name(stripped)
-    months = find_month_range(stripped, today)
-    if months:
-        request.service_from, request.service_to = months
-    lowered = stripped.lower()
-    if re.search(r"\btoday\b", lowered):
-        request.on_date = today
-    elif re.search(r"\byesterday\b", lowered):
-        request.on_date = today - dt.timedelta(days=1)
-
-    if GREETING.match(stripped) or not stripped:
-        request.intent = "help"
-    elif IMPORT_WORDS.search(stripped):
-        request.intent = "import_remittance"
-        path = re.search(r"(\S+\.(?:835|edi|x12|txt|dat))\b", stripped)
-        request.path = path.group(1) if path else None
-    elif request.amount is not None and ADJUST_WORDS.search(stripped):
-        request.intent = "post_adjustment"
-        carc = next((c for s, c in codes if s == "carc"), None)
-        if carc:
-            group, _, reason = carc.rpartition("-")
-            request.extras["group_code"] = group or "CO"
-            request.extras["reason_code"] = reason
-        request.extras["side"] = (
-            "patient" if re.search(r"\b(patient|pt|small bal(?:ance)?|sm bal(?:ance)?|sb)\b", lowered) else "payer"
-        )
-    elif request.amount is not None and (
-        (WRITE_WORDS.search(stripped) and PAYMENT_WORDS.search(stripped))
-        or re.search(r"\b(pt|patient)\s+(?:\w+\s+){0,2}?(paid|pays|gave)\b", lowered)
-        or (
-            re.search(r"\b(paid|pays|gave)\b", lowered)
-            and find_method(stripped) is not None
-            and not QUESTION.search(lowered)  # "was $40 paid by card?" asks; it does not post
-        )
-    ):
-        request.intent = "post_patient_payment"
-        request.method = find_method(stripped)
-    elif STATUS_REQUEST_WORDS.search(stripped) and request.claim_number:
-        request.intent = "claim_status_request"
-    elif EXCEPTION_WORDS.search(stripped):
-        request.intent = "x12_exceptions"
-    elif WORKLIST_WORDS.search(stripped) and not request.claim_number:
-        request.intent = "denial_worklist"
-    elif request.claim_number and DENIAL_WORDS.search(stripped):
-        request.intent = "explain_denial"
-    elif request.claim_number and not codes_only(stripped, codes):
-        request.intent = "get_claim"
-    elif (
-        request.patient_name
-        or request.birth_date
-        or (re.search(r"\bclaims\b", lowered) and (request.payer or months or _status_word(lowered)))
-    ):
-        request.intent = "find_claims"
-        request.status = _status_word(lowered)
-    elif len(codes) >= 2 and CHECK_WORDS.search(stripped):
-        request.intent = "check_claim_codes"
-    elif codes and all(system in {"carc", "rarc"} for system, _ in codes) and not KNOWLEDGE_WORDS.search(stripped):
-        request.intent = "explain_adjustment_codes"
-        request.adjustment_codes = [code for _, code in codes]
-    elif codes and not KNOWLEDGE_WORDS.search(stripped):
-        request.intent = "lookup_code"
-    elif (match := SEARCH_WORDS.search(stripped)) and not KNOWLEDGE_WORDS.search(stripped):
-        request.intent = "search_codes"
-        request.search_text = match.group(1).strip(" ?.")
-        request.extras["system"] = _system_word(lowered)
-    elif KNOWLEDGE_WORDS.search(stripped) or MEANING_WORDS.search(stripped) or len(stripped.split()) >= 3:
-        request.intent = "search_knowledge"
-    return request
-
-
 def expand_shorthand(text: str) -> str:
     """The message with billing shorthand written out: "tfl for uhc?" -> "timely filing limit for uhc?"."""
     return _SHORTHAND.sub(lambda m: SHORTHAND[m.group(1).lower()], text)
@@ -443,3 +308,138 @@ def _system_word(lowered: str) -> str | None:
     if re.search(r"\b(icd|dx|diagnosis)\b", lowered):
         return "icd10cm"
     return None
+
+
+_LINE = re.compile(r"\b(\d{4}[0-9FTU]|[A-V]\d{4})((?:\s*[-:, ]\s*(?:mod(?:ifier)?\s*)?[0-9A-Z]{2}\b(?!\.))*)", re.I)
+_UNITS = re.compile(r"\bx\s*(\d{1,3})\b|\b(\d{1,3})\s*units?\b", re.I)
+_FILE = re.compile(r"(\S+\.(?:835|edi|x12|txt|dat|277|837))\b", re.I)
+_GROUP_ONLY = re.compile(r"^(CO|PR|OA|PI)-")
+
+
+@dataclass
+class Slots:
+    """The values one message names, each read by its own extractor."""
+
+    text: str
+    claim_numbers: list[str] = field(default_factory=list)  # named first, then bare
+    named_claim: bool = False  # the message says "claim", "clm", "#": a number is surely a claim
+    #: Bare numbers shaped like a year (2001, 2026): a claim number only when a claim tool is asked for.
+    maybe_claims: list[str] = field(default_factory=list)
+    amount: Decimal | None = None
+    method: str | None = None
+    on_date: dt.date | None = None
+    patient_name: str | None = None
+    birth_date: dt.date | None = None
+    payer: str | None = None
+    status: str | None = None
+    service_from: dt.date | None = None
+    service_to: dt.date | None = None
+    codes: list[tuple[str, str]] = field(default_factory=list)  # (system hint, code)
+    file_name: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def claim_number(self) -> str | None:
+        """The claim the message names; for a claim tool, a year-shaped number counts too."""
+        numbers = self.claim_numbers or self.maybe_claims
+        return numbers[0] if numbers else None
+
+    @property
+    def medical_codes(self) -> list[str]:
+        return [code for system, code in self.codes if system not in {"carc", "rarc"}]
+
+    @property
+    def adjustment_codes(self) -> list[str]:
+        return [code for system, code in self.codes if system in {"carc", "rarc"}]
+
+    @property
+    def system(self) -> str | None:
+        return _system_word(self.text.lower())
+
+    @property
+    def search_text(self) -> str:
+        """The description to search codes for: the message without its asking words."""
+        text = expand_shorthand(self.text)
+        text = re.sub(
+            r"(?i)\b(?:what(?:'s| is)?|whats|the|a|an|pls|please|plz|need|find|give me|get|looking for|lookup|"
+            r"look up|search|which|code|codes|icd[- ]?10(?:[- ]?cm)?|icd|dx|diagnosis|hcpcs|cpt|for|to use|use|"
+            r"should i|do i|can i|billable|correct|right|i need|me|is there|any|of|\?+)\b",
+            " ",
+            text,
+        )
+        return " ".join(text.replace("?", " ").split()).strip(" .,:;-") or self.text
+
+    def check_arguments(self) -> dict[str, Any]:
+        """check_claim_codes arguments from a message: `99214-25 G0439 with E11.65, I10`."""
+        lines = []
+        diagnosis_codes = {code for system, code in self.codes if system == "icd10cm"}
+        for match in _LINE.finditer(self.text):
+            code = match.group(1).upper()
+            if code in diagnosis_codes:
+                continue
+            tail = re.sub(r"(?i)mod(?:ifier)?", " ", match.group(2))
+            modifiers = [m.upper() for m in re.findall(r"[0-9A-Z]{2}", tail)]
+            lines.append(f"{code}:{','.join(modifiers)}:1")
+        units = _UNITS.search(self.text)
+        if units and len(lines) == 1:
+            code, joined, _ = lines[0].split(":")
+            lines[0] = f"{code}:{joined}:{units.group(1) or units.group(2)}"
+        arguments: dict[str, Any] = {"diagnoses": sorted(diagnosis_codes, key=self.text.upper().find), "lines": lines}
+        if self.on_date:
+            arguments["date_of_service"] = self.on_date.isoformat()
+        return arguments
+
+
+def read_slots(text: str, *, today: dt.date) -> Slots:
+    """Every value the message names (what it asks is the router's job)."""
+    stripped = text.strip()
+    named, bare = find_claim_numbers(stripped)
+    codes = find_codes(stripped)
+    slots = Slots(text=stripped, claim_numbers=named + bare, named_claim=bool(named), codes=codes)
+    if not named:  # a bare five-digit CPT-shaped number is a code; a claim number only if nothing else fits
+        bare = [n for n in bare if n not in {c for _, c in codes}]
+        slots.claim_numbers = [n for n in bare if not is_year(n)]
+        slots.maybe_claims = [n for n in bare if is_year(n)]
+    slots.amount = find_amount(stripped)
+    slots.method = find_method(stripped)
+    slots.payer = find_payer(stripped)
+    slots.birth_date = find_birth_date(stripped, today=today)
+    slots.patient_name = find_patient_name(stripped)
+    slots.status = _status_word(stripped.lower())
+    months = find_month_range(stripped, today)
+    if months:
+        slots.service_from, slots.service_to = months
+    lowered = stripped.lower()
+    if re.search(r"\btoday\b", lowered):
+        slots.on_date = today
+    elif re.search(r"\byesterday\b", lowered):
+        slots.on_date = today - dt.timedelta(days=1)
+    else:
+        dated = [d for _, d in find_dates(stripped) if d != slots.birth_date]
+        slots.on_date = dated[0] if dated else None
+    file_match = _FILE.search(stripped)
+    slots.file_name = file_match.group(1) if file_match else None
+    carc = next((c for s, c in codes if s == "carc" and _GROUP_ONLY.match(c)), None)
+    if carc:
+        group, _, reason = carc.rpartition("-")
+        slots.extras["group_code"], slots.extras["reason_code"] = group, reason
+    slots.extras["side"] = (
+        "patient" if re.search(r"\b(patient|pt|small bal(?:ance)?|sm bal(?:ance)?|sb)\b", lowered) else "payer"
+    )
+    return slots
+
+
+def money_value(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+# -- the slots tools ask for (the question is what the planner asks when the value is missing) ---------
+CLAIM_SLOT = Slot("claim_number", "Which claim? Give its claim number, e.g. “status of claim 1042”.")
+AMOUNT_SLOT = Slot("amount", "How much? For example: “post $40 copay to claim 1042, paid today by card”.")
+CODE_SLOT = Slot("code", "Which code? For example: “/code E11.65” or “what is G0439”.")
+ADJUSTMENT_CODES_SLOT = Slot("codes", "Which codes? For example: “what does CO-50 N115 mean”.")
+CHECK_CODES_SLOT = Slot("codes", "Which codes should I check? For example: “check 99214-25 G0439 with E11.65, I10”.")
+FILE_SLOT = Slot("file_name", "Which file? Give the name of the 835 in the inbox, e.g. “import era-2026-11-20.835”.")

@@ -1,0 +1,159 @@
+"""Conversation repair: what the assistant says when a message is not a request for one of its tools.
+
+The patterns follow Rasa CALM's conversation repair: chitchat and help get a short capability answer;
+a request that no tool can do ("cannot handle") gets a plain "I can't do that yet" and what the assistant
+can do instead; a message the router is not sure about gets "I did not understand" with the closest
+things it can do (clarification); a missing value gets a question. Each pattern's examples are routes of
+the router, beside the tools' own examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tools.descriptor import ToolDescriptor
+
+HELP = "help"
+UNSUPPORTED = "unsupported"
+
+#: Greetings, thanks and "what can you do": answered with what the assistant can do.
+HELP_EXAMPLES = (
+    "hi",
+    "hello",
+    "hey there",
+    "good morning",
+    "thanks!",
+    "thank you so much",
+    "thx",
+    "ty",
+    "what can you do?",
+    "help",
+    "how do i use this",
+    "what are you able to help with?",
+    "what kinds of questions can I ask you",
+    "who are you",
+    "menu",
+    "commands?",
+    "how does this work",
+    "hi bot what can u do",
+    "cool thanks",
+    "appreciate it",
+    "ok got it, thanks",
+    "what tools do you have",
+    "yo",
+    "help me get started",
+    "are you there?",
+)
+
+#: What billing offices ask that no tool here does: answered honestly, with what the assistant can do.
+UNSUPPORTED_EXAMPLES = (
+    "draft an appeal letter for claim 1042",
+    "write an appeal for the aetna denial",
+    "check eligibility for Drew Fakely dob 07/24/1963 with uhc",
+    "is the pt's bcbs coverage active",
+    "what are her benefits for physical therapy visits",
+    "verify ins coverage for tomorrow's pts",
+    "run an A/R aging report",
+    "ar over 90 days by payer",
+    "which claims are at risk for timely filing",
+    "tfl risk list this month",
+    "submit claim 1500 to medicare",
+    "resubmit clm 1042 as corrected",
+    "void claim 2001",
+    "schedule Jane Sample for next tuesday",
+    "reschedule my 3pm appt",
+    "send patient statements",
+    "print statements for balances over $50",
+    "refund the patient's $40 overpayment",
+    "issue a refund to aetna for the overpayment on claim 1188",
+    "fax the records to cigna",
+    "fax medical records for the appeal",
+    "call uhc about clm 1610",
+    "get me on the phone with the medicare provider line",
+    "submit prior auth for MRI to aetna",
+    "request an auth for pt's knee injection",
+    "credentialing status for dr smith with bcbs",
+    "enroll our new NP with medicaid",
+    "reset my password",
+    "i'm locked out of my account",
+    "when is payroll",
+    "how many PTO days do i have left",
+    "what's the weather today",
+    "tell me a joke",
+    "what dose of prednisone for a gout flare",
+    "is it safe to double the amoxicillin dose",
+    "email the patient her balance",
+    "send an email to drew about his bill",
+    "print the EOB for claim 1042",
+    "print eob for clm 1500",
+    "order more printer toner",
+    "write a letter to appeal the denial on 1042",
+    "appeal letter pls for clm 2001",
+    "can you write up a recon request letter for 1188",
+    "draft a redetermination letter for medicare",
+    "generate an appeal for the co-50 on 1042",
+    "letter to uhc disputing the denial",
+    "verify coverage for pt Jane Sample",
+    "run elig for tomorrow's pts",
+    "is pt active w/ aetna",
+    "benefits check for dob 01/02/1980",
+    "aging report by payer",
+    "ar over 120 days",
+    "what's our ar look like",
+    "which claims are close to timely filing",
+    "claims about to hit the filing deadline",
+    "resubmit 1042 to the clearinghouse",
+    "send the corrected claim for 1500",
+    "void claim 1007",
+)
+
+
+def _examples_for(descriptors: Sequence[ToolDescriptor], role: str | None, count: int = 3) -> list[str]:
+    """A few example requests a person of this role would send (the first clean example of each tool)."""
+    picked: list[str] = []
+    for descriptor in descriptors:
+        if role is not None and role not in descriptor.roles_hint:
+            continue
+        if descriptor.examples:
+            picked.append(descriptor.examples[0])
+        if len(picked) >= count:
+            break
+    return picked
+
+
+def capabilities(descriptors: Sequence[ToolDescriptor], role: str | None) -> str:
+    """What the assistant can do for this person, with two or three requests to try."""
+    lines = ["I can help with:"]
+    lines += [f"- {descriptor.summary}" for descriptor in descriptors]
+    examples = _examples_for(descriptors, role)
+    if examples:
+        lines.append("")
+        lines.append("Try: " + "; ".join(f"“{example}”" for example in examples))
+    return "\n".join(lines)
+
+
+def cannot_do(descriptors: Sequence[ToolDescriptor], role: str | None) -> str:
+    """A request no tool can do."""
+    return "I can't do that yet: none of my tools does it.\n\n" + capabilities(descriptors, role)
+
+
+def not_understood(
+    descriptors: Sequence[ToolDescriptor], role: str | None, closest: Sequence[ToolDescriptor] = ()
+) -> str:
+    """A message the router is not sure about: say so, offer the closest things it can do."""
+    lines = ["I'm not sure what you're asking, so I haven't looked anything up."]
+    if closest:
+        lines.append("Did you mean one of these?")
+        lines += [
+            f"- {descriptor.summary} (e.g. “{descriptor.examples[0]}”)" for descriptor in closest if descriptor.examples
+        ]
+        lines.append("")
+    return "\n".join(lines) + "\n" + capabilities(descriptors, role)
+
+
+def no_claim_access() -> str:
+    return (
+        "I can't show claim data here: your account isn't linked to a user of the practice. "
+        "Ask an administrator to link it. I can still look up codes and answer from payer policies and "
+        "coding guidance."
+    )

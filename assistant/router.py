@@ -1,0 +1,275 @@
+"""Scored understanding: which tool (or conversation pattern) a message asks for, and how sure we are.
+
+Every route is a list of example requests: a tool's descriptor examples, and the conversation patterns of
+`repair.py` (help/chitchat, requests no tool can do). A multinomial logistic regression is fitted on three
+views of each example: the sentence embedding of the shipped all-MiniLM-L6-v2 model (meaning), character
+and word n-grams of the text with its values replaced by their kind (typos and shorthand: "denid", "clm",
+"w/o"), and the kinds of values the message names (a claim number, an amount, a code of each system, a
+payer, a patient, a file). The best-scoring route wins, not the first rule that fires.
+
+The confidence floor is fitted, not set by hand: cross-validated probabilities over the examples show
+how sure the model is when it is right and when it is wrong, and the floor is the one that keeps the
+most right answers while a wrong one costs twice as much (`_fit_floor`). Below the floor the
+planner says what it did not understand and what it can do.
+
+This follows Rasa's NLU-only pipeline (MiniLM features with a logistic regression) and semantic-router's
+fitted thresholds; neither library is used directly because Rasa brings its own runtime and
+semantic-router's routes do not take the lexical and value features that codes and claim numbers need.
+scikit-learn does the fitting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tools.slots import Slots
+
+log = logging.getLogger("billing_assistant.router")
+
+Embed = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+
+# Values replaced by their kind before the n-grams are taken, so "claim 1042" and "claim 2001" read the same.
+_VALUE_KINDS = [
+    (re.compile(r"\$\s?\d[\d,]*(?:\.\d{1,2})?|\b\d+\.\d{2}\b"), " amount "),
+    (re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"), " date "),
+    (re.compile(r"\S+\.(?:835|edi|x12|txt|dat|277|837)\b", re.I), " file "),
+    (re.compile(r"\b(?:CO|PR|OA|PI)\s*-?\s*[A-Z]?\d{1,3}\b", re.I), " carc "),
+    (re.compile(r"\b(?:MA\d{2,3}|N\d{1,3}|M\d{1,3})\b", re.I), " rarc "),
+    (re.compile(r"\b[A-TV-Z]\d[0-9AB]\.?[0-9A-Z]{0,4}\b", re.I), " dxcode "),
+    (re.compile(r"\b[A-V]\d{4}\b|\b\d{4}[0-9FTU]\b", re.I), " proccode "),
+    (re.compile(r"\b\d{3,12}\b"), " number "),
+]
+
+
+def value_kinds(text: str) -> str:
+    """The text with its values replaced by their kind: "post $40 on 1042" -> "post amount on number"."""
+    out = text
+    for pattern, kind in _VALUE_KINDS:
+        out = pattern.sub(kind, out)
+    return " ".join(out.lower().split())
+
+
+def slot_features(slots: Slots) -> list[float]:
+    """What kinds of values the message names (each 0 or 1)."""
+    systems = {system for system, _ in slots.codes}
+    words = len(slots.text.split())
+    return [
+        float(slots.named_claim),
+        float(bool(slots.claim_numbers)),
+        float(bool(slots.maybe_claims)),
+        float(slots.amount is not None),
+        float(slots.method is not None),
+        float("icd10cm" in systems),
+        float(bool(systems & {"hcpcs", "cpt"})),
+        float("carc" in systems),
+        float("rarc" in systems),
+        float(bool(systems & {"modifier", "pos"})),
+        float(len(slots.medical_codes) >= 2),
+        float(slots.payer is not None),
+        float(slots.patient_name is not None),
+        float(slots.birth_date is not None),
+        float(slots.service_from is not None),
+        float(slots.file_name is not None),
+        float(words <= 3),
+    ]
+
+
+SLOT_WEIGHT = 2.0  # the value features against the 384 embedding dimensions and the n-grams
+
+
+@dataclass(frozen=True)
+class RouteScore:
+    route: str
+    score: float
+
+
+@dataclass
+class Calibration:
+    """How the router did on examples it was not fitted on (cross-validated), and the floor it chose."""
+
+    examples: int
+    routes: int
+    accuracy: float
+    floor: float
+    accepted_precision: float
+    accepted_share: float
+    fit_seconds: float
+    confusions: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+class Router:
+    """A fitted router: `rank(text, slots)` scores every route."""
+
+    def __init__(self, model: Any, vectorizers: Any, embed: Embed, labels: list[str], calibration: Calibration):
+        self._model = model
+        self._vectorizers = vectorizers
+        self._embed = embed
+        self.labels = labels
+        self.calibration = calibration
+
+    @property
+    def floor(self) -> float:
+        return self.calibration.floor
+
+    def rank(self, text: str, slots: Slots) -> list[RouteScore]:
+        features = _features([text], [slots], self._embed, self._vectorizers)
+        probabilities = self._model.predict_proba(features)[0]
+        order = np.argsort(-probabilities)
+        return [RouteScore(self.labels[i], float(probabilities[i])) for i in order]
+
+
+def _features(texts: Sequence[str], slots: Sequence[Slots], embed: Embed, vectorizers: Any) -> Any:
+    from scipy.sparse import csr_matrix, hstack
+
+    kinds = [value_kinds(t) for t in texts]
+    dense = embed(list(kinds))
+    values = np.asarray([slot_features(s) for s in slots], dtype=np.float32) * SLOT_WEIGHT
+    words, chars = vectorizers
+    return hstack([csr_matrix(dense), words.transform(kinds), chars.transform(kinds), csr_matrix(values)]).tocsr()
+
+
+def _vectorizers(texts: Sequence[str]) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    kinds = [value_kinds(t) for t in texts]
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1).fit(kinds)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2).fit(kinds)
+    return words, chars
+
+
+def _classifier() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")
+
+
+def _fit_floor(probabilities: npt.NDArray[np.float64], right: npt.NDArray[np.bool_]) -> float:
+    """The confidence floor that keeps the most right answers while a wrong one costs two (an honest
+    "I'm not sure" costs one: the person has to ask again)."""
+    best, best_gain = 0.0, -np.inf
+    for floor in np.linspace(0.05, 0.9, 86):
+        accepted = probabilities >= floor
+        gain = float(np.sum(right & accepted) - 2 * np.sum(~right & accepted))
+        if gain > best_gain:
+            best, best_gain = float(floor), gain
+    return round(best, 3)
+
+
+def fit_router(routes: dict[str, Sequence[str]], embed: Embed, *, today: Any, folds: int = 5, seed: int = 7) -> Router:
+    """Fit on every route's examples; the floor and the calibration figures come from cross-validation."""
+    import datetime as dt
+
+    from sklearn.model_selection import StratifiedKFold
+
+    from tools.slots import read_slots
+
+    started = time.perf_counter()
+    day = today if isinstance(today, dt.date) else dt.date.today()
+    texts = [text for examples in routes.values() for text in examples]
+    labels_of = [name for name, examples in routes.items() for _ in examples]
+    labels = sorted(routes)
+    y = np.asarray([labels.index(name) for name in labels_of])
+    slots = [read_slots(text, today=day) for text in texts]
+    dense = embed([value_kinds(t) for t in texts])  # embed once; the folds reuse the vectors
+
+    def cached(batch: Sequence[str]) -> npt.NDArray[np.float32]:
+        index = {value_kinds(t): i for i, t in enumerate(texts)}
+        rows = [index.get(b) for b in batch]
+        if all(r is not None for r in rows):
+            return dense[[r for r in rows if r is not None]]
+        return embed(batch)
+
+    out_of_fold = np.zeros(len(texts))
+    predicted = np.zeros(len(texts), dtype=int)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(texts, y):
+        vectorizers = _vectorizers([texts[i] for i in train])
+        model = _classifier().fit(
+            _features([texts[i] for i in train], [slots[i] for i in train], cached, vectorizers), y[train]
+        )
+        probabilities = model.predict_proba(
+            _features([texts[i] for i in test], [slots[i] for i in test], cached, vectorizers)
+        )
+        classes = list(model.classes_)
+        for row, i in enumerate(test):
+            best = int(np.argmax(probabilities[row]))
+            predicted[i] = classes[best]
+            out_of_fold[i] = probabilities[row][best]
+    right = predicted == y
+    floor = _fit_floor(out_of_fold, right)
+    accepted = out_of_fold >= floor
+    confusions: dict[tuple[str, str], int] = {}
+    for truth, guess in zip(y[~right], predicted[~right], strict=True):
+        key = (labels[truth], labels[guess])
+        confusions[key] = confusions.get(key, 0) + 1
+    vectorizers = _vectorizers(texts)
+    model = _classifier().fit(_features(texts, slots, cached, vectorizers), y)
+    calibration = Calibration(
+        examples=len(texts),
+        routes=len(labels),
+        accuracy=round(float(np.mean(right)), 4),
+        floor=floor,
+        accepted_precision=round(float(np.mean(right[accepted])) if accepted.any() else 0.0, 4),
+        accepted_share=round(float(np.mean(accepted)), 4),
+        fit_seconds=round(time.perf_counter() - started, 2),
+        confusions=sorted(((a, b, n) for (a, b), n in confusions.items()), key=lambda c: -c[2])[:10],
+    )
+    log.info(
+        "router fitted on %d examples: cross-validated accuracy %.3f, floor %.2f",
+        calibration.examples,
+        calibration.accuracy,
+        calibration.floor,
+    )
+    return Router(model, vectorizers, embed, labels, calibration)
+
+
+_ROUTERS: dict[str, Router] = {}
+_LOCK = threading.Lock()
+
+
+FORMAT = 1  # bump when the features change: a saved router of another format is fitted again
+
+
+def shared_router(
+    routes: dict[str, Sequence[str]], embed: Embed, *, key: str = "", cache_dir: Path | None = None
+) -> Router:
+    """One fitted router per process and set of examples. Fitting takes 10-20 s on 2 cores, so a fitted
+    router is also saved in ``cache_dir`` (HOME/cache) under the digest of its examples and model, and a
+    later process loads it in a fraction of a second."""
+    payload = repr((FORMAT, key, sorted((k, tuple(v)) for k, v in routes.items())))
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    with _LOCK:
+        router = _ROUTERS.get(digest)
+        if router is not None:
+            return router
+        path = cache_dir / f"router-{digest}.pickle" if cache_dir is not None else None
+        if path is not None and path.exists():
+            try:
+                # Our own cache file, written below by this code: the digest names what was fitted.
+                model, vectorizers, labels, calibration = pickle.loads(path.read_bytes())
+                router = Router(model, vectorizers, embed, labels, calibration)
+            except Exception:  # a file from another library version: fit again
+                log.warning("could not load the saved router %s; fitting it again", path.name, exc_info=True)
+        if router is None:
+            router = fit_router(routes, embed, today=None)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                partial = path.with_suffix(".tmp")
+                partial.write_bytes(
+                    pickle.dumps((router._model, router._vectorizers, router.labels, router.calibration))
+                )
+                partial.replace(path)  # whole or not at all
+        _ROUTERS[digest] = router
+        return router

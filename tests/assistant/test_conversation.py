@@ -1,0 +1,111 @@
+"""The conversation engine through the real agent service: repair answers, follow-ups resolved against
+the thread's dialogue state, multi-part requests, and no answer rather than a wrong one."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from assistant.service import AgentService
+from knowledge.practice.models import Claim, Patient, Role
+from tests.assistant.conftest import Practice
+
+
+def _names(reply) -> list[str]:  # type: ignore[no-untyped-def]
+    return [call.name for call in reply.tool_calls]
+
+
+def test_a_greeting_gets_what_the_assistant_can_do(practice: Practice, full_service: AgentService) -> None:
+    reply = full_service.ask("hi, what can you do?", requester=practice.requester(Role.FRONT_DESK))
+    assert reply.tool_calls == [] and reply.citations == []
+    assert "I can help with" in reply.answer and "Try:" in reply.answer
+
+
+def test_what_no_tool_does_is_said_plainly(practice: Practice, full_service: AgentService) -> None:
+    biller = practice.requester(Role.BILLER)
+    for text in ("draft an appeal letter for claim 1042", "show me AR over 90 days", "check eligibility for pt"):
+        reply = full_service.ask(text, requester=biller)
+        assert reply.tool_calls == [], text
+        assert "can't do that yet" in reply.answer, text
+        assert "I can help with" in reply.answer
+
+
+def test_it_means_the_claim_the_thread_is_about(practice: Practice, full_service: AgentService) -> None:
+    biller = practice.requester(Role.BILLER)
+    first = full_service.ask("status of claim 1042", requester=biller)
+    assert _names(first) == ["get_claim"]
+    second = full_service.ask("why was it denied?", requester=biller, thread_id=first.thread_id)
+    assert _names(second) == ["explain_denial"]
+    assert second.tool_calls[0].arguments == {"claim_number": "1042"}
+    assert "CO-50" in second.answer and "N115" in second.answer  # claim 1042's own codes
+    third = full_service.ask("send a 276 for it", requester=biller, thread_id=first.thread_id)
+    assert _names(third) == ["claim_status_request"]
+    assert third.tool_calls[0].arguments == {"claim_numbers": ["1042"]}
+    fourth = full_service.ask("same for 1050", requester=biller, thread_id=first.thread_id)
+    assert fourth.tool_calls[0].arguments == {"claim_numbers": ["1050"]}
+
+
+def test_is_it_billable_means_the_code_just_looked_up(practice: Practice, full_service: AgentService) -> None:
+    coder = practice.requester(Role.CODER)
+    first = full_service.ask("/code E11.65", requester=coder)
+    assert _names(first) == ["lookup_code"]
+    second = full_service.ask("is it billable?", requester=coder, thread_id=first.thread_id)
+    assert _names(second) == ["lookup_code"] and second.tool_calls[0].arguments["code"] == "E11.65"
+    assert "billable" in second.answer
+
+
+def test_an_ambiguous_it_is_asked_about(practice: Practice, full_service: AgentService) -> None:
+    with Session(practice.engine) as session:
+        patient_id = session.scalars(
+            select(Claim.patient_id).group_by(Claim.patient_id).having(func.count() >= 2).limit(1)
+        ).one()
+        patient = session.get(Patient, patient_id)
+        assert patient is not None and patient.birth_date is not None
+        numbers = set(session.scalars(select(Claim.claim_number).where(Claim.patient_id == patient_id)))
+    biller = practice.requester(Role.BILLER)
+    born = patient.birth_date.strftime("%m/%d/%Y")
+    first = full_service.ask(f"claims for {patient.first_name} {patient.last_name} dob {born}", requester=biller)
+    assert _names(first) == ["find_claims"]
+    second = full_service.ask("why was it denied", requester=biller, thread_id=first.thread_id)
+    assert second.tool_calls == []  # no silent pick
+    assert "Which claim" in second.answer and any(number in second.answer for number in numbers)
+    chosen = sorted(numbers)[0]
+    third = full_service.ask(f"claim {chosen}", requester=biller, thread_id=first.thread_id)
+    assert _names(third) == ["explain_denial"] and third.tool_calls[0].arguments == {"claim_number": chosen}
+
+
+def test_a_message_that_asks_two_things_gets_both(practice: Practice, full_service: AgentService) -> None:
+    reply = full_service.ask(
+        "explain the denial on 1042 and what does the pt owe", requester=practice.requester(Role.BILLER)
+    )
+    assert set(_names(reply)) == {"explain_denial", "get_claim"}
+    assert all(call.arguments.get("claim_number") == "1042" for call in reply.tool_calls)
+    assert "CO-50" in reply.answer and "patient responsibility" in reply.answer
+
+
+def test_a_year_is_not_read_as_a_claim(practice: Practice, full_service: AgentService) -> None:
+    reply = full_service.ask("what is aetna's timely filing limit for 2026?", requester=practice.requester(Role.BILLER))
+    assert _names(reply) == ["search_knowledge"] and reply.citations
+
+
+def test_no_passage_is_cited_when_none_answers(practice: Practice, full_service: AgentService) -> None:
+    reply = full_service.ask(
+        "policy on parking validation for visitors to the office", requester=practice.requester(Role.BILLER)
+    )
+    assert reply.citations == []
+    if _names(reply) == ["search_knowledge"]:
+        assert "No policy or guideline passage" in reply.answer
+    else:
+        assert reply.tool_calls == [] and "can't" in reply.answer
+
+
+def test_a_missing_value_is_asked_for_and_the_answer_completes_the_request(
+    practice: Practice, full_service: AgentService
+) -> None:
+    front_desk = practice.requester(Role.FRONT_DESK)
+    first = full_service.ask("pt paid a $25 copay by card", requester=front_desk)
+    assert first.tool_calls == [] and "Which claim" in first.answer
+    second = full_service.ask("claim 1050", requester=front_desk, thread_id=first.thread_id)
+    assert _names(second) == ["post_patient_payment"] and second.pending_action is not None
+    assert second.tool_calls[0].arguments["amount"] == "25" and second.tool_calls[0].arguments["method"] == "card"
+    full_service.cancel(second.pending_action.id, requester=front_desk)
