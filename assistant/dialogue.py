@@ -60,6 +60,7 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
     if not calls:
         return state
     claims: list[str] = []
+    details: list[dict[str, Any]] = []
     state["last_calls"] = [{"name": c["name"], "args": c.get("args") or {}} for c in calls]
     for call in calls:
         name, args = call["name"], call.get("args") or {}
@@ -69,21 +70,37 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
             claims.append(str(args["claim_number"]))
         claims += [str(n) for n in args.get("claim_numbers") or [] if ok]
         if name == "find_claims" and ok:
-            found = [str(c.get("claim_number")) for c in data.get("claims") or [] if c.get("claim_number")]
-            claims += found
+            found = [c for c in data.get("claims") or [] if c.get("claim_number")]
+            claims += [str(c["claim_number"]) for c in found]
+            details += [_claim_detail(c, "service_date") for c in found]
             if args.get("patient_name") or args.get("birth_date"):
                 state["patient"] = {k: args.get(k) for k in ("patient_name", "birth_date") if args.get(k)}
         if name == "lookup_code" and args.get("code") and data.get("valid", True):
             state["code"] = str(data.get("code") or args["code"])
+        if name in {"get_claim", "explain_denial"} and ok and data.get("claim_number"):
+            details.append(_claim_detail(data, "service_date_from" if name == "get_claim" else "service_date"))
+            balances = data.get("balances") or {}
+            if balances.get("patient_balance") is not None:
+                state.setdefault("patient_balances", {})[str(data["claim_number"])] = balances["patient_balance"]
+            codes = [
+                f"{a['group_code']}-{a['reason_code']}" for r in data.get("remittances") or [] for a in r["adjustments"]
+            ]
+            codes += [str(c) for r in data.get("remittances") or [] for c in r.get("remark_codes") or []]
+            if codes:
+                state["adjustment_codes"] = list(dict.fromkeys(codes))
         if name == "search_codes" and data.get("hits"):
             state["code"] = str(data["hits"][0].get("code"))
-            state["code_candidates"] = [str(h.get("code")) for h in data["hits"][:5]]
+            state["code_candidates"] = [
+                {"code": str(h.get("code")), "description": str(h.get("description") or "")} for h in data["hits"][:8]
+            ]
         if name == "check_claim_codes" and args.get("diagnoses"):
             state["code"] = str(args["diagnoses"][0])
         if name == "explain_adjustment_codes" and args.get("codes"):
             state["adjustment_codes"] = [str(c) for c in args["codes"]]
-        if name == "explain_denial" and data.get("decoded"):
-            state["adjustment_codes"] = [str(d["code"]) for d in data["decoded"] if d.get("kind") != "group"]
+        if name == "explain_denial" and data.get("adjustments"):
+            codes = [str(a).split()[0] for a in data["adjustments"]]
+            codes += [str(d["code"]) for d in data.get("decoded") or [] if d.get("kind") == "rarc"]
+            state["adjustment_codes"] = list(dict.fromkeys(codes))
         payer = args.get("payer") or (data.get("payer") if isinstance(data.get("payer"), str) else None)
         if payer:
             state["payer"] = payer
@@ -95,8 +112,19 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
         state.pop("claim_candidates", None)
     elif len(unique) > 1:
         state.pop("claim", None)  # "it" is now ambiguous: the planner asks which one
-        state["claim_candidates"] = unique[:10]
+        by_number = {d["claim_number"]: d for d in details}
+        state["claim_candidates"] = [by_number.get(n, {"claim_number": n}) for n in unique[:10]]
     return state
+
+
+def _claim_detail(data: dict[str, Any], date_key: str) -> dict[str, Any]:
+    """What tells one claim from another in "the october one", "the denied one", "the aetna one"."""
+    return {
+        "claim_number": str(data["claim_number"]),
+        "service_date": data.get(date_key),
+        "status": data.get("status"),
+        "payer": data.get("payer"),
+    }
 
 
 def state_note(referents: dict[str, Any], role: str | None) -> str:

@@ -12,6 +12,7 @@ the tools bound for this request, so a user without claim access gets a clear re
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import uuid
@@ -31,7 +32,7 @@ from assistant import composer, repair
 from assistant.dialogue import PLAN_KEY, read_state_note, turn_messages
 from assistant.router import Router, RouteScore, shared_router
 from tools.descriptor import NeedSlot, ToolDescriptor
-from tools.slots import Slots, find_payer, read_slots
+from tools.slots import Slots, find_payer, read_slots, replace_payer
 
 # Conversation patterns (how people refer back), not requests: kept as patterns because they are regular.
 FOLLOW_BEFORE = re.compile(r"\b(the one before|one before (?:it|that)|previous one|prior one|before that)\b", re.I)
@@ -43,8 +44,13 @@ ELLIPSIS = re.compile(
 )
 PRONOUN = re.compile(r"\b(it|its|that|this|them|those|these|same|the claim|that claim|the patient|that one)\b", re.I)
 # Where one message asks two things: "explain the denial and tell me the balance".
-_SPLIT = re.compile(r"\s*(?:;|\band then\b|\band also\b|\balso\b|\bthen\b|\bplus\b|\band\b|,\s*and\b)\s*", re.I)
+_SPLIT = re.compile(
+    r"\s*(?:;|\band then\b|\band also\b|\balso\b|\bthen\b|\bplus\b|,\s*and\b|\band\b|,\s*(?=(?:what|why|how)\b)|"
+    r"\s[+&]\s*(?=(?:what|why|how|check|post|send|show|pull|look|explain|list|give|tell)\b))\s*",
+    re.I,
+)
 _WRITES = {"post_patient_payment", "post_adjustment", "import_remittance"}
+_LISTS = {"find_claims", "x12_exceptions", "denial_worklist"}
 
 
 @dataclass
@@ -116,7 +122,10 @@ class OfflinePlanner(BaseChatModel):
         routes[repair.HELP] = repair.HELP_EXAMPLES
         routes[repair.UNSUPPORTED] = repair.UNSUPPORTED_EXAMPLES
         embedder = get_embedder(self.embedding_model)
-        return shared_router(routes, embedder.encode, key=embedder.model_path, cache_dir=self.cache_dir)
+        families: dict[str, str] = {d.name: str(d.access) for d in self.all_descriptors()}
+        return shared_router(
+            routes, embedder.encode, key=embedder.model_path, cache_dir=self.cache_dir, families=families
+        )
 
     # -- the planning ---------------------------------------------------------------------------------
     def respond(self, messages: list[BaseMessage]) -> AIMessage:
@@ -150,11 +159,17 @@ class OfflinePlanner(BaseChatModel):
             return AIMessage(content="\n\n".join(questions), additional_kwargs={PLAN_KEY: plan})
         return AIMessage(content="", tool_calls=calls, additional_kwargs={PLAN_KEY: plan})
 
+    def vocabulary(self) -> frozenset[str]:
+        """Words the examples use in lower case: what is not among them may be a name."""
+        return _vocabulary(tuple(e for d in self.all_descriptors() for e in d.examples))
+
     def understand(self, text: str, state: dict[str, Any], role: str | None) -> Understanding:
         today = self.today()
         slots = read_slots(text, today=today)
+        if slots.patient_name is None:
+            slots.patient_name = lowercase_name(text, self.vocabulary())
         router = self.router()
-        ranked = router.rank(text, slots)
+        ranked = self._in_context(router.rank(text, slots), slots, state)
         follow = self._follow_up(text, slots, state, router, ranked)
         if follow is not None:
             return follow
@@ -162,14 +177,48 @@ class OfflinePlanner(BaseChatModel):
         if parts is not None:
             return Understanding(parts)
         top = ranked[0]
-        if top.score < router.floor:
+        last = (state.get("last_calls") or [{}])[0].get("name")
+        sure = router.confidence(ranked) >= router.floor
+        if not sure and last and last not in _WRITES and len(text.split()) <= 4:
+            # "excludes1?", "billable?" after a lookup: the same question about the same subject.
+            descriptor = self.descriptor(last)
+            if descriptor is not None and last in self.tool_names:
+                part = self._part(descriptor, slots, state)
+                if part.calls:
+                    return Understanding([part])
+        if not sure and not state.get("claim_candidates"):
             closest = [d for r in ranked[:3] if (d := self.descriptor(r.route)) and d.name in self.tool_names][:2]
             return Understanding([], reply=repair.not_understood(self.bound(), role, closest))
-        if top.route == repair.HELP:
+        if top.route == repair.HELP and sure:
             return Understanding([], reply=repair.capabilities(self.bound(), role))
-        if top.route == repair.UNSUPPORTED:
+        if top.route == repair.UNSUPPORTED and sure:
             return Understanding([], reply=repair.cannot_do(self.bound(), role))
-        return self._single(top.route, slots, state, role)
+        route = top.route
+        candidates = state.get("claim_candidates") or []
+        if candidates and not slots.claim_number and not (slots.patient_name or slots.birth_date):
+            picked = _pick_claim(slots, candidates, self.today())
+            if picked and (route in _LISTS or not sure):
+                # "the one from oct, what does the pt owe": one of the claims just shown, not a new search.
+                route = "post_patient_payment" if slots.amount is not None else "get_claim"
+        if not sure and route == top.route:
+            closest = [d for r in ranked[:3] if (d := self.descriptor(r.route)) and d.name in self.tool_names][:2]
+            return Understanding([], reply=repair.not_understood(self.bound(), role, closest))
+        return self._single(route, slots, state, role)
+
+    def _in_context(self, ranked: list[RouteScore], slots: Slots, state: dict[str, Any]) -> list[RouteScore]:
+        """A message that names nothing of its own ("and the balance?", "what modifier was on the line") is
+        about what the thread is about: the tools that take the thread's subject count twice as much."""
+        own = slots.claim_numbers or slots.maybe_claims or slots.codes or slots.patient_name or slots.file_name
+        subjects = {kind for kind, key in (("claim", "claim"), ("code", "code")) if state.get(key)}
+        if own or not subjects:
+            return ranked
+        weighted = []
+        for scored in ranked:
+            descriptor = self.descriptor(scored.route)
+            boost = 2.0 if descriptor is not None and subjects & set(descriptor.referents) else 1.0
+            weighted.append(RouteScore(scored.route, scored.score * boost))
+        total = sum(r.score for r in weighted) or 1.0
+        return sorted((RouteScore(r.route, r.score / total) for r in weighted), key=lambda r: -r.score)
 
     def _single(self, route: str, slots: Slots, state: dict[str, Any], role: str | None) -> Understanding:
         descriptor = self.descriptor(route)
@@ -188,13 +237,22 @@ class OfflinePlanner(BaseChatModel):
         try:
             return Part(descriptor.name, calls=[_clean(args) for args in descriptor.plan(slots)])
         except NeedSlot as need:
-            candidates = state.get("claim_candidates") or []
+            candidates = _candidate_numbers(state)
             if need.slot.name == "claim_number" and len(candidates) > 1 and not slots.claim_number:
                 listed = ", ".join(candidates[:6])
+                awaiting = _pending_slots(descriptor, slots)
+                awaiting["slot"] = "claim_number"
                 return Part(
                     descriptor.name,
                     question=f"Which claim do you mean: {listed}? Say “claim {candidates[0]}”, for example.",
-                    awaiting={"route": descriptor.name, "slot": "claim_number"},
+                    awaiting=awaiting,
+                )
+            if descriptor.name == "check_claim_codes" and slots.claim_number and "get_claim" in self.tool_names:
+                # "scrub the codes on 1111": the claim's own codes first, then the check (second hop).
+                return Part(
+                    "get_claim",
+                    calls=[{"claim_number": slots.claim_number}],
+                    awaiting={"route": "check_claim_codes", "from_claim": True},
                 )
             if (
                 need.slot.name == "claim_number"
@@ -213,16 +271,35 @@ class OfflinePlanner(BaseChatModel):
 
     def _fill_from_state(self, descriptor: ToolDescriptor, slots: Slots, state: dict[str, Any]) -> None:
         """Values the message leaves out but the thread is clearly about ("why was it denied")."""
-        if "claim" in descriptor.referents and not slots.claim_number and state.get("claim"):
-            slots.claim_numbers = [str(state["claim"])]
+        if "claim" in descriptor.referents and not slots.claim_number:
+            picked = _pick_claim(slots, state.get("claim_candidates") or [], self.today())
+            if picked:
+                slots.claim_numbers = [picked]
+            elif state.get("claim"):
+                slots.claim_numbers = [str(state["claim"])]
+        if descriptor.name == "post_patient_payment" and slots.amount is None and _WHOLE_BALANCE.search(slots.text):
+            owed = (state.get("patient_balances") or {}).get(slots.claim_number or "")
+            if owed not in (None, "0", "0.00"):
+                from decimal import Decimal
+
+                slots.amount = Decimal(str(owed))
+        if descriptor.name == "lookup_code" and not slots.medical_codes:
+            picked = _pick_code(slots.text, state.get("code_candidates") or [])
+            if picked:
+                slots.codes = [("code", picked)]
+        if descriptor.name == "check_claim_codes":
+            _correct_check(slots, state)
         if descriptor.name in {"lookup_code", "check_claim_codes"} and not slots.medical_codes and state.get("code"):
             code = str(state["code"])
             slots.codes = [*slots.codes, ("icd10cm" if "." in code else "code", code)]
             if descriptor.name == "lookup_code" and slots.adjustment_codes:
                 slots.codes = [c for c in slots.codes if c[0] not in {"carc", "rarc"}]
         if descriptor.name == "explain_adjustment_codes" and not slots.adjustment_codes:
-            codes = state.get("adjustment_codes") or []
-            slots.codes = [*slots.codes, *(("carc" if "-" in c else "rarc", str(c)) for c in codes)]
+            codes = [str(c) for c in state.get("adjustment_codes") or []]
+            group = re.search(r"\b(co|pr|oa|pi)\b", slots.text, re.I)
+            if group and any(c.upper().startswith(group.group(1).upper() + "-") for c in codes):
+                codes = [c for c in codes if c.upper().startswith(group.group(1).upper() + "-")]
+            slots.codes = [*slots.codes, *(("carc" if "-" in c else "rarc", c) for c in codes)]
         refers_back = bool(PRONOUN.search(slots.text))
         if descriptor.name in {"search_knowledge", "denial_worklist"} and not slots.payer and refers_back:
             slots.payer = str(state["payer"]) if state.get("payer") else None
@@ -254,13 +331,20 @@ class OfflinePlanner(BaseChatModel):
             return Understanding([self._part(self.descriptor(claim_routes[0]) or _NONE, slots, {})])
         awaiting = state.get("awaiting")
         if awaiting and (descriptor := self.descriptor(str(awaiting.get("route")))) is not None:
+            if awaiting.get("slot") == "claim_number" and not slots.claim_number:
+                picked = _pick_claim(slots, state.get("claim_candidates") or [], self.today())
+                slots.claim_numbers = [picked] if picked else []
             answered = _answers(awaiting, slots)
             if answered:
                 _restore(awaiting, slots)
                 return Understanding([self._part(descriptor, slots, state)])
         if not last:
             return None
-        own_route_is_clear = ranked[0].score >= router.floor and ranked[0].route not in {repair.HELP}
+        correcting = bool(_DROP.search(text) or _INSTEAD.search(text) or _ADD.search(text)) and bool(slots.codes)
+        if last[0]["name"] == "check_claim_codes" and "check_claim_codes" in self.tool_names and correcting:
+            # A correction of the last check ("swap in E11.65", "drop the R73.03").
+            return Understanding([self._part(self.descriptor("check_claim_codes") or _NONE, slots, state)])
+        own_route_is_clear = router.confidence(ranked) >= router.floor and ranked[0].route not in {repair.HELP}
         remainder = _remainder(text)
         elliptic = bool(ELLIPSIS.search(text)) or len(remainder.split()) <= 1
         if not elliptic or (own_route_is_clear and len(remainder.split()) >= 2):
@@ -277,8 +361,7 @@ class OfflinePlanner(BaseChatModel):
         if previous.name in {"search_knowledge"}:
             question = str(previous_args.get("question") or "")
             if slots.payer:
-                old = find_payer(question)
-                question = question.replace(old, slots.payer) if old and old in question else question
+                question = replace_payer(question, slots.payer) if find_payer(question) else f"{question} {slots.payer}"
                 carried = read_slots(question, today=self.today())
                 carried.payer = slots.payer
             return Understanding([Part(previous.name, calls=[_clean({"question": question, "payer": carried.payer})])])
@@ -291,26 +374,29 @@ class OfflinePlanner(BaseChatModel):
             if slots.patient_name:
                 args["patient_name"] = slots.patient_name
             return Understanding([Part(previous.name, calls=[_clean(args)])])
-        return Understanding([self._part(previous, carried, {})])
+        return Understanding([self._part(previous, carried, state)])
 
     def _multi_part(
         self, text: str, slots: Slots, state: dict[str, Any], router: Router, ranked: list[RouteScore]
     ) -> list[Part] | None:
         """Several requests in one message: each part routed on its own, values shared between them."""
-        pieces = [p for p in _SPLIT.split(text) if p and len(p.split()) >= 2]
+        pieces = [p for p in _join_code_lists(_SPLIT.split(text)) if p and len(p.split()) >= 2]
         if len(pieces) < 2:
             return None
         routes: list[str] = []
         scores: list[float] = []
         for piece in pieces:
             piece_slots = read_slots(piece, today=self.today())
-            _share(piece_slots, slots)  # "what does the pt owe" is about the claim the message names
-            top = router.rank(piece, piece_slots)[0]
+            if not piece_slots.claim_numbers:  # "what does the pt owe" is about the claim the message names
+                piece_slots.claim_numbers = list(slots.claim_numbers)
+            piece_ranked = router.rank(piece, piece_slots)
+            top = piece_ranked[0]
+            score = router.confidence(piece_ranked)
             # Beside a part that is clear, a short part ("and show me what's left") needs only half the floor.
-            if top.score < router.floor / 2 or top.route in {repair.HELP, repair.UNSUPPORTED}:
+            if score < router.floor / 2 or top.route in {repair.HELP, repair.UNSUPPORTED}:
                 return None
             routes.append(top.route)
-            scores.append(top.score)
+            scores.append(score)
         if max(scores) < router.floor:
             return None
         if len(set(routes)) < 2:
@@ -332,6 +418,21 @@ class OfflinePlanner(BaseChatModel):
     ) -> AIMessage | None:
         """A payment for a patient: the visit was looked up first; post to it if exactly one is open."""
         then = plan.get("then")
+        if then and then.get("from_claim") and len(results) == 1 and "check_claim_codes" in self.tool_names:
+            name, data = results[0]
+            if name != "get_claim" or "error" in data:
+                return None
+            lines = [
+                f"{line['procedure_code']}:{','.join(line.get('modifiers') or [])}:{int(float(line.get('units') or 1))}"
+                for line in data.get("lines") or []
+            ]
+            arguments = {"diagnoses": data.get("diagnoses") or [], "lines": lines}
+            if data.get("service_date_from"):
+                arguments["date_of_service"] = data["service_date_from"]
+            call = self._call("check_claim_codes", arguments)
+            return AIMessage(
+                content="", tool_calls=[call], additional_kwargs={PLAN_KEY: {"routes": ["check_claim_codes"]}}
+            )
         if not then or then.get("route") != "post_patient_payment" or len(results) != 1:
             return None
         name, data = results[0]
@@ -353,6 +454,166 @@ class OfflinePlanner(BaseChatModel):
 
 
 _NONE = ToolDescriptor(func=lambda: None, access="codes", step="", summary="")
+
+
+_WHOLE_BALANCE = re.compile(
+    r"\b(the rest|rest of it|full (?:amount|amt|balance|bal)|in full|"
+    r"(?:what|all) (?:s?he|they|the pt|the patient) owe[sd]?|the (?:pt |patient )?balance|remaining|what'?s left)\b",
+    re.I,
+)
+_CANDIDATE_STOP = frozenset(
+    re.findall(
+        r"\S+",
+        "the one a an it that this is was what whats what's and of for on to its billable code codes dx icd how "
+        "about which ok okay then now with w use i we pt",
+    )
+)
+
+
+def _candidate_numbers(state: dict[str, Any]) -> list[str]:
+    return [str(c["claim_number"] if isinstance(c, dict) else c) for c in state.get("claim_candidates") or []]
+
+
+def _pick_claim(slots: Slots, candidates: list[Any], today: dt.date) -> str | None:
+    """The one claim of those just shown that "the october one", "the denied one", "the 10/20 one" means."""
+    if len(candidates) < 2:
+        return None
+    from tools.slots import _MONTHS, find_month_range
+
+    text = slots.text.lower()
+    chosen = [c for c in candidates if isinstance(c, dict)]
+    months = find_month_range(slots.text, today)
+    short_date = re.search(r"\b(\d{1,2})/(\d{1,2})\b", text)
+    if short_date:
+        month, day = int(short_date.group(1)), int(short_date.group(2))
+        chosen = [c for c in chosen if str(c.get("service_date") or "")[5:] == f"{month:02d}-{day:02d}"]
+    elif months and any(re.search(rf"\b{m}\b", text) for m in _MONTHS):
+        chosen = [c for c in chosen if str(c.get("service_date") or "")[5:7] == f"{months[0].month:02d}"]
+    status = next(
+        (w for w in ("denied", "rejected", "paid", "pending", "submitted") if re.search(rf"\b{w}\b", text)), None
+    )
+    if status:
+        chosen = [c for c in chosen if str(c.get("status") or "").startswith(status)] or chosen
+    if slots.payer:
+        chosen = [c for c in chosen if slots.payer.lower() in str(c.get("payer") or "").lower()] or chosen
+    narrowed = short_date or (months and any(re.search(rf"\b{m}\b", text) for m in _MONTHS)) or status or slots.payer
+    return str(chosen[0]["claim_number"]) if narrowed and len(chosen) == 1 else None
+
+
+def _pick_code(text: str, candidates: list[Any]) -> str | None:
+    """The code of a search's results that "the unspecified one" or "the vertebrogenic one" means."""
+    words = [w for w in re.findall(r"[a-z][a-z0-9-]{2,}", text.lower()) if w not in _CANDIDATE_STOP]
+    if not words or not candidates:
+        return None
+    matching = [
+        c
+        for c in candidates
+        if isinstance(c, dict)
+        and all(re.search(rf"\b{re.escape(w[:7])}", str(c.get("description", "")).lower()) for w in words)
+    ]
+    return str(matching[0]["code"]) if len(matching) == 1 else None
+
+
+_DROP = re.compile(r"\b(?:drop|remove|take out|without|w/o|delete|minus)\b", re.I)
+_INSTEAD = re.compile(r"\b(?:instead|swap|replace|switch|change)\b", re.I)
+_ADD = re.compile(r"\b(?:add|plus|also with|and also)\b", re.I)
+
+
+def _correct_check(slots: Slots, state: dict[str, Any]) -> None:
+    """Corrections to the last code check ("swap in E11.65", "drop the R73.03", "what if it's E11.9 instead
+    of E11.65", "check it w 99214"): the last check's codes, changed as asked."""
+    last = next((c for c in state.get("last_calls") or [] if c.get("name") == "check_claim_codes"), None)
+    named = [code for system, code in slots.codes if system == "icd10cm"]
+    others = [(system, code) for system, code in slots.codes if system not in {"icd10cm", "carc", "rarc"}]
+    if last is None:
+        if not named and state.get("code") and "." in str(state["code"]):
+            slots.codes = [("icd10cm", str(state["code"])), *slots.codes]  # "check it w 99214"
+        return
+    args = last.get("args") or {}
+    diagnoses = [str(d) for d in args.get("diagnoses") or []]
+    lines = [str(line).split(":")[0] for line in args.get("lines") or []]
+    text = slots.text
+    if _DROP.search(text):
+        diagnoses = [d for d in diagnoses if d not in named]
+        lines = [line for line in lines if line not in {c for _, c in others}]
+    elif _INSTEAD.search(text) and named:
+        after = re.search(r"\binstead of\b(.*)", text, re.I)
+        replaced = [c for c in named if after and c in after.group(1)]
+        new = [c for c in named if c not in replaced]
+        if replaced:
+            diagnoses = [new[0] if d in replaced and new else d for d in diagnoses]
+        else:  # "swap in E11.65": it takes the place of the diagnosis of the same category
+            diagnoses = [next((n for n in new if n[:3] == d[:3]), d) for d in diagnoses]
+            diagnoses += [n for n in new if n not in diagnoses and not any(n[:3] == d[:3] for d in diagnoses)]
+            if not any(n in diagnoses for n in new):
+                diagnoses = new
+    elif _ADD.search(text) or named or others:
+        diagnoses += [c for c in named if c not in diagnoses]
+        lines += [c for _, c in others if c not in lines]
+    else:
+        return
+    slots.codes = [("icd10cm", d) for d in dict.fromkeys(diagnoses)] + [("cpt", line) for line in dict.fromkeys(lines)]
+
+
+@functools.cache
+def _vocabulary(examples: tuple[str, ...]) -> frozenset[str]:
+    # Lower case only (names in the examples are mostly capitalised), less the words that stand where a
+    # name stands in an example ("pt drew fakely 07/24/1963"): those are names, not words of the trade.
+    words = {w for e in examples for w in re.findall(r"\b[a-z][a-z'’-]+\b", e)}
+    names: set[str] = set()
+    for example in examples:
+        for match in _NAMED_IN_EXAMPLE.finditer(example.lower()):
+            names.update((match.group(1) or match.group(2)).split())
+    return frozenset((words - names) | set(repair.COMMON_WORDS))
+
+
+_NAMED_IN_EXAMPLE = re.compile(
+    r"(?:\bpt|\bpatient|\bfor|\bmember)\s+([a-z'’-]+\s+[a-z'’-]+)(?=\s+(?:dob|born|\d{1,2}/|\d{4}-))|"
+    r"\b([a-z'’-]+\s+[a-z'’-]+)(?=\s+(?:dob|born|\d{1,2}/\d{1,2}/\d{2,4}))"
+)
+
+
+_BEFORE_NAME = re.compile(r"(?:\bpt|\bpatient|\bmember|\blooking for|\bfor|\bclaims? for|\bon)\s*$", re.I)
+_AFTER_NAME = re.compile(
+    r"^\s*(?:,?\s*(?:dob|d\.o\.b|born)\b|\d{1,2}/\d{1,2}/\d{2,4}|,?\s*(?:claims?|visits?|balance|bal|account|acct|"
+    r"denied|rejected|ones|uhc|aetna|cigna|bcbs|medicare|medicaid|mcr))",
+    re.I,
+)
+
+
+def lowercase_name(text: str, vocabulary: frozenset[str]) -> str | None:
+    """A patient's name typed in lower case ("pt jamie mockingham dob 3/28/61"): two or three words in a
+    row that are not words of the trade, after "pt"/"for" or at the start, before a birth date or "claims"."""
+    tokens = list(re.finditer(r"\S+", text))
+    run: list[re.Match[str]] = []
+    for token in [*tokens, None]:
+        word = token.group(0).lower().strip(",.;:?!") if token is not None else ""
+        if token is not None and re.fullmatch(r"[a-z][a-z'’-]+", word) and word not in vocabulary:
+            run.append(token)
+            continue
+        if 2 <= len(run) <= 3:
+            before, after = text[: run[0].start()], text[run[-1].end() :]
+            if (_BEFORE_NAME.search(before) or not before.strip()) and (
+                _AFTER_NAME.search(after) or _BEFORE_NAME.search(before)
+            ):
+                return " ".join(t.group(0).strip(",.;:?!").capitalize() for t in run)
+        run = []
+    return None
+
+
+_CODE_AT_END = re.compile(r"(?:\b[A-Z]\d[0-9A-Z.]{2,6}|\b\d{4}[0-9FTU]|\b(?:CO|PR|OA|PI)-?\s?\d{1,3})\W*$", re.I)
+_CODE_AT_START = re.compile(r"^\W*(?:[A-Z]\d[0-9A-Z.]{2,6}|\d{4}[0-9FTU]|(?:CO|PR|OA|PI)-?\s?\d{1,3})\b", re.I)
+
+
+def _join_code_lists(pieces: list[str]) -> list[str]:
+    """ "99214 and G0439 with E11.65" is one request about two codes, not two requests."""
+    joined: list[str] = []
+    for piece in pieces:
+        if joined and piece and _CODE_AT_END.search(joined[-1]) and _CODE_AT_START.search(piece):
+            joined[-1] = f"{joined[-1]} and {piece}"
+        else:
+            joined.append(piece)
+    return joined
 
 
 def _clean(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,10 @@ the router, beside the tools' own examples.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+from assistant.grounding import codes_in
 from tools.descriptor import ToolDescriptor
 
 HELP = "help"
@@ -105,7 +107,52 @@ UNSUPPORTED_EXAMPLES = (
     "resubmit 1042 to the clearinghouse",
     "send the corrected claim for 1500",
     "void claim 1007",
+    # Kinds of office work no tool does: money back, plans, registration, reports, benefits.
+    "issue a refund to the patient",
+    "refund the overpayment on 1188",
+    "set up a payment plan for the pt",
+    "payment plan for her balance",
+    "add a new patient to the system",
+    "register a new pt dob 5/5/1990",
+    "update the pt's address",
+    "change the insurance on file for the patient",
+    "denial rate by provider",
+    "collections report for last quarter",
+    "how many claims did we send last month",
+    "net collection rate",
+    "send the pt to collections",
+    "print a superbill",
+    "create an invoice",
+    "email the eob to the patient",
+    "credential dr smith with aetna",
+    "verify benefits for the pt",
+    "what's the pt's copay per their plan",
+    "is the patient's deductible met",
+    # The same kinds of work, with the values people give.
+    "refund $20 to the pt on claim 1188",
+    "issue a $15 refund for 2001",
+    "verify eligibility for pt Jane Sample dob 01/02/1980 w aetna",
+    "check benefits for drew fakely dob 7/24/1963",
+    "run an eligibility check on claim 1500's patient",
+    "refund the credit on 1042 back to the card",
+    # Calling payers and checking coverage, with the claim or patient people name.
+    "call aetna about claim 1188 and find out what happened",
+    "phone the payer on 2001",
+    "call uhc for me",
+    "get medicare on the phone about 1042",
+    "verify benefits pt jane sample dob 01/02/1980",
+    "eligibility for pt drew fakely 07/24/1963 with cigna",
+    "check coverage for pt born 3/3/1975 w bcbs",
+    "is pt jane sample dob 1/2/1980 still covered by aetna",
 )
+
+
+def _plain(example: str) -> bool:
+    """An example fit to show anyone: no code (it would be a code no tool returned) and no birth date or
+    name-like pair (a capability answer may go to a channel not cleared for patient data)."""
+    return not codes_in(example) and not re.search(
+        r"\d{1,2}/\d{1,2}/\d{2,4}|\bdob\b|\b[A-Z][a-z]+ [A-Z][a-z]+\b", example
+    )
 
 
 def _examples_for(descriptors: Sequence[ToolDescriptor], role: str | None, count: int = 3) -> list[str]:
@@ -114,8 +161,10 @@ def _examples_for(descriptors: Sequence[ToolDescriptor], role: str | None, count
     for descriptor in descriptors:
         if role is not None and role not in descriptor.roles_hint:
             continue
-        if descriptor.examples:
-            picked.append(descriptor.examples[0])
+        # An example with a code in it would be a code no tool returned (the grounding guard takes it out).
+        plain = [example for example in descriptor.examples if _plain(example)]
+        if plain:
+            picked.append(plain[0])
         if len(picked) >= count:
             break
     return picked
@@ -144,9 +193,9 @@ def not_understood(
     lines = ["I'm not sure what you're asking, so I haven't looked anything up."]
     if closest:
         lines.append("Did you mean one of these?")
-        lines += [
-            f"- {descriptor.summary} (e.g. “{descriptor.examples[0]}”)" for descriptor in closest if descriptor.examples
-        ]
+        for descriptor in closest:
+            plain = [example for example in descriptor.examples if _plain(example)]
+            lines.append(f"- {descriptor.summary}" + (f" (e.g. “{plain[0]}”)" if plain else ""))
         lines.append("")
     return "\n".join(lines) + "\n" + capabilities(descriptors, role)
 
@@ -157,3 +206,18 @@ def no_claim_access() -> str:
         "Ask an administrator to link it. I can still look up codes and answer from payer policies and "
         "coding guidance."
     )
+
+
+#: Everyday words that are never a patient's name (with the words of the examples, see the planner).
+COMMON_WORDS = frozenset(
+    re.findall(
+        r"\S+",
+        "a an the and or but if of on in at to for from by with without about any all some no not is are was were be "
+        "been has have had do does did can could would should will may might must shall i we you he she they it "
+        "me us him her them my our your his their its this that these those here there what which who whom whose "
+        "when where why how pls please plz thanks thank hi hello hey ok okay yes yeah just also too very really "
+        "get got give gave show tell find look pull need want see know check send post make take put run list "
+        "claim claims patient patients pt pts dob born today yesterday tomorrow week month year new old last next "
+        "one two three first second other same different more less much many each every",
+    )
+)

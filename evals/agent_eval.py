@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import select
 
 from assistant.grounding import codes_in
+from assistant.phi import HIDDEN
 from assistant.registry import default_tool_specs
 from assistant.service import AgentService
 from assistant.types import AgentReply, Channel, Requester
@@ -272,8 +273,8 @@ def run_agent_eval(
         else:
             problems["tools"] = {"expected": expected, "got": called}
 
-        lowered = reply.answer.lower()
-        missing = [fact for fact in case["expect_facts"] if fact.lower() not in lowered]
+        lowered = _plain_numbers(reply.answer.lower())
+        missing = [fact for fact in case["expect_facts"] if _plain_numbers(fact.lower()) not in lowered]
         fact_total += len(case["expect_facts"])
         fact_hits += len(case["expect_facts"]) - len(missing)
         if missing:
@@ -369,13 +370,24 @@ HONEST = re.compile(
 )
 
 
+def _plain_numbers(text: str) -> str:
+    """Amounts compared without thousands separators: "5690.00" is the fact in "$5,690.00"."""
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+
+
 def _carries(reply: AgentReply, expected: dict[str, Any]) -> bool:
     """Some tool call of the reply carries every expected argument value (a list may contain it)."""
 
     def same(value: Any, wanted: Any) -> bool:
+        if isinstance(wanted, list):  # every wanted item is among the values
+            return all(same(value, item) for item in wanted)
         if isinstance(value, list):
             return any(same(item, wanted) for item in value)
-        return str(value).strip().upper() == str(wanted).strip().upper()
+        got, want = str(value).strip().upper(), str(wanted).strip().upper()
+        if got == want or got == HIDDEN.upper():  # patient fields are hidden in the call records by design
+            return True
+        # A payer or modifier named the short way ("Medicaid" for "State Medicaid", "MOD GA" for "GA").
+        return want.replace(" ", "").isalpha() and len(min(got, want, key=len)) >= 2 and (want in got or got in want)
 
     return any(
         all(key in call.arguments and same(call.arguments[key], wanted) for key, wanted in expected.items())

@@ -7,6 +7,7 @@ one JSON document. Figures are medians and p95 on this machine, beside a baselin
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import resource
@@ -20,7 +21,7 @@ from typing import Any
 
 from assistant.settings import Settings, load_settings
 
-SUITES = ("codes", "retrieval", "x12", "chat", "startup")
+SUITES = ("codes", "retrieval", "x12", "chat", "router", "startup")
 
 
 def _peak_rss_mb() -> float:
@@ -119,11 +120,55 @@ def bench_chat(settings: Settings, claims: int) -> dict[str, Any]:
     return {"one_user": single, "fifty_users": loaded}
 
 
+ROUTER_BENCH = [
+    "why was claim 1042 denied?",
+    "1042 bounced back from uhc, now what",
+    "gout dx code",
+    "post $40 copay to claim 1500 by card",
+    "aetna timely filing limit for 2026",
+    "draft an appeal letter for claim 1042",
+    "explain the denial on 1042 and tell me the balance",
+    "is it billable?",
+]
+
+
+def bench_router(settings: Settings, claims: int) -> dict[str, Any]:
+    """The offline planner's understanding alone: scoring a message (embedding + classifier) and the whole
+    reading of it (slots, scores, follow-up and multi-part checks), and the cost of loading the router."""
+    from assistant.llm import make_chat_model
+    from tools.slots import read_slots
+
+    planner: Any = make_chat_model(settings)
+    started = time.perf_counter()
+    router = planner.router()
+    load_s = time.perf_counter() - started
+    rank_ms, understand_ms = [], []
+    for _ in range(10):
+        for text in ROUTER_BENCH:
+            started = time.perf_counter()
+            router.rank(text, read_slots(text, today=dt.date.today()))
+            rank_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            planner.understand(text, {"claim": "1042", "last_calls": [{"name": "get_claim", "args": {}}]}, "biller")
+            understand_ms.append((time.perf_counter() - started) * 1000)
+    rank_ms.sort()
+    understand_ms.sort()
+    return {
+        "load_or_fit_s": round(load_s, 2),
+        "examples": router.calibration.examples,
+        "score_ms_p50": round(rank_ms[len(rank_ms) // 2], 1),
+        "score_ms_p95": round(rank_ms[int(len(rank_ms) * 0.95)], 1),
+        "understand_ms_p50": round(understand_ms[len(understand_ms) // 2], 1),
+        "understand_ms_p95": round(understand_ms[int(len(understand_ms) * 0.95)], 1),
+    }
+
+
 RUNNERS: dict[str, Callable[[Settings, int], dict[str, Any]]] = {
     "codes": bench_codes,
     "retrieval": bench_retrieval,
     "x12": bench_x12,
     "chat": bench_chat,
+    "router": bench_router,
     "startup": bench_startup,
 }
 

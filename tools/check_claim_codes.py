@@ -114,6 +114,11 @@ EXAMPLES = (
     "validate E11 and 99213",
     "cpt 99214 w/ mod 25 and G0439 same day ok?",
     "is it ok to bill 99213 with Z00.00 and I10?",
+    # Checking the codes a claim was billed with.
+    "code check claim 1188 before it goes out",
+    "scrub the codes on 2001",
+    "run edits on clm 1500 codes",
+    "are the codes on 1042 ok",
 )
 
 DESCRIPTOR = ToolDescriptor(

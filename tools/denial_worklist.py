@@ -219,6 +219,13 @@ EXAMPLES = (
     "pull the UHC denial list for me",
     "what denials do we need to work today",
     "cigna denial list",
+    # Open denials by reason code.
+    "co-16 denials",
+    "open co-197 for uhc",
+    "how much is in co-50 denials",
+    "uhc co-97 open",
+    "all the pr-1 denials",
+    "timely filing denials for aetna",
 )
 
 DESCRIPTOR = ToolDescriptor(

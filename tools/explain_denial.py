@@ -252,6 +252,13 @@ EXAMPLES = (
     "medicare won't pay 1036 - why?",
     "what's the deal with the denial on 1019",
     "how do I appeal the cigna denial on 1375",
+    # Deadlines and what to do about one claim's denial.
+    "whats the deadline on 1188",
+    "appeal deadline for clm 2001",
+    "how long do we have to appeal 1042",
+    "1188 came back co 50, can we fight it",
+    "can we dispute the denial on 1500",
+    "1042 was kicked back, what now",
 )
 
 DESCRIPTOR = ToolDescriptor(

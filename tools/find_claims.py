@@ -157,6 +157,15 @@ EXAMPLES = (
     "any cigna claims still pending?",
     "look up claims for Morgan Draftley, born 10/08/1988",
     "Drew Fakely 07/24/1963 claims",
+    # Claims by status, payer or date of service.
+    "rejected claims for medicare",
+    "medicare rejections",
+    "denied claims with dos 2026-10-14",
+    "all pending aetna claims",
+    "partially paid claims last month",
+    "claims for dos 11/02/2026",
+    "show me the rejected ones from bcbs",
+    "unpaid cigna claims from september",
 )
 
 DESCRIPTOR = ToolDescriptor(

@@ -282,6 +282,14 @@ EXAMPLES = (
     "check on claim 1002 for me",
     "what's the balance on 1500",
     "any update on clm#1002?",
+    # One claim's details.
+    "pull up 1188",
+    "pull up 1042 and 2001",
+    "1188??",
+    "what did aetna pay on 1188",
+    "rendering provider on 1188",
+    "who was the provider on clm 2001",
+    "what modifier was on the line for 1188",
 )
 
 DESCRIPTOR = ToolDescriptor(

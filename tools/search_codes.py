@@ -96,6 +96,27 @@ EXAMPLES = (
     "what's the diagnosis code for high blood pressure",
     "ICD10 for COPD with acute exacerbation",
     "code for sprain of right ankle, first visit",
+    # A condition or service named on its own: the code for it is wanted.
+    "hypertension",
+    "copd w exacerbation",
+    "ankle sprain right",
+    "uti",
+    "migraine w/o aura",
+    "hyperlipidemia",
+    "chest pain unspecified",
+    "afib",
+    "anxiety disorder",
+    "low back pain",
+    "b12 injection",
+    "flu vaccine admin",
+    "knee replacement status",
+    "obesity bmi 40",
+    "dx for annual physical",
+    "screening colonoscopy code",
+    "right side modifier",
+    "hcpcs for walker",
+    "depression screening code",
+    "acute sinusitis",
 )
 
 DESCRIPTOR = ToolDescriptor(

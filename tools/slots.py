@@ -166,6 +166,10 @@ def find_month_range(text: str, today: dt.date) -> tuple[dt.date, dt.date] | Non
 
 
 _YEAR = re.compile(r"^(?:19[5-9]\d|20[0-4]\d)$")
+# Words before a number that make it a year: "before 2024", "for 2026", "since 2025", "fy 2026".
+_YEAR_CONTEXT = re.compile(
+    r"\b(?:before|after|since|in|for|of|from|until|till|through|thru|by|during|year|fy|cy|plan year)\s*$", re.I
+)
 
 
 def find_claim_numbers(text: str) -> tuple[list[str], list[str]]:
@@ -196,16 +200,48 @@ def _looks_like_code(number: str) -> bool:
     return len(number) == 5  # a bare five-digit number is more likely a CPT code than a claim number
 
 
+_MONEY_WORDS = (
+    r"copay|co-pay|payment|pmt|pymt|paid|pd|pays|received|recvd|rec'?d|gave|dropped off|brought|deductible|coins|"
+    r"coinsurance|write[- ]?off|w/o|adjust|adj|take|took|balance of"
+)
+_AMOUNT_AFTER_WORD = re.compile(rf"\b(?:{_MONEY_WORDS})\w*\s+(?:of\s+|the\s+)?(\d+(?:\.\d{{1,2}})?)\b(?![/.-]\d)", re.I)
+_AMOUNT_BEFORE_WORD = re.compile(
+    r"(?<![\w/.-])(\d+(?:\.\d{1,2})?)\s+(?:cash|card|check|cheque|credit|debit|ach|copay|co-pay|dollars?|"
+    r"bucks|pt bal|patient bal|small bal)\b",
+    re.I,
+)
+# Cents make a number money ("67.56 for 1043"), unless it is a code ("E11.65") or part of a date.
+_CENTS = re.compile(r"(?<![\w./-])(\d{1,7}\.\d{2})(?![\w./-]|\.\d)")
+
+
 def find_amount(text: str) -> Decimal | None:
+    """Money in a message: "$40", "40 dollars", "67.56", "paid 30", "30 cash"."""
     match = _AMOUNT.search(text)
-    if not match:
-        words = re.search(
-            r"\b(?:copay|co-pay|payment|paid|pays|write[- ]?off|w/o|adjust)\w*\s+(?:of\s+)?(\d+(?:\.\d{1,2})?)\b",
-            text,
-            re.I,
-        )
-        return Decimal(words.group(1)) if words else None
-    return Decimal((match.group(1) or match.group(2)).replace(",", ""))
+    if match:
+        return Decimal((match.group(1) or match.group(2)).replace(",", ""))
+    for pattern in (_CENTS, _AMOUNT_AFTER_WORD, _AMOUNT_BEFORE_WORD):
+        found = pattern.search(text)
+        if found and not _is_claim_sized(found.group(1)):
+            return Decimal(found.group(1))
+    return None
+
+
+_MONEY_VERBS = re.compile(r"\b(?:post|write[- ]?off|w/o|adjust|adj|paid|pay|pd|copay|payment|pmt|refund)\b", re.I)
+
+
+def _leftover_amount(text: str, codes: list[tuple[str, str]], claims: list[str]) -> Decimal | None:
+    """ "write off 1040 as timely filing, 135": in a message about money, the one small number that is not
+    a code, a claim number or part of a date is the amount."""
+    cleaned = _US_DATE.sub(" ", _ISO_DATE.sub(" ", text))
+    cleaned = _GROUP_CARC.sub(" ", _CARC.sub(" ", cleaned))
+    numbers = [n for n in re.findall(r"(?<![\w./-])(\d{1,3}(?:\.\d{1,2})?)(?![\w/-]|\.\d)", cleaned)]
+    numbers = [n for n in numbers if n not in claims and n not in {c for _, c in codes}]
+    return Decimal(numbers[0]) if len(numbers) == 1 else None
+
+
+def _is_claim_sized(number: str) -> bool:
+    """A bare whole number of four or more digits is a claim number, not an amount ("paid on 1042")."""
+    return "." not in number and len(number) >= 4
 
 
 def find_method(text: str) -> str | None:
@@ -399,8 +435,10 @@ def read_slots(text: str, *, today: dt.date) -> Slots:
     if not named:  # a bare five-digit CPT-shaped number is a code; a claim number only if nothing else fits
         bare = [n for n in bare if n not in {c for _, c in codes}]
         slots.claim_numbers = [n for n in bare if not is_year(n)]
-        slots.maybe_claims = [n for n in bare if is_year(n)]
+        slots.maybe_claims = [n for n in bare if is_year(n) and not _YEAR_CONTEXT.search(stripped.split(n)[0])]
     slots.amount = find_amount(stripped)
+    if slots.amount is None and _MONEY_VERBS.search(stripped):
+        slots.amount = _leftover_amount(stripped, codes, slots.claim_numbers + slots.maybe_claims)
     slots.method = find_method(stripped)
     slots.payer = find_payer(stripped)
     slots.birth_date = find_birth_date(stripped, today=today)

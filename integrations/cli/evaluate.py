@@ -14,7 +14,7 @@ from sqlalchemy import select
 from integrations.cli.common import CliContext, JsonOption, console, emit
 from knowledge.errors import InvalidInput
 
-SUITES = ("codes", "retrieval", "agent", "x12")
+SUITES = ("codes", "retrieval", "agent", "conversation", "x12")
 
 
 def _codesets(ctx: CliContext) -> Any:
@@ -71,7 +71,19 @@ def _suite_agent(ctx: CliContext, dataset: Path | None) -> dict[str, Any]:
         service.close()
 
 
-RUNNERS = {"codes": _suite_codes, "retrieval": _suite_retrieval, "agent": _suite_agent, "x12": _suite_x12}
+def _suite_conversation(ctx: CliContext, dataset: Path | None) -> dict[str, Any]:
+    from evals.agent_eval import CONVERSATION_DATASET
+
+    return _suite_agent(ctx, dataset or CONVERSATION_DATASET)
+
+
+RUNNERS = {
+    "codes": _suite_codes,
+    "retrieval": _suite_retrieval,
+    "agent": _suite_agent,
+    "conversation": _suite_conversation,
+    "x12": _suite_x12,
+}
 
 
 def _summary_rows(suite: str, figures: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -101,10 +113,18 @@ def _summary_rows(suite: str, figures: dict[str, Any]) -> list[tuple[str, str, s
         rows.append(("MRR", str(hybrid.get("mrr")), f"BM25 {bm25.get('mrr')}, dense {dense.get('mrr')}"))
     elif suite == "x12":
         rows.append(("835 files posted = file totals", f"{figures['passed']} / {figures['files']}", ""))
-    elif suite == "agent":
+    elif suite in ("agent", "conversation"):
         for key in ("routing_accuracy", "fact_recall", "code_validity", "citation_rate", "phi_leaks"):
             if key in figures:
                 rows.append((key.replace("_", " "), str(figures[key]), ""))
+        for group in ("by_split", "by_category"):
+            for name, part in (figures.get(group) or {}).items():
+                shown = ", ".join(
+                    f"{k.replace('_', ' ')} {v}"
+                    for k, v in part.items()
+                    if k in ("routing_accuracy", "fact_recall", "honest_rate", "referent_accuracy") and v is not None
+                )
+                rows.append((f"{name} ({part['cases']})", shown, ""))
         latency = figures.get("latency_ms", {})
         rows.append(("turn p50 / p95 ms", f"{latency.get('p50')} / {latency.get('p95')}", ""))
     return rows
@@ -112,9 +132,9 @@ def _summary_rows(suite: str, figures: dict[str, Any]) -> list[tuple[str, str, s
 
 def evaluate(
     suite_argument: Annotated[
-        str | None, typer.Argument(metavar="[SUITE]", help="codes, retrieval, agent, x12 or all.")
+        str | None, typer.Argument(metavar="[SUITE]", help="codes, retrieval, agent, conversation, x12 or all.")
     ] = None,
-    suite: Annotated[str, typer.Option("--suite", help="codes, retrieval, agent, x12 or all.")] = "all",
+    suite: Annotated[str, typer.Option("--suite", help="codes, retrieval, agent, conversation, x12 or all.")] = "all",
     dataset: Annotated[
         Path | None, typer.Option("--dataset", help="Your own dataset for the suite, in the documented format.")
     ] = None,
@@ -153,7 +173,7 @@ def evaluate(
 
 
 def bench(
-    only: Annotated[str | None, typer.Option("--only", help="codes, retrieval, x12, chat or startup.")] = None,
+    only: Annotated[str | None, typer.Option("--only", help="codes, retrieval, x12, chat, router or startup.")] = None,
     claims: Annotated[int, typer.Option("--claims", help="Claims in the generated 835.")] = 10_000,
     save: Annotated[bool, typer.Option("--save/--no-save", help="Write the figures to evals/results/.")] = True,
     as_json: JsonOption = False,

@@ -96,7 +96,7 @@ def test_no_passage_is_cited_when_none_answers(practice: Practice, full_service:
     if _names(reply) == ["search_knowledge"]:
         assert "No policy or guideline passage" in reply.answer
     else:
-        assert reply.tool_calls == [] and "can't" in reply.answer
+        assert reply.tool_calls == [] and ("can't" in reply.answer or "not sure" in reply.answer)
 
 
 def test_a_missing_value_is_asked_for_and_the_answer_completes_the_request(
