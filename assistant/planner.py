@@ -30,7 +30,7 @@ from langchain_core.tools import BaseTool
 
 from assistant import composer, repair
 from assistant.dialogue import PLAN_KEY, read_state_note, turn_messages
-from assistant.router import Router, RouteScore, shared_router
+from assistant.router import Router, RouteScore, saved_router, shared_router
 from tools.descriptor import NeedSlot, ToolDescriptor
 from tools.slots import Slots, find_payer, read_slots, replace_payer
 
@@ -115,17 +115,31 @@ class OfflinePlanner(BaseChatModel):
     def bound(self) -> list[ToolDescriptor]:
         return [d for d in self.all_descriptors() if d.name in self.tool_names]
 
-    def router(self) -> Router:
-        from knowledge.embeddings import get_embedder
-
+    def _routes(self) -> tuple[dict[str, Sequence[str]], dict[str, str]]:
         routes: dict[str, Sequence[str]] = {d.name: d.examples for d in self.all_descriptors() if d.examples}
         routes[repair.HELP] = repair.HELP_EXAMPLES
         routes[repair.UNSUPPORTED] = repair.UNSUPPORTED_EXAMPLES
-        embedder = get_embedder(self.embedding_model)
         families: dict[str, str] = {d.name: str(d.access) for d in self.all_descriptors()}
+        return routes, families
+
+    def router(self) -> Router:
+        from knowledge.embeddings import get_embedder
+
+        routes, families = self._routes()
+        embedder = get_embedder(self.embedding_model)
         return shared_router(
             routes, embedder.encode, key=embedder.model_path, cache_dir=self.cache_dir, families=families
         )
+
+    def router_is_saved(self) -> bool:
+        """A router fitted on today's examples is in the cache folder (`init` puts it there)."""
+        from knowledge.embeddings import default_model_path
+
+        if self.cache_dir is None:
+            return False
+        routes, families = self._routes()
+        key = self.embedding_model or default_model_path()
+        return saved_router(routes, key=key, cache_dir=self.cache_dir, families=families).exists()
 
     # -- the planning ---------------------------------------------------------------------------------
     def respond(self, messages: list[BaseMessage]) -> AIMessage:

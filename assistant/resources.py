@@ -84,7 +84,8 @@ def warm_up(settings: Settings, providers: Mapping[str, Callable[[], Any]]) -> d
         from assistant.llm import make_chat_model
 
         planner: Any = make_chat_model(settings)
-        timed("router", planner.router)  # loaded from HOME/cache when `init` fitted it
+        if planner.router_is_saved():  # loaded, never fitted here (`init` fits it)
+            timed("router", planner.router)
     if timings:
         log.info("warmed up %s", ", ".join(f"{name} in {seconds} s" for name, seconds in timings.items()))
     return timings

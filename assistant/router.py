@@ -275,6 +275,20 @@ _LOCK = threading.Lock()
 FORMAT = 3  # bump when the features change: a saved router of another format is fitted again
 
 
+def _digest(routes: dict[str, Sequence[str]], key: str, families: dict[str, str] | None) -> str:
+    examples = sorted((k, tuple(v)) for k, v in routes.items())
+    fitting = (FORMAT, SLOT_WEIGHT, REGULARISATION, WRONG_COST)  # a change to how it is fitted fits it again
+    payload = repr((fitting, key, sorted(families.items()) if families else None, examples))
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def saved_router(
+    routes: dict[str, Sequence[str]], *, key: str, cache_dir: Path, families: dict[str, str] | None = None
+) -> Path:
+    """Where `shared_router` keeps (or would keep) the router fitted on these examples."""
+    return cache_dir / f"router-{_digest(routes, key, families)}.pickle"
+
+
 def shared_router(
     routes: dict[str, Sequence[str]],
     embed: Embed,
@@ -286,15 +300,12 @@ def shared_router(
     """One fitted router per process and set of examples. Fitting takes 10-20 s on 2 cores, so a fitted
     router is also saved in ``cache_dir`` (HOME/cache) under the digest of its examples and model, and a
     later process loads it in a fraction of a second."""
-    examples = sorted((k, tuple(v)) for k, v in routes.items())
-    fitting = (FORMAT, SLOT_WEIGHT, REGULARISATION, WRONG_COST)  # a change to how it is fitted fits it again
-    payload = repr((fitting, key, sorted(families.items()) if families else None, examples))
-    digest = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    digest = _digest(routes, key, families)
     with _LOCK:
         router = _ROUTERS.get(digest)
         if router is not None:
             return router
-        path = cache_dir / f"router-{digest}.pickle" if cache_dir is not None else None
+        path = saved_router(routes, key=key, cache_dir=cache_dir, families=families) if cache_dir else None
         if path is not None and path.exists():
             try:
                 # Our own cache file, written below by this code: the digest names what was fitted.

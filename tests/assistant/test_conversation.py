@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from assistant.service import AgentService
 from knowledge.practice.models import Claim, Patient, Role
 from tests.assistant.conftest import Practice
+from tests.assistant.test_agent import _owing_claim
 
 
 def _names(reply) -> list[str]:  # type: ignore[no-untyped-def]
@@ -102,10 +103,11 @@ def test_no_passage_is_cited_when_none_answers(practice: Practice, full_service:
 def test_a_missing_value_is_asked_for_and_the_answer_completes_the_request(
     practice: Practice, full_service: AgentService
 ) -> None:
+    claim = _owing_claim(practice)
     front_desk = practice.requester(Role.FRONT_DESK)
-    first = full_service.ask("pt paid a $25 copay by card", requester=front_desk)
+    first = full_service.ask("pt paid a $5 copay by card", requester=front_desk)
     assert first.tool_calls == [] and "Which claim" in first.answer
-    second = full_service.ask("claim 1050", requester=front_desk, thread_id=first.thread_id)
+    second = full_service.ask(f"claim {claim.claim_number}", requester=front_desk, thread_id=first.thread_id)
     assert _names(second) == ["post_patient_payment"] and second.pending_action is not None
-    assert second.tool_calls[0].arguments["amount"] == "25" and second.tool_calls[0].arguments["method"] == "card"
+    assert second.tool_calls[0].arguments["amount"] == "5" and second.tool_calls[0].arguments["method"] == "card"
     full_service.cancel(second.pending_action.id, requester=front_desk)
