@@ -50,7 +50,6 @@ _SPLIT = re.compile(
     re.I,
 )
 _WRITES = {"post_patient_payment", "post_adjustment", "import_remittance"}
-_LISTS = {"find_claims", "x12_exceptions", "denial_worklist"}
 
 
 @dataclass
@@ -184,15 +183,16 @@ class OfflinePlanner(BaseChatModel):
             slots.patient_name = lowercase_name(text, self.vocabulary())
         router = self.router()
         ranked = self._in_context(router.rank(text, slots), slots, state)
-        follow = self._follow_up(text, slots, state, router, ranked)
-        if follow is not None:
-            return follow
+        sure = router.confidence(ranked) >= router.floor
+        for step in (self._one_of_those_shown, self._follow_up):
+            understood = step(text, slots, state, router, ranked)
+            if understood is not None:
+                return understood
         parts = self._multi_part(text, slots, state, router, ranked)
         if parts is not None:
             return Understanding(parts)
         top = ranked[0]
         last = (state.get("last_calls") or [{}])[0].get("name")
-        sure = router.confidence(ranked) >= router.floor
         if not sure and last and last not in _WRITES and len(text.split()) <= 4:
             # "excludes1?", "billable?" after a lookup: the same question about the same subject.
             descriptor = self.descriptor(last)
@@ -200,24 +200,39 @@ class OfflinePlanner(BaseChatModel):
                 part = self._part(descriptor, slots, state)
                 if part.calls:
                     return Understanding([part])
-        if not sure and not state.get("claim_candidates"):
+        if not sure:
             closest = [d for r in ranked[:3] if (d := self.descriptor(r.route)) and d.name in self.tool_names][:2]
             return Understanding([], reply=repair.not_understood(self.bound(), role, closest))
-        if top.route == repair.HELP and sure:
+        if top.route == repair.HELP:
             return Understanding([], reply=repair.capabilities(self.bound(), role))
-        if top.route == repair.UNSUPPORTED and sure:
+        if top.route == repair.UNSUPPORTED:
             return Understanding([], reply=repair.cannot_do(self.bound(), role))
-        route = top.route
-        candidates = state.get("claim_candidates") or []
-        if candidates and not slots.claim_number and not (slots.patient_name or slots.birth_date):
-            picked = _pick_claim(slots, candidates, self.today())
-            if picked and (route in _LISTS or not sure):
-                # "the one from oct, what does the pt owe": one of the claims just shown, not a new search.
-                route = "post_patient_payment" if slots.amount is not None else "get_claim"
-        if not sure and route == top.route:
-            closest = [d for r in ranked[:3] if (d := self.descriptor(r.route)) and d.name in self.tool_names][:2]
-            return Understanding([], reply=repair.not_understood(self.bound(), role, closest))
-        return self._single(route, slots, state, role)
+        return self._single(top.route, slots, state, role)
+
+    def _one_of_those_shown(
+        self, text: str, slots: Slots, state: dict[str, Any], router: Router, ranked: list[RouteScore]
+    ) -> Understanding | None:
+        """ "the october one", "the cigna one", "the vertebrogenic one": one of the claims or codes the
+        last answer listed, told apart by its date, status, payer or description."""
+        if slots.claim_number or slots.medical_codes or slots.patient_name or slots.birth_date:
+            return None
+        top = self.descriptor(ranked[0].route)
+        claim = _pick_claim(slots, state.get("claim_candidates") or [])
+        if claim:
+            slots.claim_numbers = [claim]
+            chosen: ToolDescriptor | None
+            if top is not None and "claim" in top.referents and router.confidence(ranked) >= router.floor:
+                chosen = top  # "why was the october one denied"
+            else:  # "oct visit balance", "post $40 to the october one"
+                chosen = self.descriptor("post_patient_payment" if slots.amount is not None else "get_claim")
+            if chosen is not None and chosen.name in self.tool_names:
+                return Understanding([self._part(chosen, slots, state)])
+        code = _pick_code(slots.text, state.get("code_candidates") or [])
+        lookup = self.descriptor("lookup_code")
+        if code and lookup is not None and lookup.name in self.tool_names:
+            slots.codes = [("code", code)]
+            return Understanding([self._part(lookup, slots, state)])
+        return None
 
     def _in_context(self, ranked: list[RouteScore], slots: Slots, state: dict[str, Any]) -> list[RouteScore]:
         """A message that names nothing of its own ("and the balance?", "what modifier was on the line") is
@@ -286,7 +301,7 @@ class OfflinePlanner(BaseChatModel):
     def _fill_from_state(self, descriptor: ToolDescriptor, slots: Slots, state: dict[str, Any]) -> None:
         """Values the message leaves out but the thread is clearly about ("why was it denied")."""
         if "claim" in descriptor.referents and not slots.claim_number:
-            picked = _pick_claim(slots, state.get("claim_candidates") or [], self.today())
+            picked = _pick_claim(slots, state.get("claim_candidates") or [])
             if picked:
                 slots.claim_numbers = [picked]
             elif state.get("claim"):
@@ -333,7 +348,7 @@ class OfflinePlanner(BaseChatModel):
         """ "and the one before it?", "same for 1043", "what about cigna?", and answers to a question asked."""
         last = state.get("last_calls") or []
         claim = state.get("claim")
-        claim_routes = [c["name"] for c in last if "claim" in (self.descriptor(c["name"]) or _NONE).referents]
+        claim_routes = [d for c in last if (d := self.descriptor(c["name"])) is not None and "claim" in d.referents]
         if (
             claim
             and str(claim).isdigit()
@@ -342,11 +357,11 @@ class OfflinePlanner(BaseChatModel):
         ):
             step = -1 if FOLLOW_BEFORE.search(text) else 1
             slots.claim_numbers = [str(int(str(claim)) + step)]
-            return Understanding([self._part(self.descriptor(claim_routes[0]) or _NONE, slots, {})])
+            return Understanding([self._part(claim_routes[0], slots, {})])
         awaiting = state.get("awaiting")
         if awaiting and (descriptor := self.descriptor(str(awaiting.get("route")))) is not None:
             if awaiting.get("slot") == "claim_number" and not slots.claim_number:
-                picked = _pick_claim(slots, state.get("claim_candidates") or [], self.today())
+                picked = _pick_claim(slots, state.get("claim_candidates") or [])
                 slots.claim_numbers = [picked] if picked else []
             answered = _answers(awaiting, slots)
             if answered:
@@ -355,9 +370,15 @@ class OfflinePlanner(BaseChatModel):
         if not last:
             return None
         correcting = bool(_DROP.search(text) or _INSTEAD.search(text) or _ADD.search(text)) and bool(slots.codes)
-        if last[0]["name"] == "check_claim_codes" and "check_claim_codes" in self.tool_names and correcting:
+        check = self.descriptor("check_claim_codes")
+        if (
+            last[0]["name"] == "check_claim_codes"
+            and check is not None
+            and check.name in self.tool_names
+            and correcting
+        ):
             # A correction of the last check ("swap in E11.65", "drop the R73.03").
-            return Understanding([self._part(self.descriptor("check_claim_codes") or _NONE, slots, state)])
+            return Understanding([self._part(check, slots, state)])
         own_route_is_clear = router.confidence(ranked) >= router.floor and ranked[0].route not in {repair.HELP}
         remainder = _remainder(text)
         elliptic = bool(ELLIPSIS.search(text)) or len(remainder.split()) <= 1
@@ -370,7 +391,7 @@ class OfflinePlanner(BaseChatModel):
         if not new_value:
             return None
         # Carry over what the previous call asked, with the new value the message names.
-        carried = read_slots(text, today=self.today())
+        carried = slots
         previous_args = last[0].get("args") or {}
         if previous.name in {"search_knowledge"}:
             question = str(previous_args.get("question") or "")
@@ -399,8 +420,10 @@ class OfflinePlanner(BaseChatModel):
             return None
         routes: list[str] = []
         scores: list[float] = []
+        read: list[Slots] = []
         for piece in pieces:
             piece_slots = read_slots(piece, today=self.today())
+            read.append(piece_slots)
             if not piece_slots.claim_numbers:  # "what does the pt owe" is about the claim the message names
                 piece_slots.claim_numbers = list(slots.claim_numbers)
             piece_ranked = router.rank(piece, piece_slots)
@@ -416,13 +439,12 @@ class OfflinePlanner(BaseChatModel):
         if len(set(routes)) < 2:
             return None
         parts: list[Part] = []
-        for piece, route in zip(pieces, routes, strict=True):
+        for piece_slots, route in zip(read, routes, strict=True):
             if route in [p.route for p in parts]:
                 continue
             descriptor = self.descriptor(route)
             if descriptor is None or route not in self.tool_names:
                 return None
-            piece_slots = read_slots(piece, today=self.today())
             _share(piece_slots, slots)
             parts.append(self._part(descriptor, piece_slots, state))
         return parts
@@ -467,9 +489,6 @@ class OfflinePlanner(BaseChatModel):
         return {"name": name, "args": arguments, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
 
 
-_NONE = ToolDescriptor(func=lambda: None, access="codes", step="", summary="")
-
-
 _WHOLE_BALANCE = re.compile(
     r"\b(the rest|rest of it|full (?:amount|amt|balance|bal)|in full|"
     r"(?:what|all) (?:s?he|they|the pt|the patient) owe[sd]?|the (?:pt |patient )?balance|remaining|what'?s left)\b",
@@ -488,29 +507,27 @@ def _candidate_numbers(state: dict[str, Any]) -> list[str]:
     return [str(c["claim_number"] if isinstance(c, dict) else c) for c in state.get("claim_candidates") or []]
 
 
-def _pick_claim(slots: Slots, candidates: list[Any], today: dt.date) -> str | None:
+def _pick_claim(slots: Slots, candidates: list[Any]) -> str | None:
     """The one claim of those just shown that "the october one", "the denied one", "the 10/20 one" means."""
     if len(candidates) < 2:
         return None
-    from tools.slots import _MONTHS, find_month_range
-
     text = slots.text.lower()
     chosen = [c for c in candidates if isinstance(c, dict)]
-    months = find_month_range(slots.text, today)
+    narrowed = False
     short_date = re.search(r"\b(\d{1,2})/(\d{1,2})\b", text)
     if short_date:
-        month, day = int(short_date.group(1)), int(short_date.group(2))
-        chosen = [c for c in chosen if str(c.get("service_date") or "")[5:] == f"{month:02d}-{day:02d}"]
-    elif months and any(re.search(rf"\b{m}\b", text) for m in _MONTHS):
-        chosen = [c for c in chosen if str(c.get("service_date") or "")[5:7] == f"{months[0].month:02d}"]
-    status = next(
-        (w for w in ("denied", "rejected", "paid", "pending", "submitted") if re.search(rf"\b{w}\b", text)), None
-    )
-    if status:
-        chosen = [c for c in chosen if str(c.get("status") or "").startswith(status)] or chosen
+        wanted = f"{int(short_date.group(1)):02d}-{int(short_date.group(2)):02d}"
+        chosen = [c for c in chosen if str(c.get("service_date") or "")[5:] == wanted]
+        narrowed = True
+    elif slots.service_from is not None:  # a month named ("october", "the july one", "last month")
+        chosen = [c for c in chosen if str(c.get("service_date") or "")[5:7] == f"{slots.service_from.month:02d}"]
+        narrowed = True
+    if slots.status:
+        chosen = [c for c in chosen if str(c.get("status") or "") == slots.status] or chosen
+        narrowed = True
     if slots.payer:
         chosen = [c for c in chosen if slots.payer.lower() in str(c.get("payer") or "").lower()] or chosen
-    narrowed = short_date or (months and any(re.search(rf"\b{m}\b", text) for m in _MONTHS)) or status or slots.payer
+        narrowed = True
     return str(chosen[0]["claim_number"]) if narrowed and len(chosen) == 1 else None
 
 
@@ -545,11 +562,11 @@ def _correct_check(slots: Slots, state: dict[str, Any]) -> None:
         return
     args = last.get("args") or {}
     diagnoses = [str(d) for d in args.get("diagnoses") or []]
-    lines = [str(line).split(":")[0] for line in args.get("lines") or []]
+    lines = [str(line) for line in args.get("lines") or []]  # "99213:25:1": code, modifiers, units
     text = slots.text
     if _DROP.search(text):
         diagnoses = [d for d in diagnoses if d not in named]
-        lines = [line for line in lines if line not in {c for _, c in others}]
+        lines = [line for line in lines if line.split(":")[0] not in {c for _, c in others}]
     elif _INSTEAD.search(text) and named:
         after = re.search(r"\binstead of\b(.*)", text, re.I)
         replaced = [c for c in named if after and c in after.group(1)]
@@ -563,10 +580,11 @@ def _correct_check(slots: Slots, state: dict[str, Any]) -> None:
                 diagnoses = new
     elif _ADD.search(text) or named or others:
         diagnoses += [c for c in named if c not in diagnoses]
-        lines += [c for _, c in others if c not in lines]
+        lines += [f"{c}::1" for _, c in others if c not in {line.split(":")[0] for line in lines}]
     else:
         return
-    slots.codes = [("icd10cm", d) for d in dict.fromkeys(diagnoses)] + [("cpt", line) for line in dict.fromkeys(lines)]
+    slots.codes = [("icd10cm", d) for d in dict.fromkeys(diagnoses)]
+    slots.extras["check_lines"] = list(dict.fromkeys(lines))
 
 
 @functools.cache

@@ -16,11 +16,11 @@ from knowledge.documents import KnowledgeBase
 from knowledge.documents.models import Passage
 from tools.claim_views import Balances, PatientRef
 from tools.denial_rules import deadline_for, deadlines, rule_for
-from tools.descriptor import NeedSlot, ToolDescriptor
+from tools.descriptor import ToolDescriptor
 from tools.explain_adjustment_codes import explain_adjustment_codes
 from tools.get_claim import get_claim
 from tools.render import money, passage_line, quote
-from tools.slots import CLAIM_SLOT, Slots
+from tools.slots import per_claim
 
 #: Adjustments that are not denials: contractual write-downs and the patient's share.
 NOT_DENIAL = {("CO", "45"), ("PR", "1"), ("PR", "2"), ("PR", "3")}
@@ -167,12 +167,6 @@ def render(data: dict[str, Any], cite: Mapping[str, int]) -> str:
     return "\n".join(lines)
 
 
-def plan(slots: Slots) -> list[dict[str, Any]]:
-    if not slots.claim_number:
-        raise NeedSlot(CLAIM_SLOT)
-    return [{"claim_number": number} for number in (slots.claim_numbers or slots.maybe_claims)[:3]]
-
-
 #: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
 EXAMPLES = (
     "why was claim 1042 denied?",
@@ -269,6 +263,6 @@ DESCRIPTOR = ToolDescriptor(
     examples=EXAMPLES,
     card="denial",
     referents=("claim", "payer"),
-    plan=plan,
+    plan=per_claim,
     render=render,
 )

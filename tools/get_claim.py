@@ -14,9 +14,9 @@ from knowledge.practice.claims import get_claim as load_claim
 from knowledge.practice.claims import remittance_claims_for
 from knowledge.practice.ledger import claim_totals
 from tools.claim_views import Balances, PatientRef, patient_ref
-from tools.descriptor import NeedSlot, ToolDescriptor
+from tools.descriptor import ToolDescriptor
 from tools.render import money, shown
-from tools.slots import CLAIM_SLOT, Slots
+from tools.slots import per_claim
 
 
 class ClaimLineView(BaseModel):
@@ -207,12 +207,6 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
     return "\n".join(lines)
 
 
-def plan(slots: Slots) -> list[dict[str, Any]]:
-    if not slots.claim_number:
-        raise NeedSlot(CLAIM_SLOT)
-    return [{"claim_number": number} for number in (slots.claim_numbers or slots.maybe_claims)[:3]]
-
-
 #: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
 EXAMPLES = (
     "What is the status of claim 2001?",
@@ -301,6 +295,6 @@ DESCRIPTOR = ToolDescriptor(
     card="claim",
     phi_fields=("patient", "member_id"),
     referents=("claim", "payer", "patient"),
-    plan=plan,
+    plan=per_claim,
     render=render,
 )

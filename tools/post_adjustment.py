@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from knowledge.practice import posting
 from knowledge.practice.models import Responsibility
 from tools.claim_views import Balances
-from tools.descriptor import NeedSlot, ToolDescriptor
+from tools.descriptor import ToolDescriptor
 from tools.posting_views import PostingResult
-from tools.slots import AMOUNT_SLOT, CLAIM_SLOT, Slots
+from tools.slots import Slots, money_on_a_claim
 
 #: Roles that may confirm this write (front desk may not adjust balances).
 CONFIRM_ROLES = ("admin", "biller")
@@ -81,14 +81,11 @@ def describe(
 
 
 def plan(slots: Slots) -> list[dict[str, Any]]:
-    if slots.amount is None:
-        raise NeedSlot(AMOUNT_SLOT)
-    if not slots.claim_number:
-        raise NeedSlot(CLAIM_SLOT)
+    claim_number, amount = money_on_a_claim(slots)
     return [
         {
-            "claim_number": slots.claim_number,
-            "amount": str(slots.amount),
+            "claim_number": claim_number,
+            "amount": amount,
             "reason_code": slots.extras.get("reason_code"),
             "group_code": slots.extras.get("group_code"),
             "side": slots.extras.get("side"),

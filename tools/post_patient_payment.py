@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from knowledge.practice import posting
 from tools.claim_views import Balances
-from tools.descriptor import NeedSlot, ToolDescriptor
+from tools.descriptor import ToolDescriptor
 from tools.posting_views import PostingResult
-from tools.slots import AMOUNT_SLOT, CLAIM_SLOT, Slots
+from tools.slots import Slots, money_on_a_claim
 
 #: Roles that may confirm this write.
 CONFIRM_ROLES = ("admin", "biller", "front_desk")
@@ -76,14 +76,11 @@ def describe(
 
 
 def plan(slots: Slots) -> list[dict[str, Any]]:
-    if slots.amount is None:
-        raise NeedSlot(AMOUNT_SLOT)
-    if not slots.claim_number:
-        raise NeedSlot(CLAIM_SLOT)
+    claim_number, amount = money_on_a_claim(slots)
     return [
         {
-            "claim_number": slots.claim_number,
-            "amount": str(slots.amount),
+            "claim_number": claim_number,
+            "amount": amount,
             "method": slots.method or "cash",
             "received_on": slots.on_date.isoformat() if slots.on_date else None,
         }

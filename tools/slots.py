@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tools.descriptor import Slot
+from tools.descriptor import NeedSlot, Slot
 
 PAYER_ALIASES = {
     "uhc": "UnitedHealthcare",
@@ -416,6 +416,8 @@ class Slots:
             tail = re.sub(r"(?i)mod(?:ifier)?", " ", match.group(2))
             modifiers = [m.upper() for m in re.findall(r"[0-9A-Z]{2}", tail)]
             lines.append(f"{code}:{','.join(modifiers)}:1")
+        if not lines and self.extras.get("check_lines"):  # a correction of the last check keeps its lines
+            lines = list(self.extras["check_lines"])
         units = _UNITS.search(self.text)
         if units and len(lines) == 1:
             code, joined, _ = lines[0].split(":")
@@ -481,3 +483,20 @@ CODE_SLOT = Slot("code", "Which code? For example: “/code E11.65” or “what
 ADJUSTMENT_CODES_SLOT = Slot("codes", "Which codes? For example: “what does CO-50 N115 mean”.")
 CHECK_CODES_SLOT = Slot("codes", "Which codes should I check? For example: “check 99214-25 G0439 with E11.65, I10”.")
 FILE_SLOT = Slot("file_name", "Which file? Give the name of the 835 in the inbox, e.g. “import era-2026-11-20.835”.")
+
+
+# -- what several tools' plans share ------------------------------------------------------------------
+def per_claim(slots: Slots) -> list[dict[str, Any]]:
+    """One call per claim the message names (at most three): "status of 1042 and 1043"."""
+    if not slots.claim_number:
+        raise NeedSlot(CLAIM_SLOT)
+    return [{"claim_number": number} for number in (slots.claim_numbers or slots.maybe_claims)[:3]]
+
+
+def money_on_a_claim(slots: Slots) -> tuple[str, str]:
+    """The claim number and the amount a posting needs (as the tool's arguments take them), or the question."""
+    if slots.amount is None:
+        raise NeedSlot(AMOUNT_SLOT)
+    if not slots.claim_number:
+        raise NeedSlot(CLAIM_SLOT)
+    return slots.claim_number, str(slots.amount)

@@ -86,3 +86,10 @@ def test_retrieval_bench_reports_speed(shipped_kb: KnowledgeBase) -> None:
     assert bench["searches"] == 8 and bench["indexed_chunks"] == shipped_kb.store.count()
     assert 0 < bench["search_ms_p50"] <= bench["search_ms_p95"]
     assert bench["ingest_chunks"] == 64 and bench["ingest_chunks_per_second"] > 0
+
+
+def test_nothing_is_returned_when_no_passage_is_about_the_question(shipped_kb: KnowledgeBase) -> None:
+    """The relevance floor: office chatter gets no passage (so nothing is cited), a billing question does."""
+    assert shipped_kb.search("what's the weather tomorrow", limit=5) == []
+    assert shipped_kb.search("what is Aetna's timely filing limit?", limit=5)
+    assert shipped_kb.search("CO-16 what now", limit=5)  # a named code on file is always answered

@@ -1,0 +1,104 @@
+"""The offline planner's reading of a message against the thread's state: which claim or code of those
+just shown is meant, corrections of a code check, names typed in lower case, money without a dollar sign."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from assistant.planner import OfflinePlanner, lowercase_name
+from assistant.registry import default_tool_specs
+from tools.slots import read_slots
+
+TODAY = dt.date(2026, 11, 22)
+SHOWN = [
+    {"claim_number": "1466", "service_date": "2026-10-03", "status": "denied", "payer": "Aetna"},
+    {"claim_number": "1643", "service_date": "2026-07-20", "status": "paid", "payer": "Cigna"},
+]
+
+
+@pytest.fixture(scope="module")
+def planner() -> OfflinePlanner:
+    return OfflinePlanner(tool_names=frozenset(spec.name for spec in default_tool_specs()), today=lambda: TODAY)
+
+
+def _calls(planner: OfflinePlanner, text: str, state: dict) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+    understanding = planner.understand(text, state, "biller")
+    return [(part.route, call) for part in understanding.parts for call in part.calls]
+
+
+@pytest.mark.parametrize(
+    ("text", "claim"), [("why was the october one denied", "1466"), ("the 7/20 one", "1643"), ("the cigna one", "1643")]
+)
+def test_one_of_the_claims_just_shown_is_picked_by_what_tells_it_apart(
+    planner: OfflinePlanner, text: str, claim: str
+) -> None:
+    state = {"claim_candidates": SHOWN, "last_calls": [{"name": "find_claims", "args": {}}]}
+    calls = _calls(planner, text, state)
+    assert calls and all(call.get("claim_number") == claim for _, call in calls), calls
+
+
+def test_with_nothing_to_tell_them_apart_it_asks(planner: OfflinePlanner) -> None:
+    both_denied = [{**claim, "status": "denied"} for claim in SHOWN]
+    state = {"claim_candidates": both_denied, "last_calls": [{"name": "find_claims", "args": {}}]}
+    understanding = planner.understand("why was it denied", state, "biller")
+    assert [part.calls for part in understanding.parts] == [[]]
+    assert "1466" in (understanding.parts[0].question or "") and "1643" in (understanding.parts[0].question or "")
+
+
+def test_the_code_of_a_search_is_picked_by_its_description(planner: OfflinePlanner) -> None:
+    state = {
+        "code_candidates": [
+            {"code": "M54.50", "description": "Low back pain, unspecified"},
+            {"code": "M54.51", "description": "Vertebrogenic low back pain"},
+        ],
+        "code": "M54.50",
+        "last_calls": [{"name": "search_codes", "args": {"query": "low back pain"}}],
+    }
+    assert ("lookup_code", {"code": "M54.51"}) in _calls(planner, "is the vertebrogenic one billable", state)
+
+
+@pytest.mark.parametrize(
+    ("text", "diagnoses"),
+    [("drop the R73.03", ["E11.9"]), ("what if its E11.65 instead of the E11.9", ["R73.03", "E11.65"])],
+)
+def test_a_correction_changes_the_last_check(planner: OfflinePlanner, text: str, diagnoses: list[str]) -> None:
+    last = {"name": "check_claim_codes", "args": {"diagnoses": ["R73.03", "E11.9"], "lines": ["99213::1"]}}
+    calls = _calls(planner, text, {"last_calls": [last], "code": "E11.9"})
+    assert [name for name, _ in calls] == ["check_claim_codes"]
+    assert calls[0][1]["diagnoses"] == diagnoses and calls[0][1]["lines"] == ["99213::1"]
+
+
+def test_the_rest_is_the_patient_balance_of_the_claim(planner: OfflinePlanner) -> None:
+    state = {"claim": "1500", "patient_balances": {"1500": "44.55"}, "last_calls": [{"name": "get_claim", "args": {}}]}
+    calls = _calls(planner, "pt paid the rest by card, post it", state)
+    assert calls == [("post_patient_payment", {"claim_number": "1500", "amount": "44.55", "method": "card"})]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("pt jamie mockingham dob 3/28/61 any claims", "Jamie Mockingham"),
+        ("kendall examplar bcbs claims", "Kendall Examplar"),
+        ("chronic kidney disease stage 3", None),
+        ("gerd w/o esophagitis", None),
+    ],
+)
+def test_names_typed_in_lower_case(planner: OfflinePlanner, text: str, name: str | None) -> None:
+    assert lowercase_name(text, planner.vocabulary()) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "claim"),
+    [
+        ("pt dropped off 67.56 for 1043, cash", Decimal("67.56"), "1043"),
+        ("log pt pmt 30 cash 1402", Decimal("30"), "1402"),
+        ("write off 1040 as timely filing, 135", Decimal("135"), "1040"),
+        ("paid on 1042", None, "1042"),  # a claim number is never the amount
+    ],
+)
+def test_money_without_a_dollar_sign(text: str, amount: Decimal | None, claim: str) -> None:
+    slots = read_slots(text, today=TODAY)
+    assert (slots.amount, slots.claim_number) == (amount, claim)
