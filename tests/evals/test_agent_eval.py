@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +9,13 @@ import pytest
 
 from assistant.registry import default_tool_specs
 from assistant.service import AgentService
-from assistant.settings import load_settings
 from assistant.types import Channel
 from evals.agent_eval import _leaked, _PatientFacts, load_dataset, run_agent_eval
-from knowledge.codesets import CodeSets
-from knowledge.documents import KnowledgeBase
 from knowledge.errors import InvalidInput
 from knowledge.practice.models import Role
-from tests.assistant.conftest import Practice, practice
+from tests.assistant.conftest import Practice, full_service, practice
 
-__all__ = ["practice"]  # the fixture; `codesets` and `shipped_home` are the suite's shared fixtures
+__all__ = ["full_service", "practice"]  # the fixtures, shared with tests/assistant
 
 # Cases whose facts hold on the small seeded practice too: claim 1042 is always a CO-50/N115 denial, and
 # codes, code checks and policies do not depend on the practice.
@@ -58,21 +54,9 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def eval_service(practice: Practice, codesets: CodeSets, shipped_home: Path) -> Iterator[AgentService]:
-    settings = load_settings(database_url=practice.engine.url.render_as_string(hide_password=False))
-    knowledge_base = KnowledgeBase(shipped_home)
-    service = AgentService(
-        settings,
-        engine=practice.engine,
-        providers={
-            "codesets": lambda: codesets,
-            "knowledge_base": lambda: knowledge_base,
-            "out_dir": lambda: Path(settings.resolved_home) / "outbox",
-            "inbox_dir": lambda: Path(settings.resolved_home) / "inbox",
-        },
-    )
-    yield service
-    service.close()
+def eval_service(full_service: AgentService) -> AgentService:
+    """Every tool on the small seeded practice (the suite's `full_service`), here on SQLite only."""
+    return full_service
 
 
 def test_dataset_has_enough_cases_and_covers_every_tool() -> None:
