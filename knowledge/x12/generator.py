@@ -32,7 +32,7 @@ from knowledge.practice.types import money
 from knowledge.x12.envelope import scan_file
 from knowledge.x12.parse835 import ClaimPayment, read_835
 from knowledge.x12.segments import iter_segments
-from knowledge.x12.values import ZERO
+from knowledge.x12.values import ZERO, SegmentError
 
 SYNTHETIC_PAYER_ID = "SYNTH01"
 CODES = ("99213", "99214", "80053", "85025", "93000", "36415", "71046", "97110")
@@ -275,10 +275,13 @@ def seed_claims_for_835(session: Session, *, practice_id: int, path: Path) -> in
         segments = iter_segments(
             path, start=info.start, end=info.end, first_number=info.first_number, delimiters=info.delimiters
         )
-        for record in read_835(segments):
-            if isinstance(record, ClaimPayment) and not record.is_reversal:
-                _seed_one(session, practice_id=practice_id, payer=payer, payment=record, made=made)
-                made += 1
+        try:
+            for record in read_835(segments):
+                if isinstance(record, ClaimPayment) and not record.is_reversal:
+                    _seed_one(session, practice_id=practice_id, payer=payer, payment=record, made=made)
+                    made += 1
+        except SegmentError:
+            continue  # a transaction that cannot be read seeds no more claims; its import says why
     session.flush()
     return made
 

@@ -1,10 +1,16 @@
 """Importing X12 files: one database transaction per ST..SE, and a report of what each file did.
 
-The first pass (`envelope.scan_file`) checks the whole file's envelopes before anything is written, so
-a truncated file or a wrong SE01 posts nothing. Each transaction then runs in its own database
-transaction: with a `sessionmaker`, a fresh session per ST..SE (committed, or rolled back on failure);
-with a caller's `Session`, a SAVEPOINT per ST..SE (the caller commits). A transaction whose content
-hash was imported before is skipped and reported as such, so a second import posts nothing.
+The first pass (`envelope.scan`) reads the whole file's envelopes before anything is written, so a
+truncated file posts nothing; what is wrong with the envelopes but readable (a wrong SE01, GE01 or IEA02,
+a missing ISA/GS) is a warning in the report. The transaction type is read from the content (ST01, GS08),
+never from the file name; a file whose name says another type (an 837 saved as `era-nov.835`) is refused
+rather than imported as what it holds, since the person asked for what the name says.
+
+Each transaction then runs in its own database transaction: with a `sessionmaker`, a fresh session per
+ST..SE (committed, or rolled back on failure); with a caller's `Session`, a SAVEPOINT per ST..SE (the
+caller commits). A transaction whose content hash was imported before is skipped and reported as such,
+and so is a re-sent ERA (the same payer and claim payments under a new ST02 or TRN02,
+`posting.ResentRemittance`): a second import posts nothing.
 """
 
 from __future__ import annotations
@@ -23,18 +29,41 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge.errors import AssistantError, FileFormatError
 from knowledge.practice.models import WorkException, X12File
 from knowledge.progress import Progress
-from knowledge.x12.envelope import TransactionInfo, scan_file
+from knowledge.x12.envelope import TransactionInfo, scan
 from knowledge.x12.load277 import apply_statuses, find_claim, read_277
 from knowledge.x12.load837 import read_837, save_claim
 from knowledge.x12.parse835 import ClaimPayment, ProviderAdjustmentItem, RemittanceHeader, read_835
-from knowledge.x12.posting import RemittancePoster
+from knowledge.x12.posting import RemittancePoster, ResentRemittance
 from knowledge.x12.segments import iter_segments
-from knowledge.x12.values import ZERO
+from knowledge.x12.values import ZERO, SegmentError
 
 log = logging.getLogger("billing_assistant.x12")
 
 SUPPORTED = {"835", "837P", "837I", "277", "277CA"}
 SKIPPED_SUFFIXES = {".md", ".txt", ".json", ".py", ".csv"}
+#: File suffixes that name a transaction type, and the types (TransactionInfo.kind) they may hold.
+NAMED_KINDS = {
+    ".835": {"835"},
+    ".era": {"835"},
+    ".837": {"837P", "837I"},
+    ".837p": {"837P"},
+    ".837i": {"837I"},
+    ".277": {"277", "277CA"},
+    ".277ca": {"277CA"},
+    ".276": {"276"},
+    ".270": {"270"},
+    ".271": {"271"},
+    ".999": {"999"},
+    ".834": {"834"},
+}
+DESCRIPTIONS = {
+    "835": "an 835 remittance",
+    "837P": "an 837P professional claim",
+    "837I": "an 837I institutional claim",
+    "277": "a 277 claim status",
+    "277CA": "a 277CA claim acknowledgement",
+    "276": "a 276 claim status request",
+}
 
 
 class TransactionReport(BaseModel):
@@ -58,12 +87,19 @@ class TransactionReport(BaseModel):
     provider_adjustments: Decimal = ZERO
     remittance_id: int | None = None
     messages: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="What was wrong but read anyway (SE01/SE02), each with its position."
+    )
 
 
 class FileReport(BaseModel):
     path: str
     transactions: list[TransactionReport] = Field(default_factory=list)
     error: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Envelope problems read anyway (GE/IEA counts, a synthesised ISA/GS), each with its position.",
+    )
 
 
 class ImportReport(BaseModel):
@@ -82,6 +118,13 @@ class ImportReport(BaseModel):
                 if t.status == "error"
                 for m in t.messages
             ]
+        return found
+
+    @property
+    def warnings(self) -> list[str]:
+        found = [f"{f.path}: {w}" for f in self.files for w in f.warnings]
+        for file in self.files:
+            found += [f"{file.path}: ST {t.control_number}: {w}" for t in file.transactions for w in t.warnings]
         return found
 
     def count(self, status: str) -> int:
@@ -169,12 +212,16 @@ def _import_file(
 ) -> FileReport:
     result = FileReport(path=str(path))
     try:
-        transactions = scan_file(path)
+        scanned = scan(path)
     except FileFormatError as exc:
         result.error = exc.message
         if not dry_run:
-            _record_exception(sessions, practice_id=practice_id, kind="bad_file", reason=exc.message, path=path)
+            _record_exception(
+                sessions, practice_id=practice_id, kind="bad_file", reason=exc.message, path=path, position=exc.position
+            )
         return result
+    transactions = scanned.transactions
+    result.warnings = list(scanned.warnings)
     if not transactions:
         result.error = "the file holds no transaction sets (ST..SE)"
     owned = not isinstance(sessions, Session)
@@ -188,8 +235,23 @@ def _import_file(
             content_hash=info.content_hash,
             claims_in_file=info.claim_count,
             total_paid=info.bpr_amount,
+            warnings=list(info.notes),
         )
         result.transactions.append(item)
+        misnamed = _misnamed(path, info)
+        if misnamed:
+            item.status = "error"
+            item.messages.append(misnamed)
+            if not dry_run:
+                _record_exception(
+                    sessions,
+                    practice_id=practice_id,
+                    kind="bad_transaction",
+                    reason=f"ST {info.control_number} ({info.kind}) was not imported: {misnamed}",
+                    path=path,
+                    position=info.position,
+                )
+            continue
         if info.kind not in SUPPORTED:
             item.status = "skipped"
             item.messages.append(f"{info.kind} transactions ({info.version}) are not imported")
@@ -217,6 +279,10 @@ def _import_file(
                     )
                 )
                 session.flush()
+        except ResentRemittance as resent:
+            _reset(item)
+            item.status = "already_imported"
+            item.messages.append(resent.message)
         except AssistantError as exc:
             log.info("x12 transaction refused", extra={"control": info.control_number, "kind": info.kind})
             _reset(item)
@@ -295,8 +361,30 @@ def _run_transaction(
                     item.messages.append(reason)
                     continue
                 item.status_events += apply_statuses(session, claim=claim, report=status_report, source=source)
+    except SegmentError as exc:
+        raise SegmentError(exc.detail, exc.segment) from None
     except FileFormatError as exc:
         raise FileFormatError(exc.message, path=None) from None
+
+
+def _misnamed(path: Path, info: TransactionInfo) -> str | None:
+    """Why the file's name contradicts the transaction it holds, or None (the content decides the type)."""
+    named = NAMED_KINDS.get(path.suffix.lower())
+    if named is None or info.kind in named:
+        return None
+    said = sorted(named)[0]
+    holds = DESCRIPTIONS.get(info.kind, f"a {info.kind} transaction")
+    message = (
+        f"{info.position}: the file {path.name} is named as {DESCRIPTIONS.get(said, 'a ' + said + ' file')} "
+        f"but ST01 says it holds {holds} ({info.version or 'no version'})"
+    )
+    if said == "835":
+        message += ", not a remittance"
+    return message + f": nothing imported. Rename it to {_suffix_for(info.kind)} to import it as what it is."
+
+
+def _suffix_for(kind: str) -> str:
+    return {"835": ".835", "837P": ".837", "837I": ".837", "277": ".277", "277CA": ".277"}.get(kind, ".x12")
 
 
 def _run_835(
@@ -334,6 +422,7 @@ def _run_835(
     item.provider_adjustments = stats.provider_adjustments
     item.remittance_id = stats.remittance_id
     item.messages.extend(stats.reasons)
+    item.warnings.extend(stats.warnings)
 
 
 def _record_exception(

@@ -183,13 +183,19 @@ def read_835(segments: Iterable[Segment]) -> Iterator[RemittanceItem]:
             if header is None:
                 raise SegmentError("the 835 has no BPR/TRN header before its claims", current)
             if header.payment_date is None:
+                assert header.bpr_segment is not None
                 if header.production_date is None:
-                    assert header.bpr_segment is not None
                     raise SegmentError(
-                        "BPR16 (the payment date) is not a date and there is no DTM*405", header.bpr_segment
+                        f"BPR16 (the payment date) {_bpr16(header.bpr_segment)!r} is not a CCYYMMDD date and "
+                        "there is no DTM*405 production date: nothing of this remittance was posted",
+                        header.bpr_segment,
                     )
+                # Never today's date: the payer's own production date, said in the report as a warning.
                 header.payment_date = header.production_date
-                header.notes.append(f"BPR16 is not a valid date; the production date {header.payment_date} was used")
+                header.notes.append(
+                    f"{header.bpr_segment.position}: BPR16 {_bpr16(header.bpr_segment)!r} is not a CCYYMMDD "
+                    f"date: the payment is dated with the production date (DTM*405) {header.payment_date}"
+                )
             header_sent = True
             yield header
 
@@ -197,19 +203,15 @@ def read_835(segments: Iterable[Segment]) -> Iterator[RemittanceItem]:
     for current in segments:
         tag = current.tag
         if tag == "BPR":
-            method = current[4]
-            paid_on, note = _payment_date(current)
             header = RemittanceHeader(
                 total_paid=amount(current, 2),
                 credit_debit=current[3],
-                payment_method=method,
-                payment_date=paid_on,
+                payment_method=current[4],
+                payment_date=_payment_date(current),
                 trace_number="",
                 payer_identifier="",
                 bpr_segment=current,
             )
-            if note:
-                header.notes.append(note)
         elif tag == "TRN" and header is not None and claim is None:
             header.trace_number = current[2]
             header.payer_identifier = current[3]
@@ -301,15 +303,20 @@ def read_835(segments: Iterable[Segment]) -> Iterator[RemittanceItem]:
         raise SegmentError("the 835 has no BPR header", current)
 
 
-def _payment_date(segment: Segment) -> tuple[dt.date | None, str | None]:
+def _bpr16(segment: Segment) -> str:
     text = segment[16]
     if not text and len(segment) > 12 and len(segment.elements[-1]) == 8 and segment.elements[-1].isdigit():
         # Some senders (and TR3-derived samples) drop one empty element before the date.
         text = segment.elements[-1]
+    return text
+
+
+def _payment_date(segment: Segment) -> dt.date | None:
+    """BPR16, the date the money is paid (the ledger's posting date), or None when it is not a date."""
     try:
-        return date8(segment, 16, text), None
+        return date8(segment, 16, _bpr16(segment))
     except SegmentError:
-        return None, f"BPR16 {text!r} ({segment.position}) is not a CCYYMMDD date"
+        return None
 
 
 def _cas_items(segment: Segment) -> Iterator[CasItem]:

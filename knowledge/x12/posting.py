@@ -10,7 +10,11 @@ silently):
   the claim's insurance balance is the billed amount the payer adjudicated: a claim already posted (a
   duplicate, or a second payer's remittance that needs coordination of benefits) goes to a person;
 - a reversal (CLP02 = 22) reverses the ledger entries of the payment it takes back, entry by entry; the
-  corrected claim that follows posts like any other.
+  corrected claim that follows posts like any other;
+- once: a remittance is identified by payer + TRN02 + the claims it pays. An 835 whose every claim an
+  earlier remittance of the same payer posted with the same amounts (a re-sent ERA with a new ST02 or
+  TRN02) posts nothing (`ResentRemittance`); the same payer and TRN02 with other claims is a `Conflict`;
+  the payment row is written only when a claim of the remittance posts (or it has PLBs only).
 Payments are posted per service line (SVC03) when the lines balance, else on the claim. Rows are
 written in batches and dropped from the session after each, so memory stays flat on large files.
 """
@@ -73,11 +77,27 @@ class PostingStats:
     adjustments_posted: Decimal = ZERO
     provider_adjustments: Decimal = ZERO
     reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     remittance_id: int | None = None
 
     def note(self, reason: str) -> None:
         if len(self.reasons) < 50:
             self.reasons.append(reason)
+
+
+class ResentRemittance(Exception):
+    """Every claim payment of this 835 was posted before from `earlier` (same payer, same amounts)."""
+
+    def __init__(self, claims: int, earlier: Remittance) -> None:
+        # the message is read after the session is rolled back, so it is built now
+        self.message = (
+            f"a re-sent ERA: the same {claims} claim payments from payer {earlier.payer_identifier!r} were "
+            f"imported from {earlier.source_file or 'an earlier file'} (remittance {earlier.id}, trace "
+            f"{earlier.trace_number!r}, paid {earlier.payment_date}): nothing posted, no second payment written"
+        )
+        super().__init__(self.message)
+        self.claims = claims
+        self.earlier_id = earlier.id
 
 
 def _key(*parts: object) -> str:
@@ -110,13 +130,20 @@ class RemittancePoster:
         self._header: RemittanceHeader | None = None
         self._remittance_id = 0
         self._payment_id: int | None = None
+        self._payer_id: int | None = None
+        self._identifier = ""
         self._prefix = ""
+        self._same_trace: Remittance | None = None
+        self._claim_keys: list[tuple[str, Decimal, Decimal]] = []
+        self._resent_from: dict[int, int] = {}
 
     # -- the remittance and its payment ---------------------------------------------------------------
     def start(self, header: RemittanceHeader) -> None:
         session = self.session
         identifier = (header.payer_identifier or header.payer_id_code or header.payer_name or "unknown")[:80]
         trace = header.trace_number[:80]
+        self._identifier = identifier
+        self._header = header
         existing = session.scalar(
             select(Remittance).where(
                 Remittance.practice_id == self.practice_id,
@@ -125,11 +152,10 @@ class RemittancePoster:
             )
         )
         if existing is not None:
-            raise Conflict(
-                f"payment trace {trace!r} from payer {identifier!r} was already imported "
-                f"(remittance {existing.id}, file {existing.source_file or 'unknown'}) with different content: "
-                "compare the two files before posting anything by hand"
-            )
+            # The same payer and trace again (a re-sent ERA with a new ST02, or another file): nothing is
+            # written; `finish` says whether it pays the same claims (posts nothing) or differs (a conflict).
+            self._same_trace = existing
+            return
         payer = self._find_payer(header)
         remittance = Remittance(
             practice_id=self.practice_id,
@@ -138,7 +164,7 @@ class RemittancePoster:
             payer_identifier=identifier,
             trace_number=trace,
             payment_method=header.payment_method[:3] or "NON",
-            payment_date=header.payment_date or dt.date.today(),
+            payment_date=self._posted_on(),
             total_paid=header.total_paid,
             source_file=self.source_file,
             control_number=self.control_number[:20],
@@ -147,10 +173,9 @@ class RemittancePoster:
         session.add(remittance)
         session.flush()
         self._remittance_id = remittance.id
+        self._payer_id = remittance.payer_id
         self.stats.remittance_id = remittance.id
-        self._header = header
-        for note in header.notes:
-            self.stats.note(note)
+        self.stats.warnings.extend(header.notes)
         self._prefix = _key("835", identifier[:40], trace[:50])
         if self.transaction_problem:
             session.add(
@@ -167,23 +192,29 @@ class RemittancePoster:
             )
             self.stats.exceptions += 1
             self.stats.note(self.transaction_problem)
-        elif header.total_paid != ZERO:
-            amount = header.total_paid if header.credit_debit != "D" else -header.total_paid
-            payment = Payment(
-                practice_id=self.practice_id,
-                kind=PaymentKind.PAYER,
-                payer_id=remittance.payer_id,
-                remittance_id=remittance.id,
-                amount=amount,
-                method=(header.payment_method or "NON")[:20],
-                reference=trace,
-                received_on=header.payment_date or dt.date.today(),
-                idempotency_key=_key(self._prefix, "payment")[:120],
-                created_by_user_id=self.user_id,
-            )
-            session.add(payment)
-            session.flush()
-            self._payment_id = payment.id
+
+    def _write_payment(self) -> None:
+        """The remittance's payment row, written once and only when money of it posts (a claim, or a
+        remittance of provider adjustments only), so a re-sent or refused ERA leaves no second payment."""
+        header = self._header
+        if self._payment_id is not None or header is None or header.total_paid == ZERO:
+            return
+        amount = header.total_paid if header.credit_debit != "D" else -header.total_paid
+        payment = Payment(
+            practice_id=self.practice_id,
+            kind=PaymentKind.PAYER,
+            payer_id=self._payer_id,
+            remittance_id=self._remittance_id,
+            amount=amount,
+            method=(header.payment_method or "NON")[:20],
+            reference=header.trace_number[:80],
+            received_on=self._posted_on(),
+            idempotency_key=_key(self._prefix, "payment")[:120],
+            created_by_user_id=self.user_id,
+        )
+        self.session.add(payment)
+        self.session.flush()
+        self._payment_id = payment.id
 
     def _find_payer(self, header: RemittanceHeader) -> Payer | None:
         for identifier in (header.payer_id_code, header.payer_identifier):
@@ -205,11 +236,17 @@ class RemittancePoster:
 
     # -- claims and provider adjustments ---------------------------------------------------------------
     def add_claim(self, claim: ClaimPayment) -> None:
+        if self._same_trace is not None:
+            self.stats.claims += 1
+            self._claim_keys.append((claim.patient_control_number, claim.billed, claim.paid))
+            return
         self._pending.append(claim)
         if len(self._pending) >= BATCH_SIZE:
             self._post_batch()
 
     def add_provider_adjustment(self, item: ProviderAdjustmentItem) -> None:
+        if self._same_trace is not None:
+            return
         self.session.add(
             ProviderAdjustment(
                 remittance_id=self._remittance_id,
@@ -223,7 +260,24 @@ class RemittancePoster:
         self.stats.provider_adjustments += item.amount
 
     def finish(self) -> PostingStats:
+        """Post what is pending and settle the remittance's status.
+
+        Raises `ResentRemittance` (the caller rolls back: nothing of it is kept) when every claim of this
+        835 was already posted from an earlier remittance of the same payer with the same amounts, and
+        `Conflict` when the payer's trace number was imported before with other claim payments.
+        """
+        if self._same_trace is not None:
+            self._finish_same_trace(self._same_trace)
         self._post_batch()
+        if self.stats.claims and self.stats.posted == 0 and len(self._resent_from) == 1:
+            resent = sum(self._resent_from.values())
+            if resent == self.stats.claims:
+                (earlier_id,) = self._resent_from
+                earlier = self.session.get(Remittance, earlier_id)
+                assert earlier is not None
+                raise ResentRemittance(self.stats.claims, earlier)
+        if not self.stats.claims and not self.transaction_problem:
+            self._write_payment()  # provider adjustments only: the payment is the money of those
         remittance = self.session.get(Remittance, self._remittance_id)
         assert remittance is not None
         if self.transaction_problem or (self.stats.claims and self.stats.posted == 0):
@@ -234,6 +288,21 @@ class RemittancePoster:
             remittance.status = "posted"
         self.session.flush()
         return self.stats
+
+    def _finish_same_trace(self, existing: Remittance) -> None:
+        rows = self.session.execute(
+            select(RemittanceClaim.patient_control_number, RemittanceClaim.billed_amount, RemittanceClaim.paid_amount)
+            .where(RemittanceClaim.remittance_id == existing.id)
+            .order_by(RemittanceClaim.id)
+        ).all()
+        before = sorted((row[0], row[1], row[2]) for row in rows)
+        if before and before == sorted(self._claim_keys):
+            raise ResentRemittance(len(before), existing)
+        raise Conflict(
+            f"payment trace {existing.trace_number!r} from payer {existing.payer_identifier!r} was already "
+            f"imported (remittance {existing.id}, file {existing.source_file or 'unknown'}) with other claim "
+            "payments: compare the two files before posting anything by hand"
+        )
 
     # -- the batch ---------------------------------------------------------------------------------------
     def _post_batch(self) -> None:
@@ -297,7 +366,9 @@ class RemittancePoster:
         entries: list[dict[str, object]] = []
         events: list[dict[str, object]] = []
         next_line = iter(line_row_ids)
-        posted_on = self._posted_on() if self._header and self._header.payment_date else dt.date.today()
+        posted_on = self._posted_on()
+        if any(plan.posts for plan in plans):
+            self._write_payment()
         for plan, row_id in zip(plans, claim_row_ids, strict=True):
             payment = plan.payment
             for line in payment.lines:
@@ -332,6 +403,8 @@ class RemittancePoster:
             if plan.posts and plan.claim is not None:
                 for entry in plan.entries:
                     entry.remittance_claim_id = row_id
+                    if entry.pays_remittance:
+                        entry.payment_id = self._payment_id
                     entries.append(entry.insert_row(self.practice_id, posted_on, self.user_id))
                 events.append(self._status_event(payment, plan.claim, posted_on))
                 self.stats.posted += 1
@@ -427,7 +500,39 @@ class RemittancePoster:
             touched[claim.id] = claim
         for claim_id, claim in touched.items():
             claim.totals = totals_from_entries(cast("list[LedgerEntry]", ledger[claim_id]))
+        self._note_resent([plan for plan in plans if plan.kind == "already_posted"])
         return plans
+
+    def _note_resent(self, plans: list[_Plan]) -> None:
+        """Count the claims an earlier remittance of the same payer already posted with the same amounts
+        (a re-sent ERA, whatever its ST02 or TRN02): `finish` posts nothing when that is every claim."""
+        ids = {plan.claim.id for plan in plans if plan.claim is not None}
+        if not ids:
+            return
+        rows = self.session.execute(
+            select(
+                RemittanceClaim.claim_id,
+                RemittanceClaim.patient_control_number,
+                RemittanceClaim.billed_amount,
+                RemittanceClaim.paid_amount,
+                RemittanceClaim.remittance_id,
+            )
+            .join(Remittance, Remittance.id == RemittanceClaim.remittance_id)
+            .where(
+                Remittance.practice_id == self.practice_id,
+                Remittance.payer_identifier == self._identifier,
+                Remittance.id != self._remittance_id,
+                RemittanceClaim.posted.is_(True),
+                RemittanceClaim.claim_id.in_(ids),
+            )
+        ).all()
+        earlier = {(row[0], row[1], row[2], row[3]): row[4] for row in rows}
+        for plan in plans:
+            assert plan.claim is not None
+            key = (plan.claim.id, plan.payment.patient_control_number[:38], plan.payment.billed, plan.payment.paid)
+            remittance_id = earlier.get(key)
+            if remittance_id is not None:
+                self._resent_from[remittance_id] = self._resent_from.get(remittance_id, 0) + 1
 
     def _load_claims(self, condition: ColumnElement[bool]) -> list[_ClaimRef]:
         """The practice's claims that meet `condition`, with patient names and lines, as plain rows."""
@@ -571,6 +676,7 @@ class RemittancePoster:
 
     # -- ledger rows -------------------------------------------------------------------------------------
     def _posted_on(self) -> dt.date:
+        # read_835 yields a header only with a payment date (BPR16, or DTM*405 with a warning)
         assert self._header is not None and self._header.payment_date is not None
         return self._header.payment_date
 
@@ -589,7 +695,9 @@ class RemittancePoster:
 
         def pay(amount: Decimal, key: str, line_id: int | None, memo: str | None = None) -> None:
             if amount != ZERO:
-                made.append(payment_row(claim.id, amount, key, line_id, self._payment_id, memo))
+                row = payment_row(claim.id, amount, key, line_id, None, memo)
+                row.pays_remittance = True  # linked to the remittance's payment once that is written
+                made.append(row)
 
         by_line = bool(payment.lines) and (
             sum((line.billed for line in payment.lines), ZERO) == payment.billed
@@ -657,7 +765,7 @@ class RemittancePoster:
                     claim_line_id=entry.claim_line_id,
                     group_code=entry.group_code,
                     reason_code=entry.reason_code,
-                    payment_id=self._payment_id if entry.kind == LedgerKind.PAYER_PAYMENT else None,
+                    pays_remittance=entry.kind == LedgerKind.PAYER_PAYMENT,
                     memo=f"reversal (CLP02 22) of remittance claim {original}",
                 )
                 for entry in to_reverse
@@ -823,6 +931,7 @@ class _EntryRow:
     reason_code: str | None = None
     payment_id: int | None = None
     memo: str | None = None
+    pays_remittance: bool = False
 
     def insert_row(self, practice_id: int, posted_on: dt.date, user_id: int | None) -> dict[str, object]:
         return {

@@ -11,10 +11,18 @@ against (`evals/x12_eval.py`), and the tests check both read the same segments.
 
 Files are decoded as Latin-1 so a character is a byte: offsets are byte offsets, and no input can
 fail to decode (X12's extended character set is a subset).
+
+Liberal in what it reads, as real files need: a UTF-8 byte-order mark before the ISA (files saved on
+Windows), any delimiters the ISA declares (`^` or a control character as the segment terminator, `|`
+as the component separator, CR, LF or CRLF after or as terminators, indented lines), a new ISA before
+the previous IEA, and a file that starts at GS or at ST with no envelope at all (what many payer
+portals let you download): the delimiters are then read from the GS or ST itself and the component
+separator from the first composite element (`envelope.scan` says the envelope was synthesised).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +32,12 @@ from knowledge.errors import FileFormatError
 
 ISA_LENGTH = 106
 _CHUNK = 1 << 16
-_WHITESPACE = " \t\r\n\x00\ufeff"
+_WHITESPACE = " \t\r\n\x00\x1a"
+_UTF8_BOM = "\xef\xbb\xbf"  # the UTF-8 byte-order mark, read as Latin-1
+_UTF16_BOMS = ("\xff\xfe", "\xfe\xff")
+#: Qualifiers of composite elements (SVC01, SV101, SV202, CLM05, STC01...) that show a bare transaction's
+#: component separator: the character right after one of them.
+_COMPOSITE = re.compile(r"(?:^|[^A-Za-z0-9])(?:HC|AD|ER|IV|N4|NU|WK|ZZ|HP|A\d|F\d|P\d)([^A-Za-z0-9 ])[A-Za-z0-9]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +126,43 @@ def parse_isa(text: str, *, path: str | None, offset: int) -> tuple[Delimiters, 
     return delimiters, length
 
 
+def parse_bare_start(text: str, *, path: str | None, offset: int) -> Delimiters | None:
+    """The delimiters of a file that starts at GS or ST with no ISA, or None if it does not.
+
+    The element separator follows the tag; the segment terminator is the first character after the
+    segment's alphanumeric identifiers (GS08, or ST02/ST03); the component separator is the character
+    after the first composite qualifier in the text, ':' when there is none.
+    """
+    tag = text[:2]
+    if tag not in ("GS", "ST") or len(text) < 4 or text[2].isalnum() or text[2] in _WHITESPACE:
+        return None
+    element = text[2]
+    if tag == "GS":
+        pieces = text.split(element, 8)
+        if len(pieces) < 9:
+            return None
+        rest = pieces[8]
+    else:
+        rest = text[3:]
+    terminator = ""
+    for char in rest:
+        if not char.isalnum() and char != element:
+            terminator = char
+            break
+    if not terminator or terminator == " ":
+        raise FileFormatError(
+            f"the file starts with {tag} but no segment terminator follows it", path=path, position=f"byte {offset}"
+        )
+    component = ":"
+    for match in _COMPOSITE.finditer(text):
+        found = match.group(1)
+        if found not in (element, terminator) and found not in _WHITESPACE:
+            component = found
+            break
+    repetition = "^" if "^" not in (element, component, terminator) else ""
+    return Delimiters(element=element, component=component, repetition=repetition, segment=terminator)
+
+
 def iter_segments(
     path: Path,
     *,
@@ -187,6 +237,23 @@ def _tokenize(
         if expect_isa:
             while len(buffer) - position < ISA_LENGTH * 2 and fill():
                 pass
+            if buffer.startswith(_UTF8_BOM, position):
+                position += len(_UTF8_BOM)
+                continue
+            if buffer.startswith(_UTF16_BOMS, position):
+                raise FileFormatError(
+                    "the file is UTF-16 text (it starts with a UTF-16 byte-order mark): save it as ASCII or UTF-8",
+                    path=path,
+                    position=f"byte {base + position}",
+                )
+            if not buffer.startswith("ISA", position):
+                while len(buffer) - position < _CHUNK and fill():
+                    pass
+                bare = parse_bare_start(buffer[position : position + _CHUNK], path=path, offset=base + position)
+                if bare is not None:
+                    delimiters = bare
+                    expect_isa = False
+                    continue
             delimiters, isa_length = parse_isa(buffer[position:], path=path, offset=base + position)
             text = buffer[position : position + isa_length - 1]
             yield Segment(text.split(delimiters.element), number, base + position, delimiters)
@@ -195,6 +262,10 @@ def _tokenize(
             expect_isa = False
             continue
         assert delimiters is not None
+        if buffer.startswith("ISA", position) and len(buffer) > position + 3 and not buffer[position + 3].isalnum():
+            # a new interchange before the previous one's IEA: it declares its own delimiters
+            expect_isa = True
+            continue
         terminator = buffer.find(delimiters.segment, position)
         while terminator < 0:
             searched = len(buffer)
@@ -209,6 +280,8 @@ def _tokenize(
                 )
             terminator = buffer.find(delimiters.segment, searched)
         text = buffer[position:terminator]
+        if delimiters.segment == "\n" and text.endswith("\r"):
+            text = text[:-1]
         elements = text.split(delimiters.element)
         tag = elements[0]
         if not tag or len(tag) > 3 or not tag.isalnum():

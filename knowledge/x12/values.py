@@ -10,6 +10,11 @@ from knowledge.practice.types import money
 from knowledge.x12.segments import Segment
 
 ZERO = Decimal("0.00")
+#: X12 amounts (type R) have at most 18 digits; in dollars and cents that also fits the ledger's
+#: integer-cents columns (BIGINT) with room for sums.
+MAX_AMOUNT = Decimal("9999999999999999.99")
+#: Quantities (units, days) have at most 15 digits; they are stored with three places.
+MAX_QUANTITY = Decimal("999999999999999")
 
 
 class SegmentError(FileFormatError):
@@ -18,6 +23,7 @@ class SegmentError(FileFormatError):
     def __init__(self, message: str, segment: Segment, *, path: str | None = None) -> None:
         super().__init__(message, path=path, position=segment.position)
         self.segment = segment
+        self.detail = message
 
 
 def amount(segment: Segment, index: int, *, required: bool = True) -> Decimal:
@@ -33,6 +39,12 @@ def amount(segment: Segment, index: int, *, required: bool = True) -> Decimal:
         raise SegmentError(f"{segment.tag}{index:02d} is not an amount: {text!r}", segment) from None
     if not value.is_finite() or value.as_tuple().exponent < -2:  # type: ignore[operator]
         raise SegmentError(f"{segment.tag}{index:02d} is not an amount in dollars and cents: {text!r}", segment)
+    if abs(value) > MAX_AMOUNT:
+        raise SegmentError(
+            f"{segment.tag}{index:02d} {text} is too large: an X12 amount has at most 18 digits "
+            f"(the largest in dollars and cents is {MAX_AMOUNT})",
+            segment,
+        )
     return money(value)
 
 
@@ -50,6 +62,10 @@ def quantity(segment: Segment, index: int) -> Decimal | None:
         raise SegmentError(f"{segment.tag}{index:02d} is not a number: {text!r}", segment) from None
     if not value.is_finite():
         raise SegmentError(f"{segment.tag}{index:02d} is not a number: {text!r}", segment)
+    if abs(value) > MAX_QUANTITY:
+        raise SegmentError(
+            f"{segment.tag}{index:02d} {text} is too large: an X12 quantity has at most 15 digits", segment
+        )
     return value.quantize(Decimal("0.001"))
 
 

@@ -14,12 +14,19 @@ from sqlalchemy.orm import Session
 from knowledge.practice.models import Practice
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "x12"
+#: Folders of files kept because they are malformed the way real files are (other separators, no ISA,
+#: wrong counts): only the tests of such files (`test_wild_files.py`) read them.
+WILD_FOLDERS = {"imsweb"}
 _counter = itertools.count(1)
 
 
-def fixture_files(*suffixes: str, kind: str | None = None) -> list[Path]:
-    """Fixture files by suffix, or by the transaction set the file holds (ST01)."""
-    files = sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix != ".md")
+def fixture_files(*suffixes: str, kind: str | None = None, wild: bool = False) -> list[Path]:
+    """Fixture files by suffix, or by the transaction set the file holds (ST01); `wild` adds WILD_FOLDERS."""
+    files = sorted(
+        p
+        for p in FIXTURES.rglob("*")
+        if p.is_file() and p.suffix != ".md" and (wild or p.relative_to(FIXTURES).parts[0] not in WILD_FOLDERS)
+    )
     if suffixes:
         files = [p for p in files if p.suffix in suffixes]
     if kind:

@@ -60,13 +60,12 @@ def test_truncated_file_names_the_position(tmp_path: Path) -> None:
     assert caught.value.position is not None and caught.value.position.startswith("segment 9: CAS")
 
 
-def test_wrong_segment_count_is_refused(tmp_path: Path) -> None:
+def test_wrong_segment_count_is_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "count.835"
     path.write_text(ISA + SMALL_835.replace("SE*8*", "SE*9*"), encoding="latin-1")
-    with pytest.raises(FileFormatError) as caught:
-        scan_file(path)
-    assert "SE01 says the transaction has 9 segments but ST..SE holds 8" in caught.value.message
-    assert caught.value.position == "segment 10: SE*9*0001~"
+    (info,) = scan_file(path)
+    assert info.notes == ["segment 10: SE*9*0001~: SE01 says the transaction has 9 segments but ST..SE holds 8"]
+    assert info.segment_count == 8
 
 
 def test_not_x12_is_refused(tmp_path: Path) -> None:
