@@ -1,4 +1,9 @@
-"""Shared, lazily built resources the tools are bound to: code sets, knowledge base, X12 folders."""
+"""Shared, lazily built resources the tools are bound to: code sets, knowledge base, X12 folders.
+
+The X12 folders are per practice (HOME/practices/<practice id>/inbox and .../outbox): the provider hands
+out the `PracticeFolder`, and the tool takes the requester's folder from it with the practice id the
+server bound, so one practice never imports from or writes to another's folder.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from assistant.settings import Settings
+from knowledge.practice.folders import PracticeFolder
 
 log = logging.getLogger("billing_assistant.resources")
 
@@ -28,14 +33,6 @@ def lazy(build: Callable[[], Any]) -> Callable[[], Any]:
     return get
 
 
-def _folder(path: Path) -> Callable[[], Path]:
-    def make() -> Path:
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    return lazy(make)
-
-
 def default_providers(settings: Settings) -> dict[str, Callable[[], Any]]:
     home = settings.resolved_home
 
@@ -52,8 +49,8 @@ def default_providers(settings: Settings) -> dict[str, Callable[[], Any]]:
     return {
         "codesets": lazy(codesets),
         "knowledge_base": lazy(knowledge_base),
-        "out_dir": _folder(home / "outbox"),
-        "inbox_dir": _folder(home / "inbox"),
+        "out_dir": lazy(lambda: PracticeFolder(home, "outbox")),
+        "inbox_dir": lazy(lambda: PracticeFolder(home, "inbox")),
     }
 
 

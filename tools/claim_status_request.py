@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from knowledge.practice.folders import PracticeFolder, practice_folder
 from knowledge.x12.writer276 import write_276
 from tools.descriptor import NeedSlot, ToolDescriptor
 from tools.slots import CLAIM_SLOT, Slots
@@ -23,14 +24,15 @@ class StatusRequestResult(BaseModel):
 
 
 def claim_status_request(
-    claim_numbers: list[str], *, session: Session, practice_id: int, out_dir: Path
+    claim_numbers: list[str], *, session: Session, practice_id: int, out_dir: Path | PracticeFolder
 ) -> StatusRequestResult:
     """Write a claim status request (X12 276, 005010X212) for one or more claims, by claim number, to the
     clearinghouse outbox. The payer's answer comes back later as a 277 and is imported into each claim's
     status history. Returns the file written and the claims it asks about."""
-    out = out_dir / "276-pending.x12"
+    outbox = practice_folder(out_dir, practice_id)  # the requester's own outbox
+    out = outbox / "276-pending.x12"
     request = write_276(session, practice_id=practice_id, claim_numbers=claim_numbers, out=out)
-    final = out_dir / f"276-{request.control_number}.x12"
+    final = outbox / f"276-{request.control_number}.x12"
     out.replace(final)
     return StatusRequestResult(
         path=str(final),
@@ -101,6 +103,46 @@ EXAMPLES = (
     "send 276 clm 1004",
     "pls generate 276 for claims 1002",
     "send the payer a status inquiry for 1002",
+    # More phrasings as staff type them (2026-12-02).
+    "send a 276 on 1184",
+    "276 for clms 1043 1188",
+    "pls send an electronic status inquiry for 1500",
+    "create 276 inquiry 2001 to uhc",
+    "need to ask aetna electronically about 1188",
+    "status inquiry to payer for claim 1610 pls",
+    "generate a 276 batch for 1042, 1043 and 1184",
+    "ping the payer via clearinghouse on 1911",
+    "276 inquiry clm 1425 cigna",
+    "drop a 276 in the outbox for 1734",
+    "send claim status request 1276",
+    "can you send a 276 to medicare for 1007",
+    "x12 status request for 1333",
+    "ask payer for a 277 on clm 1002",
+    "claim 1041 no response from bcbs, send a 276",
+    "1090 - been 30 days, fire a 276",
+    "inquire electronically on 1117 status",
+    "make a status inquiry file for 1184 and 1188",
+    "276 1500 2001",
+    "submit 276 for claim 1043",
+    "can u do a 276 on 1042",
+    "send stat req to payer 1610",
+    "status inqury 1911",
+    "request a 277 response for 1425",
+    "need payer status on 1734, send inquiry",
+    "electronic claim status check to uhc for 1276",
+    "create the 276 for all three claims 1007 1333 1002",
+    "nothing back from aetna on 1188, ask them thru the clearinghouse",
+    "276 out for 1043 pls",
+    "write the status request for clm 1184",
+    # Longer messages with context, and fewer of the usual keywords (2026-12-02).
+    "haven't heard anything on 1184 in 45 days, send an inquiry to the payer",
+    "can we electronically ask uhc where 1043 is",
+    "please send a status request to the clearinghouse for 1188 and 1500",
+    "I'd like to check with the payer on clm 2001 thru edi",
+    "no eob yet for 1610, send a 276 so we get a 277 back",
+    "generate inquiries for 1911 and 1425",
+    "ask bcbs electronically for an update on 1734",
+    "ping medicare on claims 1007 and 1333",
 )
 
 DESCRIPTOR = ToolDescriptor(

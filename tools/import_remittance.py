@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from knowledge.errors import InvalidInput, NotFound
+from knowledge.practice.folders import PracticeFolder, practice_folder
 from knowledge.x12.importer import ImportReport, import_x12
 from tools.descriptor import NeedSlot, ToolDescriptor
 from tools.slots import FILE_SLOT, Slots
@@ -20,7 +21,7 @@ def import_remittance(
     *,
     session: Session,
     practice_id: int,
-    inbox_dir: Path,
+    inbox_dir: Path | PracticeFolder,
     user_id: int | None = None,
 ) -> ImportReport:
     """Import an X12 file from the practice's clearinghouse inbox: an 835 remittance (stored and
@@ -31,7 +32,8 @@ def import_remittance(
     and every claim sent to the exceptions queue with its reason; a file imported before posts nothing
     and says so.
     """
-    inbox = inbox_dir.resolve()
+    # The requester's own inbox: a file of another practice's inbox is not "in the inbox".
+    inbox = practice_folder(inbox_dir, practice_id).resolve()
     target = (inbox / file_name).resolve()
     if not target.is_relative_to(inbox):
         raise InvalidInput(f"{file_name!r} is outside the inbox: give a file name inside it")
@@ -44,23 +46,39 @@ def import_remittance(
 CONFIRM_ROLES = ("admin", "biller")
 
 
-def describe(file_name: str, dry_run: bool = False, *, session: Session, practice_id: int, inbox_dir: Path) -> str:
+def describe(
+    file_name: str, dry_run: bool = False, *, session: Session, practice_id: int, inbox_dir: Path | PracticeFolder
+) -> str:
     """What importing the file would do: a dry run now, rolled back, summarised for the person confirming."""
     with session.begin_nested() as savepoint:
         report = import_remittance(file_name, True, session=session, practice_id=practice_id, inbox_dir=inbox_dir)
         savepoint.rollback()
     transactions = [t for f in report.files for t in f.transactions]
-    paid = sum((t.paid_posted for t in transactions), Decimal("0"))
-    parts = [
-        f"Import {file_name}: {len(transactions)} transaction(s)",
-        f"{report.claims_posted} claim(s) would post (${paid:,.2f} paid)",
-        f"{report.exceptions} to the exceptions queue",
-    ]
+    # What the file holds is read from its content (ST01), never from its name.
+    remittances = [t for t in transactions if t.transaction_type == "835" and t.status == "imported"]
+    claim_files = [t for t in transactions if t.transaction_type in ("837P", "837I") and t.status == "imported"]
+    statuses = [t for t in transactions if t.transaction_type in ("277", "277CA") and t.status == "imported"]
+    kinds = sorted({t.transaction_type for t in transactions})
+    parts = [f"Import {file_name}: {len(transactions)} transaction(s)" + (f" ({', '.join(kinds)})" if kinds else "")]
+    if remittances:
+        paid = sum((t.paid_posted for t in remittances), Decimal("0"))
+        parts.append(f"{sum(t.claims_posted for t in remittances)} claim(s) would post (${paid:,.2f} paid)")
+    if claim_files:
+        parts.append(f"{sum(t.claims_created for t in claim_files)} claim(s) would be created")
+        updated = sum(t.claims_updated for t in claim_files)
+        if updated:
+            parts.append(f"{updated} claim(s) updated")
+    if statuses:
+        parts.append(f"{sum(t.status_events for t in statuses)} claim status update(s)")
+    if remittances or statuses:
+        parts.append(f"{report.exceptions} to the exceptions queue")
     already = report.count("already_imported")
     if already:
         parts.append(f"{already} already imported (nothing new)")
     if report.errors:
         parts.append("errors: " + "; ".join(report.errors[:3]))
+    if report.warnings:
+        parts.append(f"{len(report.warnings)} warning(s): " + "; ".join(report.warnings[:2]))
     return ", ".join(parts) + "."
 
 
@@ -110,6 +128,46 @@ EXAMPLES = (
     # From the first agent eval set (evals/agent/requests.jsonl), which the rules before the router were tuned on.
     "import the 835 era-2026-11-20.835",
     "load remittance file uhc_remit_1120.edi pls",
+    # More phrasings as staff type them (2026-12-02).
+    "import era-1201.835",
+    "load the uhc 835 uhc-1201.835",
+    "pls import bcbs-1128.835 from the inbox",
+    "post era aetna-1130.835",
+    "dry run cigna-1201.835 before posting",
+    "preview what mcr-1125.835 would post, don't save",
+    "import 835",
+    "new era came in from medicare, mcr-1202.835, import it pls",
+    "auto-post the medicaid remit file mcd-1119.835",
+    "load era file uhc-1122.835",
+    "import the 277ca ack-1120.277",
+    "import claim status file status-1125.277",
+    "bring in the 837 batch claims-1120.837",
+    "imprt the era from today",
+    "post the aetna era we got this morning",
+    "load the dec-remits folder",
+    "can you post today's 835s",
+    "run the era import for bcbs",
+    "import remit era_2026-11-28.835",
+    "test import era_2026-11-28.835 without saving",
+    "load 835 file cigna_1129.edi",
+    "pls process the ERA file uhc_remit_1201.edi",
+    "load the remittance advice from the clearinghouse inbox",
+    "need to post the uhc 835 that just dropped",
+    "import erafile mcr-1130.835",
+    "impot the new 835 pls",
+    "post the electronic remittance for medicaid",
+    "what would happen if i import aetna-1201.835",
+    "dry run the nov-remits folder",
+    "import the era batch in folder dec-remits",
+    # Longer messages with context, and fewer of the usual keywords (2026-12-02).
+    "clearinghouse dropped a new remit file era-1203.835 in the inbox, post it",
+    "can you show me what would post from aetna-1203.835 without saving anything",
+    "we got the uhc 835 for last week, uhc-1127.835, load it to the ledger",
+    "please run the import on the medicare 835 mcr-1203.835",
+    "get the payments from bcbs-1203.835 posted",
+    "import the 277 that came back, status-1203.277",
+    "the cigna era cigna-1203.835 is in the inbox, go ahead and import",
+    "upload and post era file era_2026-12-01.835",
 )
 
 DESCRIPTOR = ToolDescriptor(

@@ -21,6 +21,7 @@ def search_knowledge(
     date_of_service: dt.date | None = None,
     *,
     knowledge_base: KnowledgeBase,
+    practice_id: int | None = None,
     limit: int = 5,
 ) -> KnowledgeResults:
     """Search the billing knowledge base and return passages to quote, each with a citation.
@@ -39,7 +40,10 @@ def search_knowledge(
     Quote the passage text and cite its title and section. Passages marked sample=true are demo policies,
     not the payer's actual contract: say so when you quote them.
     """
-    return knowledge_base.search_results(question, payer=payer, on_date=date_of_service, limit=limit)
+    # The requester's practice: its own documents join the shared ones; another practice's never do.
+    return knowledge_base.search_results(
+        question, payer=payer, on_date=date_of_service, limit=limit, practice_id=practice_id
+    )
 
 
 def render(data: dict[str, Any], cite: Mapping[str, int]) -> str:
@@ -137,6 +141,48 @@ EXAMPLES = (
     "when do we need an ABN for medicare pts",
     "how long do we have to file a claim with cigna",
     "medicare rules for modifier 59?",
+    # More phrasings as staff type them (2026-12-02).
+    "whats medicares timely filing",
+    "tfl bcbs?",
+    "how long does cigna give us to appeal",
+    "uhc recon timeframe",
+    "does aetna require precert for physical therapy",
+    "when do we use modifier 25 with an injection",
+    "mod 59 vs xs difference",
+    "telehealth pos for aetna 2026",
+    "is modifier 95 required for cigna telehealth",
+    "medicaid corrected claim frequency code",
+    "how do we bill a corrected claim to uhc",
+    "what's the birthday rule for cob",
+    "who's primary when the pt has medicare and medicaid",
+    "general steps to fix a co-97 bundling denial",
+    "abn requirements medicare",
+    "do we need an abn for a screening lab",
+    "icd-10 guidelines for coding hypertension with ckd",
+    "coding guideline for sequencing z00.00 with chronic conditions",
+    "our write off threshold for small balances?",
+    "bcbs timely filing for corrected claims",
+    "medicare appeal levels explained",
+    "how long does a medicare redetermination take",
+    "aetna appeal form requirements",
+    "how to appeal a timely filing denial w/ proof of submission",
+    "cigna policy on telehealth modifiers",
+    "does uhc require auth for ct scans",
+    "rules for billing an awv and a sick visit same day with medicare",
+    "medicare incident to billing rules",
+    "payer policy on modifier 25 for aetna",
+    "what documentation do we need for a co-50 appeal",
+    "uhc timely filing limit for secondary claims",
+    "policy q - does bcbs pay for telehealth at the pt's home",
+    # Longer messages with context, and fewer of the usual keywords (2026-12-02).
+    "how many days do we get to file with medicaid after the dos",
+    "if we miss the uhc appeal window is there anything we can do",
+    "what does medicare say about billing an e/m and a procedure on the same day",
+    "when is a referral required for bcbs hmo pts",
+    "what's the rule when both parents have coverage for a kid",
+    "our policy on waiving copays?",
+    "what does cigna need for a medical necessity appeal",
+    "what's the correct way to bill telehealth for aetna pts at home",
 )
 
 DESCRIPTOR = ToolDescriptor(

@@ -1,4 +1,9 @@
-"""`billing-assistant knowledge ...`: add, remove, list and search the knowledge base."""
+"""`billing-assistant knowledge ...`: add, remove, list and search the knowledge base.
+
+Every command works for one practice (`--practice`, default `BILLING_ASSISTANT_PRACTICE`): what it adds
+only that practice reads, and it lists, searches and removes the shipped and shared documents and that
+practice's own. `--shared` works on documents every practice reads instead (it needs no database).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from integrations.cli.common import CliContext, JsonOption, console, emit
+from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit
 from integrations.cli.progress import ProgressDisplay
 from knowledge.documents import DocumentInfo, IngestReport, KnowledgeBase
 from knowledge.documents.models import KnowledgeResults
@@ -23,13 +28,27 @@ app = typer.Typer(
 PayerOption = Annotated[str | None, typer.Option("--payer", help="Payer name or payer id.")]
 DateFromOption = Annotated[str | None, typer.Option("--effective-from", help="First day in force (YYYY-MM-DD).")]
 DateToOption = Annotated[str | None, typer.Option("--effective-to", help="Last day in force (YYYY-MM-DD).")]
+SharedOption = Annotated[
+    bool,
+    typer.Option("--shared", help="Documents every practice reads, instead of the practice's own (no database)."),
+]
 
 
-def knowledge_base() -> KnowledgeBase:
-    settings = CliContext().settings
+def knowledge_base(ctx: CliContext | None = None) -> KnowledgeBase:
+    settings = (ctx or CliContext()).settings
     return KnowledgeBase(
         settings.resolved_home, chroma_url=settings.chroma_url, embedding_model=settings.embedding_model
     )
+
+
+def _practice_id(ctx: CliContext, slug: str | None, shared: bool) -> int | None:
+    """The practice the command works for; None with `--shared`."""
+    if shared:
+        if slug is not None:
+            raise InvalidInput("--shared and --practice: give one of them")
+        return None
+    with ctx.session() as session:
+        return ctx.practice(session, slug).id
 
 
 def _date(value: str | None, option: str) -> dt.date | None:
@@ -62,10 +81,15 @@ def add_command(
     payer: PayerOption = None,
     effective_from: DateFromOption = None,
     effective_to: DateToOption = None,
+    practice: PracticeOption = None,
+    shared: SharedOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Add the practice's own documents; unchanged files are skipped, changed ones replaced."""
-    kb = knowledge_base()
+    """Add the practice's own documents (only it reads them); unchanged files are skipped, changed ones
+    replaced. A running server sees them at its next search."""
+    ctx = CliContext()
+    practice_id = _practice_id(ctx, practice, shared)
+    kb = knowledge_base(ctx)
     with ProgressDisplay(enabled=not as_json, transient=True) as progress:
         report = kb.add(
             paths,
@@ -73,6 +97,7 @@ def add_command(
             effective_from=_date(effective_from, "--effective-from"),
             effective_to=_date(effective_to, "--effective-to"),
             progress=progress,
+            practice_id=practice_id,
         )
     emit(report, as_json, _render_report)
 
@@ -80,10 +105,14 @@ def add_command(
 @app.command("remove")
 def remove_command(
     targets: Annotated[list[str], typer.Argument(help="Document ids or the paths they were added from.")],
+    practice: PracticeOption = None,
+    shared: SharedOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Remove documents from the knowledge base."""
-    emit(knowledge_base().remove(targets), as_json, _render_report)
+    """Remove the practice's documents (or, with --shared, shared ones) from the knowledge base."""
+    ctx = CliContext()
+    practice_id = _practice_id(ctx, practice, shared)
+    emit(knowledge_base(ctx).remove(targets, practice_id=practice_id), as_json, _render_report)
 
 
 def _render_list(documents: list[DocumentInfo]) -> None:
@@ -102,10 +131,14 @@ def _render_list(documents: list[DocumentInfo]) -> None:
 @app.command("list")
 def list_command(
     kind: Annotated[str | None, typer.Option("--kind", help="playbook, policy, guidance or practice.")] = None,
+    practice: PracticeOption = None,
+    shared: SharedOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """List the indexed documents."""
-    emit(knowledge_base().list(kind=kind), as_json, _render_list)
+    """List the indexed documents the practice reads: shipped, shared and its own."""
+    ctx = CliContext()
+    practice_id = _practice_id(ctx, practice, shared)
+    emit(knowledge_base(ctx).list(kind=kind, practice_id=practice_id), as_json, _render_list)
 
 
 def _render_results(results: KnowledgeResults) -> None:
@@ -129,8 +162,15 @@ def search_command(
     payer: PayerOption = None,
     date: Annotated[str | None, typer.Option("--date", help="Date of service (YYYY-MM-DD).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=50, help="How many passages.")] = 5,
+    practice: PracticeOption = None,
+    shared: SharedOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Search the knowledge base; passages come with citations."""
-    results = knowledge_base().search_results(question, payer=payer, on_date=_date(date, "--date"), limit=limit)
+    """Search what the practice reads; passages come with citations."""
+    on_date = _date(date, "--date")
+    ctx = CliContext()
+    practice_id = _practice_id(ctx, practice, shared)
+    results = knowledge_base(ctx).search_results(
+        question, payer=payer, on_date=on_date, limit=limit, practice_id=practice_id
+    )
     emit(results, as_json, _render_results)

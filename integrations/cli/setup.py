@@ -20,6 +20,7 @@ from knowledge.documents.knowledge_base import build_shipped_index
 from knowledge.errors import InvalidInput
 from knowledge.practice.database import session_scope, upgrade
 from knowledge.practice.demo import seed_demo_practice
+from knowledge.practice.folders import PracticeFolder
 
 
 def init(
@@ -67,9 +68,22 @@ def init(
     if demo or reset_demo:
         with session_scope(ctx.sessions) as session:
             report = seed_demo_practice(session, as_of=on, reset=reset_demo)
-        result["demo"] = {"created": report.created, "counts": report.counts}
+        # The demo practice's own clearinghouse folders (what it imports in chat, where its 276s go).
+        result["demo"] = {
+            "created": report.created,
+            "counts": report.counts,
+            "inbox": str(PracticeFolder(home, "inbox").for_practice(report.practice_id)),
+            "outbox": str(PracticeFolder(home, "outbox").for_practice(report.practice_id)),
+        }
         if report.credentials:
             result["demo"]["credentials"] = report.credentials
+
+    legacy = home / "inbox"
+    if legacy.is_dir() and any(legacy.iterdir()):
+        result["notes"] = [
+            f"{legacy} is no longer read: each practice has its own inbox, HOME/practices/<practice id>/inbox; "
+            "move each file to the inbox of the practice it belongs to."
+        ]
 
     def render(data: dict[str, Any]) -> None:
         database = data["database"]
@@ -101,6 +115,7 @@ def init(
                 f"Demo practice {state}: {counts['patients']} patients, {counts['claims']} claims, "
                 f"{counts['payers']} payers, {counts['remittances']} remittances."
             )
+            console.print(f"Its clearinghouse inbox (835s to import in chat): {data['demo']['inbox']}")
             if data["demo"].get("credentials"):
                 table = Table(title="Demo sign-ins (shown once; only hashes are stored)")
                 table.add_column("email")
@@ -108,6 +123,8 @@ def init(
                 for email, password in data["demo"]["credentials"].items():
                     table.add_row(email, password)
                 console.print(table)
+        for note in data.get("notes", []):
+            console.print(f"[yellow]{note}[/yellow]", soft_wrap=True)
 
     emit(result, as_json, render)
 

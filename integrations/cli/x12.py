@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit
+from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit, err_console
 from integrations.cli.progress import ProgressDisplay
 from knowledge.practice.database import check_schema
 from knowledge.x12.importer import ImportReport, import_x12
@@ -33,7 +33,11 @@ def import_command(
     with ProgressDisplay(enabled=not as_json, transient=True) as progress:
         report = import_x12(ctx.sessions, practice_id=practice_id, paths=paths, dry_run=dry_run, progress=progress)
     emit(_import_json(report), as_json, lambda _: _render_import(report))
-    if report.errors:
+    errors = report.errors
+    if errors:  # one refused file or transaction makes the batch a failure, whatever else was imported
+        many = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        reason = " ".join(f"the import was not complete: {errors[0]}{many}".split())
+        err_console.print(f"error: {reason}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 

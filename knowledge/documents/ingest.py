@@ -20,7 +20,7 @@ from typing import Any
 
 from knowledge.documents.chunking import CHUNKER_VERSION, chunk_sections
 from knowledge.documents.loaders import SUPPORTED_SUFFIXES, load_document
-from knowledge.documents.models import Chunk, DocumentInfo, DocumentMeta, Section
+from knowledge.documents.models import SHARED, UNASSIGNED, Chunk, DocumentInfo, DocumentMeta, Section
 from knowledge.errors import FileFormatError, InvalidInput, NotFound
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -111,11 +111,23 @@ class Manifest:
             "effective_from": meta.effective_from.isoformat() if meta.effective_from else None,
             "effective_to": meta.effective_to.isoformat() if meta.effective_to else None,
             "sample": meta.sample,
+            "practice_id": meta.practice_id,
             "chunk_ids": [c.passage_id for c in prepared.chunks],
         }
 
-    def doc_for_source(self, source_key: str) -> str | None:
-        return next((d for d, e in self.documents.items() if e.get("source_key") == source_key), None)
+    def doc_for_source(self, source_key: str, *, practice_id: int | None = None) -> str | None:
+        """The document added from ``source_key`` for the practice (or shared), or else one added before
+        documents carried their practice, which the practice then takes over."""
+        found = None
+        for doc_id, entry in self.documents.items():
+            if entry.get("source_key") != source_key:
+                continue
+            owner = entry_practice(entry)
+            if owner == practice_id:
+                return doc_id
+            if owner == UNASSIGNED:
+                found = doc_id
+        return found
 
     def info(self, doc_id: str) -> DocumentInfo:
         entry = self.documents[doc_id]
@@ -132,7 +144,23 @@ class Manifest:
             effective_from=entry.get("effective_from"),
             effective_to=entry.get("effective_to"),
             sample=bool(entry.get("sample")),
+            practice_id=entry_practice(entry),
         )
+
+
+def entry_practice(entry: Mapping[str, Any]) -> int | None:
+    """The practice a manifest entry belongs to: None for shared documents, `UNASSIGNED` for a practice
+    document recorded before documents carried their practice."""
+    if "practice_id" in entry:
+        value = entry["practice_id"]
+        return None if value is None else int(value)
+    return UNASSIGNED if entry.get("kind") == "practice" else None
+
+
+def entry_visible_to(entry: Mapping[str, Any], practice_id: int | None) -> bool:
+    """`DocumentMeta.visible_to` for a manifest entry."""
+    owner = entry_practice(entry)
+    return entry.get("kind") != "practice" or owner is None or owner == practice_id
 
 
 def manifest_from_metadatas(path: Path, rows: Iterable[tuple[str, Mapping[str, Any]]]) -> Manifest:
@@ -157,6 +185,8 @@ def manifest_from_metadatas(path: Path, rows: Iterable[tuple[str, Mapping[str, A
                 "chunk_ids": [],
             },
         )
+        if "practice_id" in md:
+            entry["practice_id"] = None if int(md["practice_id"]) == SHARED else int(md["practice_id"])
         entry["chunk_ids"].append(passage_id)
     return manifest
 
@@ -172,6 +202,7 @@ def prepare_file(
     source: str,
     overrides: Mapping[str, Any] | None = None,
     raw_hash: str | None = None,
+    practice_id: int | None = None,
 ) -> PreparedDocument:
     """Read and chunk one file; flag values in ``overrides`` win over its front matter."""
     loaded = load_document(path)
@@ -195,6 +226,7 @@ def prepare_file(
         sample=bool(fields.get("sample", False)),
         codes=codes,
         aliases=_str_list(fields.get("aliases")),
+        practice_id=practice_id,
     )
     if meta.effective_from and meta.effective_to and meta.effective_to < meta.effective_from:
         raise FileFormatError("effective_to is before effective_from", path=where)

@@ -2,6 +2,10 @@
 
 Construction touches nothing: the vector store opens, and the embedding model loads, on first use. A
 rebuild of the shipped sources that finds every content hash unchanged never loads the model.
+
+Practice scoping is enforced here: a document added with a ``practice_id`` is read (searched, opened,
+listed) and removed only with that practice's id; shipped documents and documents added without one are
+shared by every practice. Every read takes the reader's ``practice_id``; None reads shared documents only.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from knowledge.documents.ingest import (
     Manifest,
     PreparedDocument,
     content_hash,
+    entry_practice,
+    entry_visible_to,
     expand_paths,
     guidance_documents,
     manifest_from_metadatas,
@@ -32,6 +38,7 @@ from knowledge.documents.ingest import (
 from knowledge.documents.models import (
     OPEN_END,
     OPEN_START,
+    UNASSIGNED,
     Chunk,
     DocumentInfo,
     IngestReport,
@@ -141,9 +148,12 @@ class KnowledgeBase:
     def refresh(self) -> None:
         """Pick up changes another process (a CLI `knowledge add` next to the web app) made to the index."""
         stamp = self._manifest_stamp()
-        if stamp != getattr(self, "_manifest_seen", None):
+        seen = getattr(self, "_manifest_seen", None)
+        if stamp != seen:
             self.__dict__.pop("manifest", None)
             self._derived.clear()
+            if seen is not None and "store" in self.__dict__:
+                self.store.reopen()  # an embedded store does not see another process's writes otherwise
             if "retriever" in self.__dict__:
                 self.retriever.invalidate()
             self._manifest_seen = stamp
@@ -152,24 +162,27 @@ class KnowledgeBase:
     def retriever(self) -> HybridRetriever:
         return HybridRetriever(self.store, families_in_force=self._families_in_force)
 
-    def _families_in_force(self, day: int) -> set[tuple[str, str]]:
-        cached = self._derived.get(("families", day))
+    def _families_in_force(self, day: int, practice_id: int | None) -> set[tuple[str, str]]:
+        cached = self._derived.get(("families", day, practice_id))
         if cached is not None:
             return cast(set[tuple[str, str]], cached)
         families = set()
         for doc_id, entry in self.manifest.documents.items():
+            if not entry_visible_to(entry, practice_id):  # another practice's version hides nothing here
+                continue
             start = int(str(entry.get("effective_from") or "").replace("-", "") or OPEN_START)
             end = int(str(entry.get("effective_to") or "").replace("-", "") or OPEN_END)
             if start <= day <= end:
                 families.add(version_family(entry.get("payer"), entry.get("topic"), doc_id))
-        self._derived[("families", day)] = families
+        self._derived[("families", day, practice_id)] = families
         return families
 
-    def _payers(self) -> builtins.list[PayerRecord]:
-        """The payers named by indexed documents (computed once per manifest version)."""
-        cached = self._derived.get("payers")
+    def _payers(self, practice_id: int | None = None) -> builtins.list[PayerRecord]:
+        """The payers named by the documents the practice may read (computed once per manifest version)."""
+        cached = self._derived.get(("payers", practice_id))
         if cached is None:
-            cached = self._derived["payers"] = payer_records(self.manifest.documents)
+            visible = {d: e for d, e in self.manifest.documents.items() if entry_visible_to(e, practice_id)}
+            cached = self._derived[("payers", practice_id)] = payer_records(visible)
         return cast(builtins.list[PayerRecord], cached)
 
     # --- search ------------------------------------------------------------------------------------------
@@ -182,6 +195,7 @@ class KnowledgeBase:
         on_date: dt.date | None = None,
         limit: int = 5,
         mode: str = "hybrid",
+        practice_id: int | None = None,
     ) -> list[Passage]:
         """Passages that answer the question, best first, each with its citation fields.
 
@@ -189,8 +203,11 @@ class KnowledgeBase:
         no payer is given and the question names exactly one payer on file, that payer is used.
         ``on_date`` (the date of service; default today) keeps policies in force on that date.
         ``mode`` is "hybrid", or "lexical" / "dense" for the one-sided baselines of the eval.
+        ``practice_id`` is the reader's practice: its own documents join the shared ones.
         """
-        return self.search_results(question, payer=payer, on_date=on_date, limit=limit, mode=mode).passages
+        return self.search_results(
+            question, payer=payer, on_date=on_date, limit=limit, mode=mode, practice_id=practice_id
+        ).passages
 
     def search_results(
         self,
@@ -200,6 +217,7 @@ class KnowledgeBase:
         on_date: dt.date | None = None,
         limit: int = 5,
         mode: str = "hybrid",
+        practice_id: int | None = None,
     ) -> KnowledgeResults:
         """Like ``search``, with the payer actually used and notes on how the filters applied."""
         if not question.strip():
@@ -208,7 +226,7 @@ class KnowledgeBase:
         if limit < 1:
             raise InvalidInput(f"limit must be at least 1 (got {limit})")
         notes: list[str] = []
-        records = self._payers()
+        records = self._payers(practice_id)
         keys: set[str] | None = None
         if payer:
             keys = resolve_payer(payer, records)
@@ -222,7 +240,9 @@ class KnowledgeBase:
             if len(named) == 1:
                 keys = named
                 notes.append(f"Limited to {names_of(named, records)}, the payer named in the question.")
-        passages = self.retriever.search(question, payer_keys=keys, on_date=on_date, limit=limit, mode=mode)
+        passages = self.retriever.search(
+            question, payer_keys=keys, on_date=on_date, limit=limit, mode=mode, practice_id=practice_id
+        )
         if any(p.in_force is False for p in passages):
             notes.append(
                 f"Some policies shown were not in force on {on_date or dt.date.today()} and no version in force "
@@ -236,39 +256,47 @@ class KnowledgeBase:
             notes=notes,
         )
 
-    def payer_keys(self, payer: str) -> set[str]:
+    def payer_keys(self, payer: str, *, practice_id: int | None = None) -> set[str]:
         """The payers on file matching a name, payer id or alias (empty if none matches)."""
-        return resolve_payer(payer, self._payers())
+        return resolve_payer(payer, self._payers(practice_id))
 
-    def known_payers(self) -> list[str]:
-        return sorted(record.name for record in self._payers())
+    def known_payers(self, *, practice_id: int | None = None) -> list[str]:
+        return sorted(record.name for record in self._payers(practice_id))
 
-    def get_passage(self, passage_id: str) -> Passage:
-        """One passage by its stable id, for a citation link."""
+    def get_passage(self, passage_id: str, *, practice_id: int | None = None) -> Passage:
+        """One passage by its stable id, for a citation link; another practice's passage is not found."""
         chunks = self.store.get([passage_id])
-        if not chunks:
+        if not chunks or not chunks[0].doc.visible_to(practice_id):
             raise NotFound(f"No passage {passage_id!r} in the knowledge base")
         return to_passage(chunks[0])
 
     # --- listing and removing --------------------------------------------------------------------------
 
-    def list(self, *, kind: str | None = None) -> list[DocumentInfo]:
-        """Every indexed document (or those of one kind: playbook, policy, guidance, practice)."""
+    def list(self, *, kind: str | None = None, practice_id: int | None = None) -> list[DocumentInfo]:
+        """The indexed documents the practice may read (or those of one kind: playbook, policy,
+        guidance, practice)."""
         self.refresh()
-        infos = [self.manifest.info(doc_id) for doc_id in sorted(self.manifest.documents)]
+        documents = self.manifest.documents
+        infos = [self.manifest.info(d) for d in sorted(documents) if entry_visible_to(documents[d], practice_id)]
         return [i for i in infos if kind is None or i.kind == kind]
 
-    def remove(self, targets: Sequence[str | Path]) -> IngestReport:
-        """Remove documents by doc id or by the path they were added from."""
+    def remove(self, targets: Sequence[str | Path], *, practice_id: int | None = None) -> IngestReport:
+        """Remove documents by doc id or by the path they were added from: the practice's own documents,
+        or with ``practice_id`` None the shared ones (and those added before documents had a practice)."""
         self.refresh()
         started = time.perf_counter()
         doc_ids = []
+        owners = {practice_id} if practice_id is not None else {None, UNASSIGNED}
         for target in targets:
             text = str(target)
-            if text in self.manifest.documents:
+            entry = self.manifest.documents.get(text)
+            if entry is not None and entry_practice(entry) in owners:
                 doc_ids.append(text)
                 continue
-            by_source = self.manifest.doc_for_source(str(Path(text).expanduser().resolve()))
+            source = str(Path(text).expanduser().resolve())
+            by_source = self.manifest.doc_for_source(source, practice_id=practice_id)
+            if by_source is not None and entry_practice(self.manifest.documents[by_source]) not in owners:
+                by_source = None
             if by_source is None:
                 raise NotFound(f"{text}: no document with this id or source path in the knowledge base")
             doc_ids.append(by_source)
@@ -293,11 +321,14 @@ class KnowledgeBase:
         effective_from: dt.date | None = None,
         effective_to: dt.date | None = None,
         progress: Progress | None = None,
+        practice_id: int | None = None,
     ) -> IngestReport:
         """Index the practice's own files (PDF, DOCX, HTML, Markdown, text) or every such file in folders.
 
-        Flags win over front matter. Unchanged files are skipped; changed files replace their old chunks.
-        Every file is read before anything is written, so one unreadable file leaves the index unchanged.
+        ``practice_id``: the practice the documents belong to (only it reads them); None adds documents
+        every practice reads. Flags win over front matter. Unchanged files are skipped; changed files
+        replace their old chunks. Every file is read before anything is written, so one unreadable file
+        leaves the index unchanged.
         """
         self.refresh()
         started = time.perf_counter()
@@ -307,27 +338,48 @@ class KnowledgeBase:
             "effective_from": effective_from,
             "effective_to": effective_to,
         }
-        flags = json.dumps(overrides, sort_keys=True, default=str)
+        flags = json.dumps({**overrides, "practice_id": practice_id}, sort_keys=True, default=str)
         report = IngestReport()
         pending: list[tuple[PreparedDocument, str]] = []
         taken: set[str] = set()
         for path in expand_paths(list(paths)):
             source_key = str(path)
             digest = content_hash(path.read_bytes(), flags)
-            existing = self.manifest.doc_for_source(source_key)
+            existing = self.manifest.doc_for_source(source_key, practice_id=practice_id)
             if existing and self.manifest.documents[existing]["content_hash"] == digest:
                 report.unchanged.append(existing)
                 continue
             doc_id = existing or self._new_doc_id(path, taken)
             taken.add(doc_id)
             prepared = prepare_file(
-                path, doc_id=doc_id, kind="practice", source=source_key, overrides=overrides, raw_hash=digest
+                path,
+                doc_id=doc_id,
+                kind="practice",
+                source=source_key,
+                overrides=overrides,
+                raw_hash=digest,
+                practice_id=practice_id,
             )
+            self._check_doc_id(prepared, path, practice_id, taken if prepared.meta.doc_id != doc_id else set())
+            taken.add(prepared.meta.doc_id)
             pending.append((prepared, source_key))
         written = self._write(pending, report, progress)
         report.chunks_written = written
         report.seconds = time.perf_counter() - started
         return report
+
+    def _check_doc_id(self, prepared: PreparedDocument, path: Path, practice_id: int | None, taken: set[str]) -> None:
+        """A `doc_id` in front matter may not name another owner's document (nor a shipped one): it would
+        replace that document for everyone who reads it."""
+        doc_id = prepared.meta.doc_id
+        entry = self.manifest.documents.get(doc_id)
+        foreign = entry is not None and (
+            entry["kind"] != "practice" or entry_practice(entry) not in {practice_id, UNASSIGNED}
+        )
+        if doc_id in taken or foreign:
+            raise InvalidInput(
+                f"{path}: its doc_id {doc_id!r} names another document; remove the doc_id from its front matter"
+            )
 
     def _new_doc_id(self, path: Path, taken: set[str]) -> str:
         base = f"practice/{slugify(path.stem)}"

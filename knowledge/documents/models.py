@@ -15,6 +15,12 @@ from pydantic import BaseModel, Field, computed_field
 OPEN_END = 99991231
 OPEN_START = 0
 
+#: ``practice_id`` stored on the chunks of a document every practice may read (Chroma stores no None).
+SHARED = 0
+#: The practice of a practice document stored before documents carried one: no practice reads it until
+#: it is added again with its practice.
+UNASSIGNED = -1
+
 
 def date_key(value: dt.date | None, *, default: int) -> int:
     """A date as an integer YYYYMMDD, which Chroma can compare with $lte / $gte."""
@@ -57,6 +63,13 @@ class DocumentMeta:
     sample: bool = False
     codes: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    #: The practice whose own document this is; None: shared (every shipped document, and documents added
+    #: for every practice).
+    practice_id: int | None = None
+
+    def visible_to(self, practice_id: int | None) -> bool:
+        """Whether a person of ``practice_id`` may read the document (None: someone of no practice)."""
+        return self.kind != "practice" or self.practice_id is None or self.practice_id == practice_id
 
 
 @dataclass(frozen=True)
@@ -135,6 +148,7 @@ class DocumentInfo(BaseModel):
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None
     sample: bool = False
+    practice_id: int | None = Field(default=None, description="The practice it belongs to; None: shared.")
 
 
 class IngestReport(BaseModel):

@@ -4,7 +4,8 @@ Payer: a question about one payer sees that payer's policies and the general doc
 guidance, the practice's own files without a payer), never another payer's policies. Date: a policy
 not in force on the date of service is not cited as current. When a (payer, topic) has a version in
 force on that date, older and newer versions are dropped; when only other versions exist, they are
-returned marked ``in_force=False`` with a note saying so.
+returned marked ``in_force=False`` with a note saying so. Practice: a search for one practice sees the
+shipped and shared documents and that practice's own, never another practice's (both sides filter).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from knowledge.documents.lexical import LexicalIndex
 from knowledge.documents.models import OPEN_END, OPEN_START, Chunk, Passage, date_key
-from knowledge.documents.store import VectorStore, payer_key
+from knowledge.documents.store import VectorStore, payer_key, practice_where
 
 RRF_K = 60
 MAX_PER_DOCUMENT = 2
@@ -105,7 +106,9 @@ def _in_force(chunk: Chunk, day: int) -> bool:
 class HybridRetriever:
     """Ranks chunks of one vector store; the BM25 side is rebuilt from the store when it changes."""
 
-    def __init__(self, store: VectorStore, *, families_in_force: Callable[[int], set[tuple[str, str]]]) -> None:
+    def __init__(
+        self, store: VectorStore, *, families_in_force: Callable[[int, int | None], set[tuple[str, str]]]
+    ) -> None:
         self.store = store
         self._families_in_force = families_in_force
         self._lexical: LexicalIndex | None = None
@@ -122,11 +125,27 @@ class HybridRetriever:
             keys = [payer_key(c.doc.payer) for c in self._lexical.chunks]
             self._payer_numbers = {key: n for n, key in enumerate(sorted(set(keys) | {""}))}
             self._payer_of_chunk = np.array([self._payer_numbers[k] for k in keys], dtype=np.int64)
+            # Who may read each chunk: -2 every practice, else the one practice (UNASSIGNED: none).
+            self._owner_of_chunk = np.array(
+                [-2 if c.doc.visible_to(None) else int(c.doc.practice_id or 0) for c in self._lexical.chunks],
+                dtype=np.int64,
+            )
         return self._lexical
 
-    def lexical_ranking(self, question: str, *, payer_keys: set[str] | None, k: int) -> list[str]:
+    def _visible(self, practice_id: int | None) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        owners = self._owner_of_chunk
+        allowed: np.ndarray[Any, np.dtype[np.bool_]] = owners == -2
+        if practice_id is not None:
+            allowed |= owners == practice_id
+        return allowed
+
+    def lexical_ranking(
+        self, question: str, *, payer_keys: set[str] | None, k: int, practice_id: int | None = None
+    ) -> list[str]:
         index = self.lexical
         scores = index.scores(question)
+        if len(scores):
+            scores = np.where(self._visible(practice_id), scores, -1.0)
         if payer_keys is not None and len(scores):
             wanted = [self._payer_numbers[k] for k in (*payer_keys, "") if k in self._payer_numbers]
             allowed = np.isin(self._payer_of_chunk, wanted)
@@ -134,14 +153,18 @@ class HybridRetriever:
         order = np.argsort(-scores, kind="stable")[:k]
         return [index.chunks[i].passage_id for i in order if scores[i] > 0]
 
-    def dense_ranking(self, question: str, *, payer_keys: set[str] | None, k: int) -> list[str]:
-        return [pid for pid, _ in self.dense_hits(question, payer_keys=payer_keys, k=k)]
+    def dense_ranking(
+        self, question: str, *, payer_keys: set[str] | None, k: int, practice_id: int | None = None
+    ) -> list[str]:
+        return [pid for pid, _ in self.dense_hits(question, payer_keys=payer_keys, k=k, practice_id=practice_id)]
 
-    def dense_hits(self, question: str, *, payer_keys: set[str] | None, k: int) -> list[tuple[str, float]]:
-        """(passage id, cosine similarity) of the nearest passages."""
-        where: dict[str, Any] | None = None
+    def dense_hits(
+        self, question: str, *, payer_keys: set[str] | None, k: int, practice_id: int | None = None
+    ) -> list[tuple[str, float]]:
+        """(passage id, cosine similarity) of the nearest passages the practice may read."""
+        where: dict[str, Any] = practice_where(practice_id)
         if payer_keys is not None:
-            where = {"payer_key": {"$in": sorted({*payer_keys, ""})}}
+            where = {"$and": [where, {"payer_key": {"$in": sorted({*payer_keys, ""})}}]}
         return [(pid, 1.0 - distance) for pid, distance in self.store.query(question, k=k, where=where)]
 
     def search(
@@ -152,20 +175,22 @@ class HybridRetriever:
         on_date: dt.date | None = None,
         limit: int = 5,
         mode: str = "hybrid",
+        practice_id: int | None = None,
     ) -> list[Passage]:
-        """The best passages for a question; ``mode`` "lexical" or "dense" gives the one-sided baselines."""
+        """The best passages for a question; ``mode`` "lexical" or "dense" gives the one-sided baselines.
+        ``practice_id``: whose documents besides the shared ones may be read (None: shared only)."""
         index = self.lexical
         if not index.chunks:
             return []
         depth = max(limit * 6, 30)
         rankings: list[list[str]] = []
         if mode in ("hybrid", "lexical"):
-            rankings.append(self.lexical_ranking(question, payer_keys=payer_keys, k=depth))
+            rankings.append(self.lexical_ranking(question, payer_keys=payer_keys, k=depth, practice_id=practice_id))
         if mode in ("hybrid", "dense"):
-            hits = self.dense_hits(question, payer_keys=payer_keys, k=depth)
+            hits = self.dense_hits(question, payer_keys=payer_keys, k=depth, practice_id=practice_id)
             rankings.append([pid for pid, _ in hits])
             best = max((similarity for _, similarity in hits), default=0.0)
-            if best < RELEVANCE_FLOOR and not self._names_a_code_on_file(question):
+            if best < RELEVANCE_FLOOR and not self._names_a_code_on_file(question, practice_id):
                 return []  # nothing on file is about this: no answer beats a wrong citation
         fused: dict[str, float] = {}
         for ranking in rankings:
@@ -175,11 +200,14 @@ class HybridRetriever:
             self._boost_named_codes(question, fused)
             if payer_keys:
                 self._boost_payer(payer_keys, fused)
-        return self._select(sorted(fused.items(), key=lambda item: -item[1]), on_date=on_date, limit=limit)
+        ranked = sorted(fused.items(), key=lambda item: -item[1])
+        return self._select(ranked, on_date=on_date, limit=limit, practice_id=practice_id)
 
-    def _names_a_code_on_file(self, question: str) -> bool:
+    def _names_a_code_on_file(self, question: str, practice_id: int | None) -> bool:
         codes = codes_in(question)
-        return bool(codes) and any(codes & set(chunk.doc.codes) for chunk in self.lexical.chunks)
+        return bool(codes) and any(
+            codes & set(chunk.doc.codes) for chunk in self.lexical.chunks if chunk.doc.visible_to(practice_id)
+        )
 
     def _boost_named_codes(self, question: str, fused: dict[str, float]) -> None:
         """A playbook or guidance passage for a code the question names outranks passages that only
@@ -201,9 +229,11 @@ class HybridRetriever:
             if position is not None and payer_key(self.lexical.chunks[position].doc.payer) in payer_keys:
                 fused[pid] += PAYER_BOOST / (RRF_K + 1)
 
-    def _select(self, ranked: list[tuple[str, float]], *, on_date: dt.date | None, limit: int) -> list[Passage]:
+    def _select(
+        self, ranked: list[tuple[str, float]], *, on_date: dt.date | None, limit: int, practice_id: int | None
+    ) -> list[Passage]:
         day = date_key(on_date or dt.date.today(), default=OPEN_END)
-        current = self._families_in_force(day)
+        current = self._families_in_force(day, practice_id)
         per_doc: dict[str, int] = {}
         passages: list[Passage] = []
         for pid, score in ranked:
@@ -212,6 +242,8 @@ class HybridRetriever:
                 continue
             chunk = self.lexical.chunks[position]
             doc = chunk.doc
+            if not doc.visible_to(practice_id):  # both rankings filter already; this is the last word
+                continue
             dated = doc.effective_from is not None or doc.effective_to is not None
             in_force = _in_force(chunk, day)
             note = None

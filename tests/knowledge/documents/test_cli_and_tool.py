@@ -19,28 +19,31 @@ def test_cli_add_list_search_remove(tmp_path: Path, isolated_environment: Path) 
     path = tmp_path / "office-notes.md"
     path.write_text(NOTE, encoding="utf-8")
     runner = CliRunner()
-
-    added = runner.invoke(app, ["add", str(path), "--payer", "Acme Health", "--effective-from", "2024-01-01", "--json"])
+    # --shared: documents every practice reads, which need no practice database (the practice-scoped
+    # commands are tested in tests/security/test_practice_stores.py).
+    added = runner.invoke(
+        app, ["add", str(path), "--shared", "--payer", "Acme Health", "--effective-from", "2024-01-01", "--json"]
+    )
     assert added.exit_code == 0, added.output
     assert json.loads(added.stdout)["added"] == ["practice/office-notes"]
 
-    listed = json.loads(runner.invoke(app, ["list", "--json"]).stdout)
+    listed = json.loads(runner.invoke(app, ["list", "--shared", "--json"]).stdout)
     assert [(d["doc_id"], d["payer"], d["effective_from"]) for d in listed] == [
         ("practice/office-notes", "Acme Health", "2024-01-01")
     ]
 
-    found = runner.invoke(app, ["search", "when do statements go out", "--date", "2024-02-01", "--json"])
+    found = runner.invoke(app, ["search", "when do statements go out", "--shared", "--date", "2024-02-01", "--json"])
     body = json.loads(found.stdout)
     assert body["passages"][0]["doc_id"] == "practice/office-notes"
     assert body["passages"][0]["section_path"] == ["Statements"]
     assert body["date_of_service"] == "2024-02-01"
 
-    text = runner.invoke(app, ["search", "when do statements go out"])
+    text = runner.invoke(app, ["search", "when do statements go out", "--shared"])
     assert "Billing office notes" in text.stdout and "office-notes" in text.stdout
 
-    removed = runner.invoke(app, ["remove", str(path), "--json"])
+    removed = runner.invoke(app, ["remove", str(path), "--shared", "--json"])
     assert json.loads(removed.stdout)["removed"] == ["practice/office-notes"]
-    assert json.loads(runner.invoke(app, ["list", "--json"]).stdout) == []
+    assert json.loads(runner.invoke(app, ["list", "--shared", "--json"]).stdout) == []
     # The index lives in the HOME the settings point at.
     assert (isolated_environment / "chroma").is_dir()
 
