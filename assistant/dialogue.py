@@ -75,6 +75,10 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
             details += [_claim_detail(c, "service_date") for c in found]
             if args.get("patient_name") or args.get("birth_date"):
                 state["patient"] = {k: args.get(k) for k in ("patient_name", "birth_date") if args.get(k)}
+        if name == "denial_worklist" and ok:
+            shown = [c for c in data.get("items") or [] if c.get("claim_number")]
+            claims += [str(c["claim_number"]) for c in shown]
+            details += [{**_claim_detail(c, "service_date"), "status": "denied"} for c in shown]
         if name == "lookup_code" and args.get("code") and data.get("valid", True):
             state["code"] = str(data.get("code") or args["code"])
         if name in {"get_claim", "explain_denial"} and ok and data.get("claim_number"):
@@ -109,7 +113,9 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
     unique = list(dict.fromkeys(claims))
     if len(unique) == 1:
         state["claim"] = unique[0]
-        state.pop("claim_candidates", None)
+        listed = [str(c.get("claim_number")) for c in state.get("claim_candidates") or [] if isinstance(c, dict)]
+        if unique[0] not in listed:  # a claim of the last list keeps the list ("and the july one?")
+            state.pop("claim_candidates", None)
     elif len(unique) > 1:
         state.pop("claim", None)  # "it" is now ambiguous: the planner asks which one
         by_number = {d["claim_number"]: d for d in details}

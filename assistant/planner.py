@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import inspect
 import json
 import re
 import uuid
@@ -32,7 +33,7 @@ from assistant import composer, repair
 from assistant.dialogue import PLAN_KEY, read_state_note, turn_messages
 from assistant.router import Router, RouteScore, saved_router, shared_router
 from tools.descriptor import NeedSlot, ToolDescriptor
-from tools.slots import Slots, find_payer, read_slots, replace_payer
+from tools.slots import Slots, find_birth_date, find_payer, read_slots, replace_payer
 
 # Conversation patterns (how people refer back), not requests: kept as patterns because they are regular.
 FOLLOW_BEFORE = re.compile(r"\b(the one before|one before (?:it|that)|previous one|prior one|before that)\b", re.I)
@@ -181,6 +182,8 @@ class OfflinePlanner(BaseChatModel):
         slots = read_slots(text, today=today)
         if slots.patient_name is None:
             slots.patient_name = lowercase_name(text, self.vocabulary())
+            if slots.patient_name is not None and slots.birth_date is None:
+                slots.birth_date = find_birth_date(slots.text, today=today, named=True)
         router = self.router()
         ranked = self._in_context(router.rank(text, slots), slots, state)
         sure = router.confidence(ranked) >= router.floor
@@ -217,16 +220,34 @@ class OfflinePlanner(BaseChatModel):
         if slots.claim_number or slots.medical_codes or slots.patient_name or slots.birth_date:
             return None
         top = self.descriptor(ranked[0].route)
-        claim = _pick_claim(slots, state.get("claim_candidates") or [])
-        if claim:
-            slots.claim_numbers = [claim]
+        narrowed = _narrow_claims(slots, state.get("claim_candidates") or [])
+        if narrowed:
+            awaiting = state.get("awaiting") or {}
             chosen: ToolDescriptor | None
-            if top is not None and "claim" in top.referents and router.confidence(ranked) >= router.floor:
+            if awaiting.get("slot") == "claim_number" and (asked := self.descriptor(str(awaiting.get("route")))):
+                chosen = asked  # the answer to "which claim do you mean?"
+                _restore(awaiting, slots)
+            elif top is not None and "claim" in top.referents and router.confidence(ranked) >= router.floor:
                 chosen = top  # "why was the october one denied"
             else:  # "oct visit balance", "post $40 to the october one"
                 chosen = self.descriptor("post_patient_payment" if slots.amount is not None else "get_claim")
-            if chosen is not None and chosen.name in self.tool_names:
-                return Understanding([self._part(chosen, slots, state)])
+            if chosen is None or chosen.name not in self.tool_names:
+                return None
+            if len(narrowed) > 1:  # two october claims: ask which, and remember what was asked
+                listed = ", ".join(_describe_candidate(n, state) for n in narrowed[:6])
+                pending = _pending_slots(chosen, slots)
+                pending["slot"] = "claim_number"
+                return Understanding(
+                    [
+                        Part(
+                            chosen.name,
+                            question=f"Which claim do you mean: {listed}? Say “claim {narrowed[0]}”, for example.",
+                            awaiting=pending,
+                        )
+                    ]
+                )
+            slots.claim_numbers = narrowed
+            return Understanding([self._part(chosen, slots, state)])
         code = _pick_code(slots.text, state.get("code_candidates") or [])
         lookup = self.descriptor("lookup_code")
         if code and lookup is not None and lookup.name in self.tool_names:
@@ -300,6 +321,16 @@ class OfflinePlanner(BaseChatModel):
 
     def _fill_from_state(self, descriptor: ToolDescriptor, slots: Slots, state: dict[str, Any]) -> None:
         """Values the message leaves out but the thread is clearly about ("why was it denied")."""
+        candidates = _candidate_numbers(state)
+        if (
+            not slots.claim_number
+            and len(candidates) > 1
+            and _ALL_OF_THOSE.search(slots.text)
+            and "claim_numbers" in inspect.signature(descriptor.func).parameters
+        ):
+            # "send 276s for those", "all of them": every claim the last answer listed (as it listed them).
+            slots.claim_numbers = candidates[:MAX_CLAIMS_AT_ONCE]
+            return
         if "claim" in descriptor.referents and not slots.claim_number:
             picked = _pick_claim(slots, state.get("claim_candidates") or [])
             if picked:
@@ -387,7 +418,14 @@ class OfflinePlanner(BaseChatModel):
         previous = self.descriptor(last[0]["name"])
         if previous is None or previous.name in _WRITES or previous.name not in self.tool_names:
             return None
-        new_value = bool(slots.claim_numbers or slots.maybe_claims or slots.codes or slots.payer or slots.patient_name)
+        new_value = bool(
+            slots.claim_numbers
+            or slots.maybe_claims
+            or slots.codes
+            or slots.payer
+            or slots.patient_name
+            or (previous.name == "denial_worklist" and slots.extras.get("reason_words"))
+        )
         if not new_value:
             return None
         # Carry over what the previous call asked, with the new value the message names.
@@ -401,7 +439,14 @@ class OfflinePlanner(BaseChatModel):
                 carried.payer = slots.payer
             return Understanding([Part(previous.name, calls=[_clean({"question": question, "payer": carried.payer})])])
         if previous.name == "denial_worklist":
-            return Understanding([Part(previous.name, calls=[_clean({"payer": slots.payer})])])
+            # "what about cigna?" changes the payer; "the co-151 ones" narrows the same list by reason.
+            group = slots.extras.get("group_code")
+            reason = f"{group}-{slots.extras['reason_code']}" if group else slots.extras.get("reason_words")
+            if slots.payer:
+                args = {"payer": slots.payer, "reason": reason}
+            else:
+                args = {"payer": previous_args.get("payer"), "reason": reason or previous_args.get("reason")}
+            return Understanding([Part(previous.name, calls=[_clean(args)])])
         if previous.name == "find_claims":
             args = dict(previous_args)
             if slots.payer:
@@ -436,11 +481,14 @@ class OfflinePlanner(BaseChatModel):
             scores.append(score)
         if max(scores) < router.floor:
             return None
-        if len(set(routes)) < 2:
+        # The same question about two payers ("cigna timely filing and bcbs timely filing") is two parts too.
+        payers = [piece.payer for piece in read]
+        same_question_per_payer = len(set(routes)) == 1 and None not in payers and len(set(payers)) == len(payers)
+        if len(set(routes)) < 2 and not same_question_per_payer:
             return None
         parts: list[Part] = []
         for piece_slots, route in zip(read, routes, strict=True):
-            if route in [p.route for p in parts]:
+            if route in [p.route for p in parts] and not same_question_per_payer:
                 continue
             descriptor = self.descriptor(route)
             if descriptor is None or route not in self.tool_names:
@@ -494,6 +542,7 @@ _WHOLE_BALANCE = re.compile(
     r"(?:what|all) (?:s?he|they|the pt|the patient) owe[sd]?|the (?:pt |patient )?balance|remaining|what'?s left)\b",
     re.I,
 )
+_PICKS = re.compile(r"\b(?:one|ones|that code|this code|that dx|the code for the)\b", re.I)
 _CANDIDATE_STOP = frozenset(
     re.findall(
         r"\S+",
@@ -503,12 +552,28 @@ _CANDIDATE_STOP = frozenset(
 )
 
 
+def _describe_candidate(number: str, state: dict[str, Any]) -> str:
+    """ "2009 (DOS 2026-10-20, UnitedHealthcare)": what tells the claims apart when asking which."""
+    listed = [c for c in state.get("claim_candidates") or [] if isinstance(c, dict)]
+    detail = next((c for c in listed if str(c.get("claim_number")) == number), {})
+    facts = [f"DOS {detail['service_date']}" if detail.get("service_date") else "", str(detail.get("payer") or "")]
+    shown = ", ".join(f for f in facts if f)
+    return f"{number} ({shown})" if shown else number
+
+
 def _candidate_numbers(state: dict[str, Any]) -> list[str]:
     return [str(c["claim_number"] if isinstance(c, dict) else c) for c in state.get("claim_candidates") or []]
 
 
 def _pick_claim(slots: Slots, candidates: list[Any]) -> str | None:
     """The one claim of those just shown that "the october one", "the denied one", "the 10/20 one" means."""
+    narrowed = _narrow_claims(slots, candidates)
+    return narrowed[0] if narrowed is not None and len(narrowed) == 1 else None
+
+
+def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
+    """The claims of those shown that the message's date, month, status or payer fits; None when the
+    message names none of these (or fewer than two claims were shown)."""
     if len(candidates) < 2:
         return None
     text = slots.text.lower()
@@ -528,7 +593,7 @@ def _pick_claim(slots: Slots, candidates: list[Any]) -> str | None:
     if slots.payer:
         chosen = [c for c in chosen if slots.payer.lower() in str(c.get("payer") or "").lower()] or chosen
         narrowed = True
-    return str(chosen[0]["claim_number"]) if narrowed and len(chosen) == 1 else None
+    return [str(c["claim_number"]) for c in chosen] if narrowed else None
 
 
 def _pick_code(text: str, candidates: list[Any]) -> str | None:
@@ -536,14 +601,27 @@ def _pick_code(text: str, candidates: list[Any]) -> str | None:
     words = [w for w in re.findall(r"[a-z][a-z0-9-]{2,}", text.lower()) if w not in _CANDIDATE_STOP]
     if not words or not candidates:
         return None
-    matching = [
-        c
-        for c in candidates
-        if isinstance(c, dict)
-        and all(re.search(rf"\b{re.escape(w[:7])}", str(c.get("description", "")).lower()) for w in words)
-    ]
+    shown = [c for c in candidates if isinstance(c, dict)]
+
+    def has(candidate: dict[str, Any], word: str) -> bool:
+        return bool(re.search(rf"\b{re.escape(word[:7])}", str(candidate.get("description", "")).lower()))
+
+    # Words no shown code has are the request ("billable?", "excludes"), not what tells the codes apart;
+    # and only a message that picks ("the ... one", "that code") picks: "sciatica?" is a new search.
+    telling = [w for w in words if any(has(c, w) for c in shown)]
+    if not telling or not _PICKS.search(text):
+        return None
+    matching = [c for c in shown if all(has(c, w) for w in telling)]
     return str(matching[0]["code"]) if len(matching) == 1 else None
 
+
+# The claims just listed, all of them: "for those", "all of them", "these claims", "each one".
+_ALL_OF_THOSE = re.compile(
+    r"\b(?:those|these|them all|all of them|all of those|all those|all these|each of them|each one|every one|"
+    r"all \d+|the lot|them)\b",
+    re.I,
+)
+MAX_CLAIMS_AT_ONCE = 10  # as many as the dialogue state keeps (assistant/dialogue.py)
 
 _DROP = re.compile(r"\b(?:drop|remove|take out|without|w/o|delete|minus)\b", re.I)
 _INSTEAD = re.compile(r"\b(?:instead|swap|replace|switch|change)\b", re.I)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tools.slots import Slots
+from tools.slots import Slots, expand_chat_shorthand
 
 log = logging.getLogger("billing_assistant.router")
 
@@ -55,8 +55,9 @@ _VALUE_KINDS = [
 
 
 def value_kinds(text: str) -> str:
-    """The text with its values replaced by their kind: "post $40 on 1042" -> "post amount on number"."""
-    out = text
+    """The text with shorthand written out and its values replaced by their kind: "post $40 on clm 1042"
+    -> "post amount on claim number"."""
+    out = expand_chat_shorthand(text)
     for pattern, kind in _VALUE_KINDS:
         out = pattern.sub(kind, out)
     return " ".join(out.lower().split())
@@ -272,7 +273,7 @@ _ROUTERS: dict[str, Router] = {}
 _LOCK = threading.Lock()
 
 
-FORMAT = 3  # bump when the features change: a saved router of another format is fitted again
+FORMAT = 4  # bump when the features change: a saved router of another format is fitted again
 
 
 def _digest(routes: dict[str, Sequence[str]], key: str, families: dict[str, str] | None) -> str:

@@ -28,7 +28,6 @@ import re
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +143,7 @@ def load_dataset(path: Path | None = None) -> list[dict[str, Any]]:
         raw.setdefault("split", "dev")
         raw.setdefault("expect_args", {})
         raw.setdefault("expect_honest", False)
+        raw["set"] = file.stem  # which file: each set is also reported on its own
         cases.append(raw)
     return cases
 
@@ -246,7 +246,6 @@ def run_agent_eval(
     codesets = _codesets_of(service)
     for provider in service.providers.values():  # code sets and the knowledge base load once, untimed
         provider()
-    run = uuid.uuid4().hex[:8]
     patients = _PatientFacts(service, practice_id)
     routed = 0
     fact_hits = fact_total = 0
@@ -258,11 +257,14 @@ def run_agent_eval(
     latencies: list[float] = []
     failures: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
+    threads: dict[str, str] = {}  # the eval's thread name -> the id the server issued on its first turn
     for case in chosen:
         requester = _requester(case, practice_id, users)
-        thread_id = f"eval-{run}-{case['thread']}" if case.get("thread") else None
+        thread_id = threads.get(case["thread"]) if case.get("thread") else None
         started = time.perf_counter()
         reply = service.ask(case["text"], requester=requester, thread_id=thread_id)
+        if case.get("thread"):
+            threads.setdefault(case["thread"], reply.thread_id)
         latencies.append((time.perf_counter() - started) * 1000)
         problems: dict[str, Any] = {}
 
@@ -330,6 +332,7 @@ def run_agent_eval(
             {
                 "category": case.get("category", "single"),
                 "split": case.get("split", "dev"),
+                "set": case.get("set", "cases"),
                 "routed": called == expected,
                 "facts": (len(case["expect_facts"]) - len(missing), len(case["expect_facts"])),
                 "honest": honest if case.get("expect_honest") else None,
@@ -358,6 +361,7 @@ def run_agent_eval(
         "latency_ms_p95": round(_percentile(latencies, 0.95), 1),
         "by_category": _breakdown(records, "category"),
         "by_split": _breakdown(records, "split"),
+        "by_set": _breakdown(records, "set"),
         "failures": failures,
     }
 

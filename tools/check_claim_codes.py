@@ -41,11 +41,30 @@ def check_claim_codes(
     )
 
 
+def _checked(data: Mapping[str, Any]) -> str:
+    """What was checked, as the tool read it: "99214-25, G0439 with E11.65, I10 (DOS 2026-11-22)"."""
+    lines = []
+    for line in data.get("lines") or []:
+        code = str(line.get("code", ""))
+        modifiers = "-".join(str(m) for m in line.get("modifiers") or [])
+        units = line.get("units") or 1
+        lines.append(code + (f"-{modifiers}" if modifiers else "") + (f" x{units}" if units != 1 else ""))
+    diagnoses = [str(d) for d in data.get("diagnoses") or []]
+    shown = ", ".join(lines) if lines else "no procedure lines"
+    if diagnoses:
+        shown += " with " + ", ".join(diagnoses)
+    if data.get("date_of_service"):
+        shown += f" (DOS {data['date_of_service']})"
+    return shown
+
+
 def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
     issues = data.get("issues") or []
+    checked = f"Checked {_checked(data)}."
     if not issues:
         return (
-            "No problems found with these codes"
+            checked
+            + "\nNo problems found with these codes"
             + (
                 ""
                 if data.get("ncci_ptp_loaded")
@@ -53,7 +72,7 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
             )
             + "."
         )
-    lines = [f"{len(issues)} finding{'s' if len(issues) != 1 else ''}:"]
+    lines = [checked, f"{len(issues)} finding{'s' if len(issues) != 1 else ''}:"]
     for issue in issues:
         lines.append(f"- {issue['severity'].upper()}: {issue['message']}")
     if not data.get("ncci_ptp_loaded"):
@@ -119,6 +138,46 @@ EXAMPLES = (
     "scrub the codes on 2001",
     "run edits on clm 1500 codes",
     "are the codes on 1042 ok",
+    # More phrasings as staff type them (2026-12-02).
+    "is 99203 with 20610 going to bundle",
+    "ncci edit 20610 and 20611?",
+    "will 93000 and 99214 bundle for mcr",
+    "check 99214-25 and 96372 with J1030, dx M17.11",
+    "validate dx codes E11.9 and E11.65 together",
+    "excludes1 check I10 and I11.9",
+    "scrub: 99395, 90471, 90686, Z00.00, Z23",
+    "pre-submission check 99214 G0439 Z00.00 E11.9",
+    "do 36415 and 85025 need a modifier together",
+    "are 99213-25 and G0439 ok together",
+    "mue check 96372 x4",
+    "j3420 x 2 units ok?",
+    "is 20610 x2 gonna hit the mue",
+    "99214 and 99406 same day, any edit",
+    "run an ncci check on 11721 and 99213",
+    "codes ok? 99213 M54.50 J1100",
+    "check these before i submit: 99204, 36415, dx R73.03",
+    "does mod 59 get around the edit for 97140 and 97110",
+    "verify 99214:25:1 and 20610:RT:1 dx M17.11 dos 2026-11-03",
+    "F32.9 and F33.1 together, excludes?",
+    "pls validate E11.65 I10 Z79.4 with 99214 before billing",
+    "will 99397 and 99214-25 pass with z00.00 and e11.9",
+    "check G0439 + 99497 same visit",
+    "is J45.909 ok w/ J45.901 on the same claim",
+    "cpt 17110 and 99212 together allowed?",
+    "edits for 99213 w/ 69210",
+    "do these dx conflict: M54.50, M54.16",
+    "will g0439 with z00.00 and g0444 get rejected",
+    "biller q: can i put 99214 and 99215 on the same dos",
+    "quick scrub 99213 G0008 90686 Z23 pls",
+    # Longer messages with context, and fewer of the usual keywords (2026-12-02).
+    "doc billed 99214 and a joint injection 20610 with M17.11, will that go through",
+    "before I drop this one: 99213-25, 96372, J1100, dx M10.9, make sure nothing conflicts",
+    "is it a problem to put E11.9 and E11.65 on the same claim",
+    "will medicare bundle 93000 into the 99214",
+    "can we get paid for both 99396 and 99213 on one day with Z00.00 and J45.909",
+    "double check my coding: G0439, 99497, Z00.00",
+    "any edits I'm going to hit with 97110 x4 and 97140 x2",
+    "are these dx compatible: I10, I11.0",
 )
 
 DESCRIPTOR = ToolDescriptor(

@@ -163,7 +163,7 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
 
 def plan(slots: Slots) -> list[dict[str, Any]]:
     group = slots.extras.get("group_code")
-    reason = f"{group}-{slots.extras['reason_code']}" if group else None
+    reason = f"{group}-{slots.extras['reason_code']}" if group else slots.extras.get("reason_words")
     return [{"payer": slots.payer, "reason": reason}]
 
 
@@ -226,6 +226,47 @@ EXAMPLES = (
     "uhc co-97 open",
     "all the pr-1 denials",
     "timely filing denials for aetna",
+    # More phrasings as staff type them (2026-12-02).
+    "whats on my denial worklist today",
+    "denials i need to work for uhc",
+    "pull the open denials",
+    "show me the denials queue sorted by days left",
+    "open co-16 denials for aetna",
+    "how much money is sitting in open denials",
+    "which denials expire soonest",
+    "denials about to miss the appeal deadline",
+    "top priority denials pls",
+    "denials worklist medicare",
+    "open denial totals by payer and reason",
+    "list denials w/ co-197",
+    "give me 15 denials to work this afternoon",
+    "bcbs denial backlog",
+    "any new open denials for cigna",
+    "how many open denials do we have right now",
+    "open denials ranked by urgency",
+    "co-97 bundling denials still open",
+    "open medical necessity denials co-50",
+    "where should i start on denials today",
+    "uhc denials $ amount",
+    "denails wrklist",
+    "dnl queue mcd",
+    "open denails by reason",
+    "what denials are past due or close to it",
+    "denial work list for the team meeting",
+    "aetna co-16 open list",
+    "summary of open denials by payer",
+    "which payer has the most open denials",
+    "open auth denials",
+    "co-18 duplicate denials still open",
+    # Longer messages with context, and fewer of the usual keywords (2026-12-02).
+    "i have an hour, what denials should i tackle",
+    "which denied claims are most at risk of losing appeal rights",
+    "give me the aetna denials ranked by dollars",
+    "manager wants the open denial numbers by payer for monday",
+    "what's piled up in denials for medicare",
+    "rundown of every open denial w/ days left",
+    "outstanding co-16 missing info denials, any payer",
+    "what denied claims are still waiting on someone to work them",
 )
 
 DESCRIPTOR = ToolDescriptor(

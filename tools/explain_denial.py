@@ -91,11 +91,15 @@ def explain_denial(
     policy: list[Passage] = []
     if main is not None and rule is not None:
         codes_text = " ".join([f"{main.group_code}-{main.reason_code}", *rarcs])
-        found = knowledge_base.search(f"denial {codes_text} causes how to fix", limit=8)
+        found = knowledge_base.search(f"denial {codes_text} causes how to fix", limit=8, practice_id=practice_id)
         own = f"playbooks/carc-{main.reason_code.lower()}"
         playbook = sorted((p for p in found if p.doc_id.startswith("playbooks/")), key=lambda p: p.doc_id != own)[:2]
         found_policy = knowledge_base.search(
-            f"{rule.topic} {payer_kind}", payer=claim.payer, on_date=claim.service_date_from, limit=6
+            f"{rule.topic} {payer_kind}",
+            payer=claim.payer,
+            on_date=claim.service_date_from,
+            limit=6,
+            practice_id=practice_id,  # the practice's own policies too, never another practice's
         )
         policy = [p for p in found_policy if p.payer][:2]  # the payer's own policy, not general guidance
     if main is None:
@@ -253,6 +257,48 @@ EXAMPLES = (
     "1188 came back co 50, can we fight it",
     "can we dispute the denial on 1500",
     "1042 was kicked back, what now",
+    # More phrasings as staff type them (2026-12-02).
+    "1184 denied, what do i need to fix",
+    "why did aetna deny 1043",
+    "reason 1188 got denied + appeal by when",
+    "pt called upset her claim 1042 was denied, can you tell me why and what we do next",
+    "clm 2001 - appeal it or send a corrected claim?",
+    "what caused the denial on 1500",
+    "cigna denied 1610 as not medically necessary? whats next",
+    "why'd mcr kick back 1007",
+    "uhc zero paid 1911, explain",
+    "whats the denial about on 1333",
+    "1276 denial explanation pls",
+    "why didnt they pay 1425",
+    "how many days left to appeal 1734",
+    "when's the last day to appeal the denial on 1184",
+    "bcbs denied 1002 for no auth? what do we do",
+    "claim 1041 denied co-16, what info is missing",
+    "explain why 1043 was underpaid",
+    "why was 1188 short paid by aetna",
+    "1500 came back denied on the era, why and whats the fix",
+    "dnl reason 2001",
+    "why denid 1090",
+    "reasn for denail on 1117",
+    "any way to still get 1042 paid after the denial?",
+    "what should i do about the denial on clm 1184",
+    "medicaid rejected 1610 - why and deadline to fix",
+    "why didnt medicare pay anything on 1007",
+    "explain whats going on with the 1911 denial and how long we have",
+    "pls explain the 1276 denial to me, pt is on hold",
+    "next steps on denied clm 1333",
+    "is 1425 worth appealing? why was it denied",
+    "denied 1734 - corrected claim deadline?",
+    "why'd 1043 get denied",
+    # Longer messages with context, and fewer of the usual keywords (2026-12-02).
+    "aetna sent back 1184 with a bunch of codes and no money, what's their problem with it",
+    "got an eob today saying they won't cover 1043, can you break down why and what our options are",
+    "insurance says not covered on 1188 - help me understand it and tell me what to do",
+    "1500 was denied and my supervisor wants to know why and how long we have to fight it",
+    "what's the story with clm 2001, ins refused to pay",
+    "denial came in on 1610 this morning, walk me through it",
+    "need to know what uhc wants from us on 1911 so it finally gets paid",
+    "whats the reason behind the nonpayment on 1425",
 )
 
 DESCRIPTOR = ToolDescriptor(

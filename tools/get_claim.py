@@ -169,6 +169,8 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
     lines = [header]
     if isinstance(patient, dict) and shown(patient.get("name")):
         lines.append(f"Patient: {patient['name']} (born {patient.get('birth_date')}), member {data.get('member_id')}.")
+    if data.get("provider"):
+        lines.append(f"Rendering provider: {data['provider']}.")
     history = data.get("status_history") or []
     if history:
         last = history[-1]
@@ -284,6 +286,52 @@ EXAMPLES = (
     "rendering provider on 1188",
     "who was the provider on clm 2001",
     "what modifier was on the line for 1188",
+    # More phrasings as staff type them (2026-12-02).
+    "1042 status pls",
+    "where are we on clm 1184",
+    "can u check if 1188 got paid",
+    "pt called asking if her ins ever paid for the visit, claim 1043",
+    "what's the remaining balance on 1500 after the era posted",
+    "is there still an ins bal on clm 2001?",
+    "amt pt owes 1184",
+    "pull clm 1610 for me real quick",
+    "did bcbs ever pay on 1911",
+    "when was 1425 last updated",
+    "1734 - submitted date?",
+    "when did clm 1276 go out",
+    "what dos is on 1333",
+    "member id on claim 1042",
+    "which payer is 1188 billed to",
+    "claim 1500 billed amt vs paid amt",
+    "how much did we bill on 1007 and how much came back",
+    "pt's responsibility on 1043 after the deductible",
+    "status check 1184 thx",
+    "quick q, has uhc processed 1610 yet",
+    "hi can you look at claim 1002 and tell me where its at",
+    "stat on 1041?",
+    "is 1188 closed out or is there still money owed",
+    "pls pull up the details for clm # 1500",
+    "what icd codes did we bill on 1184",
+    "how many units were billed on 1043",
+    "any payments posted on 2001 yet",
+    "was 1042 accepted by the payer",
+    "claim 1911 - paid in full?",
+    "clam 1333 staus",
+    "waht is the balance for 1276",
+    "front desk here, pt at the window wants to know what she still owes on 1500",
+    "payer claim # for 1188",
+    "open bal on 1007",
+    "status history for 1425",
+    # Longer messages with context, and fewer of the usual keywords (2026-12-02).
+    "hey so pt Jane Sample is on line 2, wants to know if her ins ever picked up the october visit, its claim 1043",
+    "where does 1184 stand right now",
+    "can you tell me what's outstanding on 1188, both the ins and pt portion",
+    "1500: who's the payer, what dos, what's left",
+    "trying to figure out if anything ever came in on clm 2001 from the insurance",
+    "I think 1610 got paid last week but not sure, can you confirm",
+    "what did we charge for the visit on 1911",
+    "lines on 1425 pls, need to see the modifiers",
+    "curious if 1734 ever got accepted or if it's still sitting there",
 )
 
 DESCRIPTOR = ToolDescriptor(

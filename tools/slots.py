@@ -110,12 +110,13 @@ def find_dates(text: str) -> list[tuple[int, dt.date]]:
     return sorted(found)
 
 
-def find_birth_date(text: str, *, today: dt.date | None = None) -> dt.date | None:
+def find_birth_date(text: str, *, today: dt.date | None = None, named: bool = False) -> dt.date | None:
     """The date after "dob"/"born"; or, beside a patient's name, a date too old to be a date of service
-    (more than two years back: "Drew Fakely 07/24/1963")."""
+    (more than two years back: "Drew Fakely 07/24/1963"). `named`: the caller found a name the capital
+    letters do not show ("marlowe fakely 04/08/1938")."""
     marker = _DOB.search(text)
     if not marker:
-        if today is None or find_patient_name(text) is None:
+        if today is None or not (named or find_patient_name(text) is not None):
             return None
         old = [value for _, value in find_dates(text) if value.year < today.year - 2]
         return old[0] if len(old) == 1 else None
@@ -165,6 +166,8 @@ def find_month_range(text: str, today: dt.date) -> tuple[dt.date, dt.date] | Non
     return None
 
 
+# A claim form's name is not a claim: "box 23 of the 1500 form", "cms-1500", "hcfa 1500", "ub-04".
+_FORM_NUMBER = re.compile(r"\b(?:cms|hcfa|ub)\s*-?\s*\d{2,4}\b|\b\d{4}\s+(?:claim\s+)?forms?\b", re.I)
 _YEAR = re.compile(r"^(?:19[5-9]\d|20[0-4]\d)$")
 # Words before a number that make it a year: "before 2024", "for 2026", "since 2025", "fy 2026".
 _YEAR_CONTEXT = re.compile(
@@ -182,7 +185,7 @@ def find_claim_numbers(text: str) -> tuple[list[str], list[str]]:
         named.append(value if value.isdigit() else value.upper())
     cleaned = _CLAIM.sub(" ", text)
     cleaned = _US_DATE.sub(" ", _ISO_DATE.sub(" ", cleaned))
-    cleaned = _MONTH_YEAR.sub(" ", _AMOUNT.sub(" ", cleaned))
+    cleaned = _FORM_NUMBER.sub(" ", _MONTH_YEAR.sub(" ", _AMOUNT.sub(" ", cleaned)))
     bare = [n for n in _BARE_NUMBER.findall(cleaned) if not _looks_like_code(n)]
     return list(dict.fromkeys(named)), [n for n in dict.fromkeys(bare) if n not in named]
 
@@ -315,9 +318,91 @@ def expand_shorthand(text: str) -> str:
     return _SHORTHAND.sub(lambda m: SHORTHAND[m.group(1).lower()], text)
 
 
+#: Chat shorthand on top of the billing shorthand, for reading what a message asks (the router): the
+#: embedding model knows "payment" and "medicare" far better than "pmt" and "mcr".
+CHAT_SHORTHAND = {
+    **SHORTHAND,
+    "mcr": "medicare",
+    "mcd": "medicaid",
+    "pmt": "payment",
+    "pymt": "payment",
+    "pmts": "payments",
+    "adj": "adjustment",
+    "adjs": "adjustments",
+    "bal": "balance",
+    "amt": "amount",
+    "info": "information",
+    "u": "you",
+    "ur": "your",
+    "thx": "thanks",
+    "plz": "please",
+    "b/c": "because",
+    "acct": "account",
+    "appt": "appointment",
+    "dob": "date of birth",
+    "rsn": "reason",
+    "wat": "what",
+    "wats": "what is",
+    "whats": "what is",
+    "pd": "paid",
+    "recd": "received",
+    "svc": "service",
+    "proc": "procedure",
+    "procs": "procedures",
+    "dxs": "diagnoses",
+    "inv": "invoice",
+    "stmt": "statement",
+    "resp": "responsibility",
+    "elig": "eligibility",
+    "ded": "deductible",
+    "coins": "coinsurance",
+    "w": "with",
+    "abt": "about",
+    "ar": "accounts receivable",
+    "a/r": "accounts receivable",
+}
+_CHAT_SHORTHAND = re.compile(
+    r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(CHAT_SHORTHAND, key=len, reverse=True)) + r")(?![\w/])",
+    re.I,
+)
+
+
+def expand_chat_shorthand(text: str) -> str:
+    """The message with billing and chat shorthand written out ("pmt on clm 1042 w/ mcr" -> "payment on
+    claim 1042 with medicare"), for reading what it asks; values are read from the message as typed."""
+    return _CHAT_SHORTHAND.sub(lambda m: CHAT_SHORTHAND[m.group(1).lower()], text)
+
+
 def codes_only(text: str, codes: list[tuple[str, str]]) -> bool:
     """A bare code (`E11.65`, `/code 99213`) rather than a claim number."""
     return bool(codes) and not re.search(r"\bclaim|#|\bclm\b|\bicn\b", text, re.I)
+
+
+# Plain words for the denial reasons offices talk about, to the CARC the payers send for them (X12 CARC
+# list): "aetna timely filing denials" filters the worklist by 29. A vocabulary, not a rule about what is
+# asked; the codes reach an answer only through the tool's own output.
+_REASON_WORDS = (
+    (r"timely filing|filing limit|tfl|too late|late fil(?:ing|ed)", "29"),
+    (r"(?:prior |pre-?)?auth(?:ori[sz]ation)?s?\b|precert(?:ification)?|referral", "197"),
+    (r"medical(?:ly)? necess\w*|not necessary|med nec", "50"),
+    (r"duplicates?|dupes?|dup\b", "18"),
+    (r"missing info\w*|incomplete|lacks? info\w*|missing data", "16"),
+    (r"bundl\w*|inclusive|ncci", "97"),
+    (r"non-?covered|not covered", "96"),
+    (r"coordination of benefits|\bcob\b|other insurance|other payer primary", "22"),
+    (r"eligib\w*|coverage (?:ended|terminated|termed)|termed coverage|not active", "27"),
+    (r"modifier", "4"),
+    (r"(?:dx|diagnosis) (?:mismatch|inconsistent)|inconsistent with (?:the )?(?:dx|diagnosis)", "11"),
+)
+
+
+def find_denial_reason(text: str) -> str | None:
+    """The CARC a plain-language denial reason names ("timely filing" -> "29"), or None."""
+    lowered = text.lower()
+    for pattern, code in _REASON_WORDS:
+        if re.search(rf"\b(?:{pattern})", lowered):
+            return code
+    return None
 
 
 def _status_word(lowered: str) -> str | None:
@@ -325,8 +410,10 @@ def _status_word(lowered: str) -> str | None:
         ("partially paid", "partially_paid"),
         ("partial", "partially_paid"),
         ("denied", "denied"),
-        ("denial", "denied"),
+        ("denials?", "denied"),
         ("rejected", "rejected"),
+        ("rejections?", "rejected"),
+        ("rejects", "rejected"),
         ("pending", "pending"),
         ("unpaid", None),
         ("paid", "paid"),
@@ -463,6 +550,8 @@ def read_slots(text: str, *, today: dt.date) -> Slots:
     if carc:
         group, _, reason = carc.rpartition("-")
         slots.extras["group_code"], slots.extras["reason_code"] = group, reason
+    elif (worded := find_denial_reason(stripped)) is not None:
+        slots.extras["reason_words"] = worded
     slots.extras["side"] = (
         "patient" if re.search(r"\b(patient|pt|small bal(?:ance)?|sm bal(?:ance)?|sb)\b", lowered) else "payer"
     )
