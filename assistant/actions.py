@@ -4,7 +4,9 @@ Proposing checks the request against the data now (so a bad amount is refused be
 and stores what would be written. Confirming flips the row from `pending` to `confirmed` in one guarded
 UPDATE, so a second click (or a second server) finds it already decided and writes nothing; the write
 then runs with the action id as its idempotency key, inside a savepoint: if it fails, nothing of it is
-kept and the action is marked `failed` with the reason. Every decision is audited with the action id.
+kept and the action is marked `failed` with the reason. Every decision is audited with the action id:
+a decision already taken (`already_decided`) in the same transaction, a refusal (role, another practice's
+action) by the service in a transaction of its own (`record_refusal`), since the refused one is rolled back.
 """
 
 from __future__ import annotations
@@ -112,16 +114,17 @@ def confirm(
         )
 
     if action.status != "pending":
+        audit("already_decided", extra={"status": action.status})
         return ActionResult(
             action_id=action.id, status="already_decided", message=f"This action was already {action.status}."
         )
     if not roles.may_confirm(requester.role, spec.confirm_roles):
-        audit("denied")
         raise PermissionDenied(
             f"Your role may not confirm {action.tool.replace('_', ' ')}; "
             f"it needs one of: {', '.join(spec.confirm_roles)}."
         )
     if not _decide(session, action, "confirmed", requester):
+        audit("already_decided", extra={"status": action.status})
         return ActionResult(action_id=action.id, status="already_decided", message="This action was already decided.")
     started = time.perf_counter()
     arguments = spec.args_schema()(**action.arguments).model_dump()
@@ -158,6 +161,7 @@ def cancel(session: Session, *, specs: dict[str, ToolSpec], requester: Requester
     action = get_action(session, practice_id=requester.practice_id, action_id=action_id)
     spec = specs.get(action.tool)
     if action.status != "pending":
+        _audit_decision(session, requester, action, "already_decided", {"status": action.status})
         return ActionResult(
             action_id=action.id, status="already_decided", message=f"This action was already {action.status}."
         )
@@ -167,17 +171,65 @@ def cancel(session: Session, *, specs: dict[str, ToolSpec], requester: Requester
     if not allowed:
         raise PermissionDenied("Only the person who asked, or someone who may confirm it, can cancel this action.")
     if not _decide(session, action, "cancelled", requester):
+        _audit_decision(session, requester, action, "already_decided", {"status": action.status})
         return ActionResult(action_id=action.id, status="already_decided", message="This action was already decided.")
+    _audit_decision(session, requester, action, "cancelled")
+    return ActionResult(action_id=action.id, status="cancelled", message="Cancelled: nothing was written.")
+
+
+def _audit_decision(
+    session: Session, requester: Requester, action: PendingAction, outcome: str, extra: dict[str, Any] | None = None
+) -> None:
     record_tool_call(
         session,
         requester=requester,
         tool=action.tool,
         arguments=action.arguments,
-        outcome="cancelled",
+        outcome=outcome,
         duration_ms=0,
         thread_id=action.thread_id,
         message_id=None,
         entity="pending_action",
         entity_id=action.id,
+        extra=extra,
     )
-    return ActionResult(action_id=action.id, status="cancelled", message="Cancelled: nothing was written.")
+
+
+def record_refusal(
+    session: Session,
+    *,
+    requester: Requester,
+    event: str,
+    entity: str,
+    entity_id: str | None,
+    error: AssistantError,
+) -> None:
+    """Audit a refused request (role, another practice's or a colleague's thread or action) as `denied`.
+
+    Run it in a transaction of its own, after the refused one was rolled back. What the row names is only
+    what the requester's practice may know: the tool of an action when the action is theirs, else the event
+    (``confirm``, ``continue_thread``...) and the id they sent."""
+    tool, arguments, thread_id = event, {}, None
+    if entity == "pending_action" and entity_id:
+        action = session.scalar(
+            select(PendingAction).where(
+                PendingAction.id == entity_id, PendingAction.practice_id == requester.practice_id
+            )
+        )
+        if action is not None:
+            tool, arguments, thread_id = action.tool, action.arguments, action.thread_id
+    elif entity == "thread":
+        thread_id = None  # the id may be another practice's: it is kept only as the entity asked for
+    record_tool_call(
+        session,
+        requester=requester,
+        tool=tool,
+        arguments=arguments,
+        outcome="denied",
+        duration_ms=0,
+        thread_id=thread_id,
+        message_id=None,
+        entity=entity,
+        entity_id=entity_id,
+        extra={"event": event, "error": error.code},
+    )

@@ -10,6 +10,7 @@ channel may not show them, and citations are numbered. Writes come back as a pen
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import threading
 import uuid
@@ -29,7 +30,7 @@ from assistant.dialogue import DialogueMiddleware
 from assistant.grounding import guard
 from assistant.llm import make_chat_model
 from assistant.memory import make_checkpointer
-from assistant.phi import mentions_phi, redact, scrub_text
+from assistant.phi import Scrubber
 from assistant.planner import OfflinePlanner
 from assistant.registry import default_tool_specs
 from assistant.settings import Settings
@@ -42,7 +43,7 @@ from assistant.types import (
     PendingActionView,
     Requester,
 )
-from knowledge.errors import InvalidInput, NotFound
+from knowledge.errors import AssistantError, InvalidInput, NotFound, PermissionDenied
 from knowledge.practice.database import check_schema, make_engine, make_session_factory, session_scope
 from knowledge.practice.models import ConversationThread, Feedback, PendingAction
 
@@ -164,7 +165,12 @@ class AgentService:
         session = self.sessions()
         read_session = self.read_sessions()
         try:
-            thread = self._thread(session, requester, thread_id, text)
+            try:
+                thread = self._thread(session, requester, thread_id, text)
+            except (NotFound, PermissionDenied) as exc:
+                session.rollback()
+                self._refused(requester, "continue_thread", entity="thread", entity_id=thread_id, error=exc)
+                raise
             session.commit()  # the checkpointer writes through its own connection: release SQLite's lock
             ctx = RequestContext(
                 requester=requester,
@@ -203,31 +209,48 @@ class AgentService:
             read_session.close()
 
     def _thread(self, session: Session, requester: Requester, thread_id: str | None, text: str) -> ConversationThread:
+        """The conversation this turn belongs to.
+
+        Thread ids are the server's. An id the client sends names one of its owner's threads (same
+        practice, same user, same channel), or else it is the client's own name for a conversation
+        (Slack's team, channel, thread and user ids; an eval's thread): the server then derives the
+        owner's thread id from it (`owned_thread_id`), so the name never reaches anyone else's thread,
+        and a name taken first by someone else cannot capture a later conversation."""
         if thread_id:
             thread = session.get(ConversationThread, thread_id)
             if thread is not None:
-                if thread.practice_id != requester.practice_id or (
-                    requester.channel.value == "web" and thread.user_id not in (None, requester.user_id)
-                ):
-                    raise NotFound(f"No conversation {thread_id!r}.")
-                return thread
+                return _continued(thread, requester, thread_id)
+            own_id = owned_thread_id(requester, thread_id)
+            thread = session.get(ConversationThread, own_id)
+            if thread is not None:
+                return _continued(thread, requester, thread_id)
+            new_id, external_id = own_id, thread_id[:120]
+        else:
+            new_id, external_id = uuid.uuid4().hex, None
         thread = ConversationThread(
-            id=thread_id or uuid.uuid4().hex,
+            id=new_id,
             practice_id=requester.practice_id,
             user_id=requester.user_id,
             channel=requester.channel.value,
+            external_id=external_id,
             title=" ".join(text.split())[:80],
         )
         session.add(thread)
         session.flush()
         return thread
 
+    def _scrubber(self, requester: Requester, results: list[tuple[str, dict[str, Any]]]) -> Scrubber:
+        """What this requester's channel may not show, from the turn's tool results and their descriptors."""
+        scrubber = Scrubber(hide=not requester.phi_allowed)
+        for name, data in results:
+            spec = self.specs_by_name.get(name)
+            scrubber.learn(data, spec.phi_fields if spec else ())
+        return scrubber
+
     def _reply(self, ctx: RequestContext, thread: ConversationThread, final: BaseMessage | None) -> AgentReply:
         recorder = ctx.recorder
         answer = str(final.content) if final is not None else "I could not finish that; please try again."
         answer, removed = guard(answer, recorder.results)
-        if not ctx.requester.phi_allowed:
-            answer, _ = scrub_text(answer, recorder.phi)
         pending = None
         if recorder.pending_action_id:
             action = ctx.session.get(PendingAction, recorder.pending_action_id)
@@ -239,9 +262,7 @@ class AgentService:
             for name, data in recorder.results
             if name in card_kinds and "error" not in data
         ]
-        if not ctx.requester.phi_allowed:
-            cards = [Card(kind=card.kind, data=redact(card.data)) for card in cards]
-        return AgentReply(
+        reply = AgentReply(
             thread_id=thread.id,
             message_id=ctx.message_id,
             answer=answer,
@@ -250,24 +271,61 @@ class AgentService:
             pending_action=pending,
             cards=cards,
             removed_codes=removed,
-            contains_phi=mentions_phi(answer, recorder.phi),
         )
+        return _as_shown(reply, self._scrubber(ctx.requester, recorder.results), recorder.results)
 
     # -- confirmations ----------------------------------------------------------------------------------
     def confirm(self, action_id: str, *, requester: Requester) -> ActionResult:
-        with session_scope(self.sessions) as session:
-            return actions.confirm(
-                session, specs=self.specs_by_name, requester=requester, action_id=action_id, providers=self.providers
-            )
+        try:
+            with session_scope(self.sessions) as session:
+                result = actions.confirm(
+                    session,
+                    specs=self.specs_by_name,
+                    requester=requester,
+                    action_id=action_id,
+                    providers=self.providers,
+                )
+        except (NotFound, PermissionDenied) as exc:
+            self._refused(requester, "confirm", entity="pending_action", entity_id=action_id, error=exc)
+            raise
+        return self._result_as_shown(result, requester)
 
     def cancel(self, action_id: str, *, requester: Requester) -> ActionResult:
-        with session_scope(self.sessions) as session:
-            return actions.cancel(session, specs=self.specs_by_name, requester=requester, action_id=action_id)
+        try:
+            with session_scope(self.sessions) as session:
+                result = actions.cancel(session, specs=self.specs_by_name, requester=requester, action_id=action_id)
+        except (NotFound, PermissionDenied) as exc:
+            self._refused(requester, "cancel", entity="pending_action", entity_id=action_id, error=exc)
+            raise
+        return self._result_as_shown(result, requester)
 
     def pending_action(self, action_id: str, *, requester: Requester) -> PendingActionView:
-        with session_scope(self.read_sessions) as session:
-            action = actions.get_action(session, practice_id=requester.practice_id, action_id=action_id)
-            return actions.view(action, self.specs_by_name.get(action.tool))
+        try:
+            with session_scope(self.read_sessions) as session:
+                action = actions.get_action(session, practice_id=requester.practice_id, action_id=action_id)
+                view = actions.view(action, self.specs_by_name.get(action.tool))
+        except NotFound as exc:
+            self._refused(requester, "view_action", entity="pending_action", entity_id=action_id, error=exc)
+            raise
+        return self._scrubber(requester, [(view.tool, view.arguments)]).model(view)
+
+    def _result_as_shown(self, result: ActionResult, requester: Requester) -> ActionResult:
+        """A decision's message and result as the requester's channel may show them."""
+        scrubber = Scrubber(hide=not requester.phi_allowed)
+        scrubber.learn(result.result or {}, _all_phi_fields(self.specs))
+        return scrubber.model(result)
+
+    def _refused(
+        self, requester: Requester, event: str, *, entity: str, entity_id: str | None, error: AssistantError
+    ) -> None:
+        """Audit a refusal in its own transaction: the request's own work was rolled back with it."""
+        try:
+            with session_scope(self.sessions) as session:
+                actions.record_refusal(
+                    session, requester=requester, event=event, entity=entity, entity_id=entity_id, error=error
+                )
+        except Exception:  # the refusal itself must still reach the person; the log has the details
+            log.exception("refusal not audited", extra={"request_id": requester.request_id})
 
     # -- threads and feedback ---------------------------------------------------------------------------
     def threads(self, *, requester: Requester, limit: int = 50) -> list[dict[str, Any]]:
@@ -286,12 +344,20 @@ class AgentService:
                 for t in rows
             ]
 
+    def _owned(self, session: Session, thread_id: str, requester: Requester, event: str) -> ConversationThread:
+        thread = session.get(ConversationThread, thread_id)
+        if thread is None or not _owns(requester, thread):
+            error = NotFound(f"No conversation {thread_id!r}.")
+            session.rollback()
+            self._refused(requester, event, entity="thread", entity_id=thread_id, error=error)
+            raise error
+        return thread
+
     def thread_messages(self, thread_id: str, *, requester: Requester) -> list[dict[str, str]]:
-        """The person's messages and the assistant's answers of a thread (tool traffic left out)."""
+        """The person's messages and the assistant's answers of a thread (tool traffic left out). Only its
+        owner reads it, from any channel: a Slack reply links to the web chat for the details."""
         with session_scope(self.read_sessions) as session:
-            thread = session.get(ConversationThread, thread_id)
-            if thread is None or thread.practice_id != requester.practice_id or thread.user_id != requester.user_id:
-                raise NotFound(f"No conversation {thread_id!r}.")
+            self._owned(session, thread_id, requester, "read_thread")
         state = self.checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
         messages = state.checkpoint["channel_values"].get("messages", []) if state else []
         shown: list[dict[str, str]] = []
@@ -303,12 +369,11 @@ class AgentService:
         return shown
 
     def feedback(self, thread_id: str, *, requester: Requester, value: int, message_id: str | None = None) -> None:
+        """A thumbs up or down, by the thread's owner only."""
         if value not in (1, -1):
             raise InvalidInput("Feedback is +1 or -1.")
         with session_scope(self.sessions) as session:
-            thread = session.get(ConversationThread, thread_id)
-            if thread is None or thread.practice_id != requester.practice_id:
-                raise NotFound(f"No conversation {thread_id!r}.")
+            self._owned(session, thread_id, requester, "feedback")
             session.add(
                 Feedback(
                     practice_id=requester.practice_id,
@@ -318,6 +383,47 @@ class AgentService:
                     value=value,
                 )
             )
+
+
+def _family(channel: str) -> str:
+    return "slack" if channel.startswith("slack") else channel
+
+
+def _owns(requester: Requester, thread: ConversationThread) -> bool:
+    return thread.practice_id == requester.practice_id and thread.user_id == requester.user_id
+
+
+def _continued(thread: ConversationThread, requester: Requester, asked_for: str) -> ConversationThread:
+    """A thread a turn may add to: its owner's, on the channel it started on."""
+    if not _owns(requester, thread):
+        raise NotFound(f"No conversation {asked_for!r}.")
+    if thread.channel != requester.channel.value:
+        # A thread's memory holds what its channel may show: a web answer (patient fields) must not become
+        # the context of a Slack channel's, nor the other way round.
+        where = "in Slack" if _family(thread.channel) == "slack" else f"in the {thread.channel} chat"
+        raise PermissionDenied(f"This conversation was held {where}; continue it there, or start a new one here.")
+    return thread
+
+
+def owned_thread_id(requester: Requester, name: str) -> str:
+    """The server's id for a conversation a client names itself (a Slack thread, an eval's thread): one
+    per practice, user and channel, so the same name from anyone else is another thread."""
+    owner = f"{requester.practice_id}:{requester.user_id}:{requester.channel.value}:{name}"
+    return "k" + hashlib.sha256(owner.encode("utf-8", "surrogatepass")).hexdigest()[:39]
+
+
+def _all_phi_fields(specs: list[ToolSpec]) -> frozenset[str]:
+    return frozenset(name for spec in specs for name in spec.phi_fields)
+
+
+def _as_shown(reply: AgentReply, scrubber: Scrubber, results: list[tuple[str, dict[str, Any]]]) -> AgentReply:
+    """The reply as the requester's channel may show it; `contains_phi` and `phi_hidden` read off it
+    (hidden: here, or already from the model, which saw the tool results redacted)."""
+    before = reply.model_dump(mode="json")
+    after = scrubber.data(before)
+    after["contains_phi"] = scrubber.shows({key: after[key] for key in ("answer", "cards", "pending_action")})
+    after["phi_hidden"] = scrubber.hide and (after != before or any(scrubber.shows(data) for _name, data in results))
+    return AgentReply.model_validate(after)
 
 
 def build_agent_service(settings: Settings, **overrides: Any) -> AgentService:

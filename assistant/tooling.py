@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from assistant import actions, roles
 from assistant.audit import record_tool_call
 from assistant.context import RequestContext, TurnRecorder, bind_context, context_parameters
-from assistant.phi import collect_phi, redact
+from assistant.phi import PHI_KEYS, collect_phi, redact
 from assistant.types import Requester, ToolCallRecord
 from knowledge.errors import AssistantError, PermissionDenied
 from tools.descriptor import Access, ToolDescriptor
@@ -77,7 +77,11 @@ def call_tool(spec: ToolSpec, arguments: dict[str, Any], ctx: RequestContext) ->
                     "account; codes and coding guidance are available to everyone."
                 )
             try:
-                data = to_jsonable(spec.func(**arguments, **bind_context(spec.func, ctx.read_value)))
+                if spec.writes_draft:  # files a draft (no confirm step); a failure keeps nothing of it
+                    with ctx.session.begin_nested():
+                        data = to_jsonable(spec.func(**arguments, **bind_context(spec.func, ctx.bound_value)))
+                else:
+                    data = to_jsonable(spec.func(**arguments, **bind_context(spec.func, ctx.read_value)))
             finally:
                 if ctx.read_session is not None:
                     # End the snapshot (and hand its connection back) before the audit record is
@@ -111,11 +115,13 @@ def call_tool(spec: ToolSpec, arguments: dict[str, Any], ctx: RequestContext) ->
         duration_ms=duration,
         thread_id=ctx.thread_id,
         message_id=ctx.message_id,
+        result=data,
     )
     log.info("tool %s %s in %d ms", spec.name, outcome, duration, extra={"request_id": requester.request_id})
     if requester.phi_allowed:
         return data
-    hidden: dict[str, Any] = redact(data)
+    # The descriptor's free-text patient fields too (X12 exception reasons quote the 835's names).
+    hidden: dict[str, Any] = redact(data, PHI_KEYS | frozenset(spec.phi_fields))
     return hidden
 
 

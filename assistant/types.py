@@ -88,7 +88,14 @@ class AgentReply(BaseModel):
     pending_action: PendingActionView | None = None
     cards: list[Card] = Field(default_factory=list)
     removed_codes: list[str] = Field(default_factory=list, description="Codes the grounding guard took out.")
-    contains_phi: bool = Field(default=False, description="The answer shows patient fields.")
+    contains_phi: bool = Field(
+        default=False,
+        description="The reply (answer, cards, pending action) shows patient fields: a name, birth date, member "
+        "id, or a tool's free-text field that may quote them (an X12 exception reason).",
+    )
+    phi_hidden: bool = Field(
+        default=False, description="Patient fields were taken out because the channel may not show them."
+    )
 
 
 class ActionResult(BaseModel):

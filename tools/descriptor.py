@@ -66,6 +66,9 @@ class ToolDescriptor:
     plan: Callable[[Any], list[dict[str, Any]]] | None = None
     render: Renderer | None = None
     describe: Callable[..., str] | None = None  # writes: what would be written, checked now
+    # A read tool that also files a draft a person edits before anything leaves the practice (an appeal
+    # letter): it gets the read-write session and runs without the confirm step; its call is audited.
+    writes_draft: bool = False
     confirm_roles: tuple[str, ...] = ()
     roles_hint: tuple[str, ...] = field(default=("admin", "biller", "coder", "front_desk"))
 

@@ -97,7 +97,11 @@ def _details_hidden(requester: Requester, reply: AgentReply) -> bool:
     """Replies about claims in a channel where patient fields are hidden link to the web chat."""
     if requester.channel is not Channel.SLACK_CHANNEL or requester.role is None:
         return False
-    return reply.pending_action is not None or any(card.kind in blocks.CLAIM_CARD_KINDS for card in reply.cards)
+    return (
+        reply.phi_hidden
+        or reply.pending_action is not None
+        or any(card.kind in blocks.CLAIM_CARD_KINDS for card in reply.cards)
+    )
 
 
 def _apology(request_id: str) -> str:
@@ -252,7 +256,11 @@ class SlackHandlers:
             requester = self.requester(
                 client, user=user, team=team, channel=channel, channel_type=channel_type, request_id=request_id
             )
-            reply = self.agent.ask(text, requester=requester, thread_id=f"slack:{team}:{channel}:{conversation}")
+            # Slack's own ids name the conversation, the asker's among them: two people in one channel
+            # thread hold two conversations. The service turns the name into a thread id of the mapped
+            # user's, which nobody else (a web user sending this name) can read or post into.
+            key = f"slack:{team}:{channel}:{conversation}:{user}"
+            reply = self.agent.ask(text, requester=requester, thread_id=key)
         except AssistantError as exc:
             log.info("slack answer refused request=%s error=%s", request_id, exc.code)
             client.chat_update(channel=channel, ts=working_ts, **blocks.notice(exc.message).as_kwargs())

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from assistant import roles
 from assistant.audit import record_tool_call
@@ -32,7 +33,7 @@ from integrations.web.auth import (
     csrf_token,
 )
 from integrations.web.errors import as_assistant_error, log, unexpected_message
-from integrations.web.ratelimit import TokenBucket
+from integrations.web.ratelimit import LoginThrottle, TokenBucket
 from integrations.web.schemas import (
     ERROR_RESPONSES,
     ChatRequest,
@@ -51,7 +52,7 @@ from knowledge.documents.models import Passage
 from knowledge.errors import AssistantError, PermissionDenied, ServiceUnavailable
 from knowledge.practice.accounts import authenticate, issue_token, revoke_token
 from knowledge.practice.database import check_schema, session_scope
-from knowledge.practice.models import Practice
+from knowledge.practice.models import Practice, User
 from tools.get_claim import ClaimDetail, get_claim
 from tools.lookup_code import lookup_code
 from tools.search_codes import search_codes
@@ -91,18 +92,31 @@ def login(body: LoginRequest, request: Request, response: Response, agent: Agent
     """Sign in with email and password; sets the session cookie and returns the CSRF token for the page.
 
     The body must be JSON: a cross-site form cannot send that without the browser asking first."""
-    limiter: TokenBucket = request.app.state.login_limiter
-    wait = limiter.retry_after(body.email.strip().lower())
+    throttle: LoginThrottle = request.app.state.login_limiter
+    client = request.client.host if request.client else "-"
+    wait = throttle.client_wait(client)
     if wait:
         raise HTTPException(429, "Too many sign-in attempts; wait a moment.", headers={"Retry-After": str(wait)})
+    email = body.email.strip().lower()
     with session_scope(agent.sessions) as session:
         practice_id = None
         if body.practice:
             practice_id = session.scalar(select(Practice.id).where(Practice.slug == body.practice))
+        account = _account(session, throttle, email, body.practice, practice_id)
+        wait = throttle.account_wait(client, account)
+        if wait:
+            log.info("sign-in held back", extra={"request_id": request.state.request_id})
+            raise HTTPException(
+                429,
+                "Too many wrong passwords for this account; wait, or ask an administrator to reset the password.",
+                headers={"Retry-After": str(wait)},
+            )
         user = authenticate(session, email=body.email, password=body.password, practice_id=practice_id)
         if user is None or (body.practice and practice_id is None):
+            throttle.failed(client, account)
             log.info("sign-in refused", extra={"request_id": request.state.request_id})
             raise HTTPException(401, "Wrong email or password.")
+        throttle.succeeded(client, account)
         old = request.cookies.get(SESSION_COOKIE)
         if old:
             revoke_token(session, secret=old)
@@ -120,6 +134,16 @@ def login(body: LoginRequest, request: Request, response: Response, agent: Agent
     )
     log.info("signed in", extra={"request_id": request.state.request_id, "user_id": user.id})
     return _me(principal, slug, settings)
+
+
+def _account(session: Session, throttle: LoginThrottle, email: str, slug: str | None, practice_id: int | None) -> str:
+    """The throttle's name for the account signing in: the email, the practice asked for, and the current
+    password hashes of the users it could be (so a password reset ends a lock-out at once)."""
+    query = select(User.password_hash).where(func.lower(User.email) == email)
+    if practice_id is not None:
+        query = query.where(User.practice_id == practice_id)
+    hashes = sorted(h or "-" for h in session.scalars(query.order_by(User.id)))
+    return throttle.account_key(f"{email}|{slug or ''}", list(hashes))
 
 
 @router.post("/logout", response_model=Ok, tags=["sign-in"])

@@ -31,7 +31,7 @@ from assistant.settings import Settings
 from integrations.slack.http import mount_slack
 from integrations.web.api import router
 from integrations.web.errors import as_assistant_error, status_for, unexpected_message
-from integrations.web.ratelimit import TokenBucket
+from integrations.web.ratelimit import LoginThrottle, TokenBucket
 from knowledge.errors import AssistantError
 from knowledge.practice.database import check_schema
 
@@ -109,7 +109,8 @@ def create_app(settings: Settings, *, agent: AgentService | None = None) -> Fast
     """Build the web app for these settings; the database schema is checked before serving.
 
     `agent` is the one agent service the routes use (built with `build_agent_service(settings)` when not
-    given). `app.state.chat_limiter` is the per-user token bucket of /api/chat (replace it to tune)."""
+    given). `app.state.chat_limiter` is the per-user token bucket of /api/chat and `app.state.login_limiter` the
+    sign-in throttle (`ratelimit.LoginThrottle`); replace them to tune."""
     if agent is None:
         agent = build_agent_service(settings)
     else:
@@ -139,7 +140,7 @@ def create_app(settings: Settings, *, agent: AgentService | None = None) -> Fast
     app.state.agent = agent
     app.state.turns = turns
     app.state.chat_limiter = TokenBucket(capacity=CHAT_BURST, per_second=CHAT_PER_MINUTE / 60)
-    app.state.login_limiter = TokenBucket(capacity=10, per_second=1 / 6)
+    app.state.login_limiter = LoginThrottle()
     app.add_middleware(RequestContextMiddleware)
     app.include_router(router)
     _error_handlers(app)

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+# Control characters other than tab and line breaks; and lone surrogates, which JSON can carry ("\ud800")
+# but no database, hash or log can store.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
-class LoginRequest(BaseModel):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
-    practice: str | None = Field(default=None, description="Practice slug, when the email is in several practices.")
+class RequestBody(BaseModel):
+    """A request body: every string in it is text a database can store (a 422 otherwise, never a 500)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        if isinstance(value, str) and _UNPRINTABLE.search(value):
+            raise ValueError("contains control characters or unpaired surrogates")
+        return value
+
+
+class LoginRequest(RequestBody):
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+    practice: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Practice slug, when the email is in several practices.",
+    )
 
 
 class Me(BaseModel):
@@ -28,9 +48,14 @@ class Me(BaseModel):
     )
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(RequestBody):
     message: str = Field(max_length=8000, description="What the person asked.")
-    thread_id: str | None = Field(default=None, max_length=80, description="Continue this conversation.")
+    thread_id: str | None = Field(
+        default=None,
+        max_length=80,
+        description="Continue this conversation: a `thread_id` of an earlier reply to the same user. Any other "
+        "value names a new conversation of the user's; the reply's `thread_id` is the one to send next.",
+    )
 
 
 class ThreadSummary(BaseModel):
@@ -50,7 +75,7 @@ class ThreadDetail(BaseModel):
     messages: list[ThreadMessage]
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(RequestBody):
     value: Literal[1, -1] = Field(description="+1 helpful, -1 not helpful.")
     message_id: str | None = Field(default=None, max_length=80)
 

@@ -18,7 +18,16 @@ from assistant.settings import load_settings
 from integrations.slack.http import mount_slack
 from knowledge.codesets import CodeSets
 from knowledge.practice.database import make_engine, upgrade
-from knowledge.practice.models import Feedback, LedgerEntry, Payment, PaymentKind, PendingAction, Role, User
+from knowledge.practice.models import (
+    ConversationThread,
+    Feedback,
+    LedgerEntry,
+    Payment,
+    PaymentKind,
+    PendingAction,
+    Role,
+    User,
+)
 from tests.fixtures.databases import PostgresCluster
 from tests.fixtures.slack_api import Call, SlackApiStandIn
 from tests.integrations.slack.conftest import (
@@ -81,7 +90,14 @@ def test_mention_is_answered_in_its_thread_without_patient_fields(slack: SlackHa
     for call in _in(OPEN_CHANNEL, slack.api.calls):
         for value in slack.facts.phi:
             assert value not in call.text(), value
-    thread_id = f"slack:T0DEMO:{OPEN_CHANNEL}:{posted[0].body['thread_ts']}"
+    with Session(slack.engine) as session:  # Slack's ids name it; the id is the server's, owned by the biller
+        thread = session.scalars(
+            select(ConversationThread).where(
+                ConversationThread.external_id == f"slack:T0DEMO:{OPEN_CHANNEL}:{posted[0].body['thread_ts']}:U0BILLER"
+            )
+        ).one()
+        thread_id = thread.id
+        assert thread.user_id == slack.facts.users[Role.BILLER] and thread.channel == "slack_channel"
     assert f"{WEB}/#thread/{quote(thread_id, safe='')}|" in answer.text()  # details in the web chat
     assert json.loads(_buttons(answer)["feedback:up"])["t"] == thread_id
     with Session(slack.engine) as session:  # found by verified email, and remembered
@@ -276,6 +292,17 @@ def test_feedback_is_stored_with_the_thread(slack: SlackHarness) -> None:
         feedback = session.scalars(select(Feedback)).one()
         assert feedback.value == -1 and feedback.thread_id == json.loads(value)["t"]
         assert feedback.message_id == json.loads(value)["m"] and feedback.user_id == slack.facts.users[Role.ADMIN]
+
+
+def test_feedback_on_someone_elses_answer_is_refused(slack: SlackHarness) -> None:
+    slack.mention("what is E11.65")  # the biller asks in an open channel, where anyone sees the buttons
+    answer = slack.wait_answer(OPEN_CHANNEL)
+    value = _buttons(answer)["feedback:down"]
+    _, url = slack.click("feedback:down", value, user="U0ADMIN", channel=OPEN_CHANNEL)
+    [refused] = slack.wait_response(url)
+    assert refused.body["response_type"] == "ephemeral" and "No conversation" in refused.text()
+    with Session(slack.engine) as session:
+        assert session.scalars(select(Feedback)).all() == []
 
 
 # -- wiring -------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from assistant.resources import lazy
 from assistant.service import AgentService
 from assistant.settings import Settings, load_settings
 from integrations.web.app import create_app
-from integrations.web.ratelimit import TokenBucket
+from integrations.web.ratelimit import LoginThrottle
 from knowledge.codesets import CodeSets
 from knowledge.documents.models import Passage
 from knowledge.errors import NotFound
@@ -165,7 +165,7 @@ def web_practice(tmp_path_factory: pytest.TempPathFactory, codesets: CodeSets) -
     }
     agent = AgentService(settings, engine=engine, tool_specs=default_tool_specs(), providers=providers)
     app = create_app(settings, agent=agent)
-    app.state.login_limiter = TokenBucket(capacity=1000, per_second=100)  # the tests sign in often
+    app.state.login_limiter = LoginThrottle(client_burst=1000, client_per_second=100)  # the tests sign in often
     yield WebPractice(
         engine=engine,
         settings=settings,

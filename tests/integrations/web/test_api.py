@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from integrations.web.auth import SESSION_COOKIE
 from integrations.web.errors import status_for
-from integrations.web.ratelimit import TokenBucket
+from integrations.web.ratelimit import LoginThrottle, TokenBucket
 from knowledge import errors
 from knowledge.practice.accounts import IssuedToken, disable_user, issue_token, token_hash
 from knowledge.practice.models import (
@@ -356,7 +356,7 @@ def test_chat_is_rate_limited_per_user(web_practice: WebPractice) -> None:
 
 def test_sign_in_attempts_are_rate_limited(web_practice: WebPractice) -> None:
     saved = web_practice.app.state.login_limiter
-    web_practice.app.state.login_limiter = TokenBucket(capacity=2, per_second=0.01)
+    web_practice.app.state.login_limiter = LoginThrottle(client_burst=2, client_per_second=0.01)
     try:
         client = web_practice.client()
         attempts = [
