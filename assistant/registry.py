@@ -10,6 +10,7 @@ from tools import (
     check_claim_codes,
     claim_status_request,
     denial_worklist,
+    draft_appeal,
     explain_adjustment_codes,
     explain_denial,
     find_claims,
@@ -27,6 +28,7 @@ from tools.descriptor import ToolDescriptor
 #: The order is the order of the capability answer ("I can help with ...").
 TOOL_MODULES = (
     explain_denial,
+    draft_appeal,
     get_claim,
     find_claims,
     denial_worklist,

@@ -78,8 +78,6 @@ HELP_EXAMPLES = (
 
 #: What billing offices ask that no tool here does: answered honestly, with what the assistant can do.
 UNSUPPORTED_EXAMPLES = (
-    "draft an appeal letter for claim 1042",
-    "write an appeal for the aetna denial",
     "check eligibility for Drew Fakely dob 07/24/1963 with uhc",
     "is the pt's bcbs coverage active",
     "what are her benefits for physical therapy visits",
@@ -118,12 +116,6 @@ UNSUPPORTED_EXAMPLES = (
     "print the EOB for claim 1042",
     "print eob for clm 1500",
     "order more printer toner",
-    "write a letter to appeal the denial on 1042",
-    "appeal letter pls for clm 2001",
-    "can you write up a recon request letter for 1188",
-    "draft a redetermination letter for medicare",
-    "generate an appeal for the co-50 on 1042",
-    "letter to uhc disputing the denial",
     "verify coverage for pt Jane Sample",
     "run elig for tomorrow's pts",
     "is pt active w/ aetna",
@@ -202,8 +194,6 @@ UNSUPPORTED_EXAMPLES = (
     "send a corrected claim for 2001 with freq code 7",
     "fax the appeal to aetna",
     "call bcbs on 1911 and ask about the denial",
-    "can you type up an appeal for 2001, they denied it co-50",
-    "draft a recon for uhc on 1610",
     "the printer is jammed again",
     "how do i request time off",
     "is it going to snow tomorrow",

@@ -607,3 +607,29 @@ class AuthToken(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AppealLetter(Base):
+    """An appeal, reconsideration or Medicare redetermination letter drafted for a claim: a draft a person
+    edits until it is marked sent. Who drafted, last edited and sent it is kept on the row."""
+
+    __tablename__ = "appeal_letters"
+    __table_args__ = (Index("ix_appeal_letters_practice_claim", "practice_id", "claim_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20), doc="appeal, reconsideration or redetermination.")
+    status: Mapped[str] = mapped_column(String(12), default="draft", doc="draft or sent.")
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    fields: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, doc="The form's fields as drafted (CMS-20027 for a redetermination), for the exports."
+    )
+    citations: Mapped[list[Any]] = mapped_column(JSON, default=list, doc="The policy passages the letter cites.")
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sent_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
