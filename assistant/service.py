@@ -13,9 +13,11 @@ import datetime as dt
 import hashlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
@@ -24,7 +26,8 @@ from langchain_core.runnables import RunnableConfig
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from assistant import actions
+from assistant import actions, roles
+from assistant.audit import record_tool_call
 from assistant.citations import citations_from_results
 from assistant.dialogue import DialogueMiddleware
 from assistant.grounding import guard
@@ -43,11 +46,31 @@ from assistant.types import (
     PendingActionView,
     Requester,
 )
-from knowledge.errors import AssistantError, InvalidInput, NotFound, PermissionDenied
+from knowledge.errors import AssistantError, InvalidInput, NotFound, PermissionDenied, ServiceUnavailable
 from knowledge.practice.database import check_schema, make_engine, make_session_factory, session_scope
 from knowledge.practice.models import ConversationThread, Feedback, PendingAction
+from tools import draft_appeal as appeals
+from tools import letters_export
 
 log = logging.getLogger("billing_assistant.agent")
+
+LetterFormat = Literal["docx", "pdf"]
+
+#: The media type of each download format of an appeal letter.
+LETTER_MEDIA_TYPES: dict[str, str] = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+}
+
+
+@dataclass(frozen=True)
+class LetterFile:
+    """An appeal letter as a file to download (its name holds no patient field)."""
+
+    content: bytes
+    media_type: str
+    file_name: str
+
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -326,6 +349,158 @@ class AgentService:
                 )
         except Exception:  # the refusal itself must still reach the person; the log has the details
             log.exception("refusal not audited", extra={"request_id": requester.request_id})
+
+    # -- appeal letters ---------------------------------------------------------------------------------
+    # Letters name the patient: only a person of the letter's practice, on a channel that may show patient
+    # fields, reads one; every view, edit, send and download is audited (who, which claim, never the text).
+    def draft_appeal(
+        self,
+        claim_number: str,
+        *,
+        requester: Requester,
+        kind: appeals.LetterKind | None = None,
+        new_draft: bool = False,
+    ) -> appeals.AppealDraft:
+        """Draft (or reuse the open draft of) an appeal letter for a claim, outside a conversation (the CLI)."""
+        started = time.perf_counter()
+        try:
+            self._may_read_letters(requester)
+            codesets = self._resource("codesets", "code set cache")
+            knowledge_base = self._resource("knowledge_base", "knowledge base")
+            with session_scope(self.sessions) as session:
+                draft = appeals.draft_appeal(
+                    claim_number,
+                    kind,
+                    new_draft,
+                    session=session,
+                    practice_id=requester.practice_id,
+                    user_id=requester.user_id,
+                    codesets=codesets,
+                    knowledge_base=knowledge_base,
+                )
+                self._audit_letter(
+                    session,
+                    requester,
+                    "draft_appeal",
+                    draft.letter_id,
+                    {"claim_number": draft.claim_number, "kind": draft.kind, "new_draft": new_draft},
+                    started,
+                )
+        except (NotFound, PermissionDenied) as exc:
+            self._refused(requester, "draft_appeal", entity="claim", entity_id=claim_number, error=exc)
+            raise
+        return draft
+
+    def appeal_letter(self, letter_id: int, *, requester: Requester) -> appeals.AppealLetterView:
+        """One letter of the requester's practice (NotFound for another practice's)."""
+        started = time.perf_counter()
+        view = self._read_letter(letter_id, requester, "get_appeal_letter")
+        with session_scope(self.sessions) as session:
+            self._audit_letter(session, requester, "get_appeal_letter", letter_id, {}, started, view=view)
+        return view
+
+    def appeal_letter_file(self, letter_id: int, fmt: LetterFormat, *, requester: Requester) -> LetterFile:
+        """The letter as a DOCX or PDF file, as it stands (its author's edits included)."""
+        if fmt not in LETTER_MEDIA_TYPES:
+            raise InvalidInput(f"Unknown format {fmt!r}; expected docx or pdf.")
+        started = time.perf_counter()
+        view = self._read_letter(letter_id, requester, "download_appeal_letter")
+        content = letters_export.to_docx(view) if fmt == "docx" else letters_export.to_pdf(view)
+        # Written before the file is handed out: who took a copy of the patient's letter, and when.
+        with session_scope(self.sessions) as session:
+            self._audit_letter(
+                session, requester, "download_appeal_letter", letter_id, {}, started, view=view, extra={"format": fmt}
+            )
+        return LetterFile(
+            content=content, media_type=LETTER_MEDIA_TYPES[fmt], file_name=letters_export.file_name(view, fmt)
+        )
+
+    def edit_appeal_letter(self, letter_id: int, body: str, *, requester: Requester) -> appeals.AppealLetterView:
+        """Replace a draft's text: its author only, before it is sent (Conflict after)."""
+        return self._change_letter(
+            letter_id,
+            requester,
+            "edit_appeal_letter",
+            lambda session: appeals.edit_appeal_letter(
+                letter_id, body, session=session, practice_id=requester.practice_id, user_id=requester.user_id
+            ),
+        )
+
+    def send_appeal_letter(self, letter_id: int, *, requester: Requester) -> appeals.AppealLetterView:
+        """Mark a draft as sent to the payer: its author only, once (Conflict after)."""
+        return self._change_letter(
+            letter_id,
+            requester,
+            "mark_appeal_sent",
+            lambda session: appeals.mark_appeal_sent(
+                letter_id, session=session, practice_id=requester.practice_id, user_id=requester.user_id
+            ),
+        )
+
+    def _may_read_letters(self, requester: Requester) -> None:
+        if not roles.may_read(requester.role, "claims") or not requester.phi_allowed:
+            raise PermissionDenied(
+                "Appeal letters name the patient: they are shown to the practice's users, on the web or the CLI."
+            )
+
+    def _resource(self, name: str, what: str) -> Any:
+        provider = self.providers.get(name)
+        if provider is None:
+            raise ServiceUnavailable(f"The {what} is not configured on this server.")
+        return provider()
+
+    def _read_letter(self, letter_id: int, requester: Requester, event: str) -> appeals.AppealLetterView:
+        try:
+            self._may_read_letters(requester)
+            with session_scope(self.read_sessions) as session:
+                return appeals.get_appeal_letter(letter_id, session=session, practice_id=requester.practice_id)
+        except (NotFound, PermissionDenied) as exc:
+            self._refused(requester, event, entity="appeal_letter", entity_id=str(letter_id), error=exc)
+            raise
+
+    def _change_letter(
+        self,
+        letter_id: int,
+        requester: Requester,
+        tool: str,
+        change: Callable[[Session], appeals.AppealLetterView],
+    ) -> appeals.AppealLetterView:
+        started = time.perf_counter()
+        try:
+            self._may_read_letters(requester)
+            with session_scope(self.sessions) as session:
+                view = change(session)
+                self._audit_letter(session, requester, tool, letter_id, {}, started, view=view)
+        except (NotFound, PermissionDenied) as exc:
+            self._refused(requester, tool, entity="appeal_letter", entity_id=str(letter_id), error=exc)
+            raise
+        return view
+
+    @staticmethod
+    def _audit_letter(
+        session: Session,
+        requester: Requester,
+        tool: str,
+        letter_id: int,
+        arguments: dict[str, Any],
+        started: float,
+        *,
+        view: appeals.AppealLetterView | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        record_tool_call(
+            session,
+            requester=requester,
+            tool=tool,
+            arguments={"claim_number": view.claim_number, **arguments} if view else arguments,
+            outcome="ok",
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            thread_id=None,
+            message_id=None,
+            entity="appeal_letter",
+            entity_id=str(letter_id),
+            extra=extra,
+        )
 
     # -- threads and feedback ---------------------------------------------------------------------------
     def threads(self, *, requester: Requester, limit: int = 50) -> list[dict[str, Any]]:

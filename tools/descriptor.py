@@ -24,7 +24,9 @@ from pydantic import BaseModel, create_model
 Access = Literal["codes", "knowledge", "claims", "write"]
 
 #: How adapters draw a tool's result; None: text only.
-CardKind = Literal["code", "codes", "claim", "claims", "denial", "worklist", "passages", "action", "adjustment_codes"]
+CardKind = Literal[
+    "code", "codes", "claim", "claims", "denial", "worklist", "passages", "action", "adjustment_codes", "letter"
+]
 
 #: The referents a tool's call is about, kept in the thread's dialogue state for follow-ups ("it").
 Referent = Literal["claim", "code", "payer", "patient", "adjustment_codes"]

@@ -274,6 +274,24 @@ def thread_url(web_base_url: str, thread_id: str) -> str:
     return f"{web_base_url.rstrip('/')}/#thread/{quote(thread_id, safe='')}"
 
 
+def letter_url(web_base_url: str, letter_id: int, fmt: str) -> str:
+    """The web download of an appeal letter: served only to signed-in users of the letter's practice."""
+    return f"{web_base_url.rstrip('/')}/api/appeals/{letter_id}/download?format={quote(fmt, safe='')}"
+
+
+def _letter_lines(cards: list[Card], web_base_url: str) -> list[str]:
+    """Download links for the appeal letters of a reply (the letter itself may not be shown here)."""
+    lines = []
+    for card in cards:
+        letter_id = card.data.get("letter_id")
+        if card.kind != "letter" or not isinstance(letter_id, int) or isinstance(letter_id, bool):
+            continue
+        formats = [str(f) for f in card.data.get("downloads") or ("docx", "pdf")]
+        links = " · ".join(link(letter_url(web_base_url, letter_id, f), f"Download {f.upper()}") for f in formats)
+        lines.append(f"Appeal letter #{letter_id} (sign in on the web): {links}")
+    return lines
+
+
 def citation_line(citation: Citation, web_base_url: str) -> str:
     label = f"[{citation.number}] {citation.title}" + (f" — {citation.section}" if citation.section else "")
     if citation.passage_id:
@@ -335,6 +353,8 @@ def reply_messages(
     if reply.citations:
         lines = [citation_line(citation, web_base_url) for citation in reply.citations]
         blocks.extend(sections("*Sources*\n" + "\n".join(lines)))
+    for line in _letter_lines(reply.cards, web_base_url):
+        blocks.append(context(line))
     if details_hidden:
         blocks.append(
             context(

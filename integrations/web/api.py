@@ -12,13 +12,14 @@ from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assistant import roles
 from assistant.audit import record_tool_call
+from assistant.service import LETTER_MEDIA_TYPES, LetterFormat
 from assistant.types import ActionResult, AgentEvent, AgentReply, Requester
 from integrations.web.auth import (
     SESSION_COOKIE,
@@ -36,6 +37,8 @@ from integrations.web.errors import as_assistant_error, log, unexpected_message
 from integrations.web.ratelimit import LoginThrottle, TokenBucket
 from integrations.web.schemas import (
     ERROR_RESPONSES,
+    AppealLetterDetail,
+    AppealLetterEdit,
     ChatRequest,
     FeedbackRequest,
     Health,
@@ -53,6 +56,7 @@ from knowledge.errors import AssistantError, PermissionDenied, ServiceUnavailabl
 from knowledge.practice.accounts import authenticate, issue_token, revoke_token
 from knowledge.practice.database import check_schema, session_scope
 from knowledge.practice.models import Practice, User
+from tools.draft_appeal import AppealLetterView
 from tools.get_claim import ClaimDetail, get_claim
 from tools.lookup_code import lookup_code
 from tools.search_codes import search_codes
@@ -379,6 +383,64 @@ def passage(passage_id: str, agent: Agent, _user: CurrentUser) -> Passage:
         log.exception("knowledge base unavailable")
         raise ServiceUnavailable("The knowledge base cannot be reached right now.") from exc
     return found
+
+
+# -- appeal letters --------------------------------------------------------------------------------------
+# A letter names the patient: only the signed-in users of its practice read it (another practice's letter
+# is a 404, like a missing one); only its author edits it or marks it sent. The service audits each use.
+LetterId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The `letter_id` of a draft_appeal result.")]
+
+
+def _letter_detail(view: AppealLetterView) -> AppealLetterDetail:
+    base = f"/api/appeals/{view.letter_id}/download?format="
+    return AppealLetterDetail(**view.model_dump(), downloads={fmt: base + fmt for fmt in LETTER_MEDIA_TYPES})
+
+
+@router.get("/appeals/{letter_id}", response_model=AppealLetterDetail, tags=["appeals"])
+def appeal_letter(letter_id: LetterId, agent: Agent, requester: CurrentRequester) -> AppealLetterDetail:
+    """One appeal letter of the user's practice: its text, fields, citations and status."""
+    return _letter_detail(agent.appeal_letter(letter_id, requester=requester))
+
+
+@router.get(
+    "/appeals/{letter_id}/download",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {media_type: {} for media_type in LETTER_MEDIA_TYPES.values()},
+            "description": "The letter as a file (Content-Disposition: attachment); its name holds no patient field.",
+        }
+    },
+    tags=["appeals"],
+)
+def download_appeal_letter(
+    letter_id: LetterId,
+    agent: Agent,
+    requester: CurrentRequester,
+    fmt: Annotated[LetterFormat, Query(alias="format", description="docx or pdf.")],
+) -> Response:
+    """The letter as it stands (the author's edits included), as a Word document or a PDF."""
+    letter = agent.appeal_letter_file(letter_id, fmt, requester=requester)
+    return Response(
+        letter.content,
+        media_type=letter.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{letter.file_name}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.put("/appeals/{letter_id}", response_model=AppealLetterDetail, tags=["appeals"])
+def edit_appeal_letter(
+    letter_id: LetterId, body: AppealLetterEdit, agent: Agent, requester: CurrentRequester
+) -> AppealLetterDetail:
+    """Replace a draft's text. 403 for anyone but its author; 409 once it was sent."""
+    return _letter_detail(agent.edit_appeal_letter(letter_id, body.body, requester=requester))
+
+
+@router.post("/appeals/{letter_id}/sent", response_model=AppealLetterDetail, tags=["appeals"])
+def mark_appeal_letter_sent(letter_id: LetterId, agent: Agent, requester: CurrentRequester) -> AppealLetterDetail:
+    """Mark a draft as sent to the payer; it is not edited after that. 403 for anyone but its author; 409 if
+    it was already sent."""
+    return _letter_detail(agent.send_appeal_letter(letter_id, requester=requester))
 
 
 __all__ = ["RequestId", "router"]

@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from knowledge.practice.letters import MAX_BODY_CHARS
+from tools.draft_appeal import AppealLetterView
+
 # Control characters other than tab and line breaks; and lone surrogates, which JSON can carry ("\ud800")
 # but no database, hash or log can store.
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -78,6 +81,18 @@ class ThreadDetail(BaseModel):
 class FeedbackRequest(RequestBody):
     value: Literal[1, -1] = Field(description="+1 helpful, -1 not helpful.")
     message_id: str | None = Field(default=None, max_length=80)
+
+
+class AppealLetterDetail(AppealLetterView):
+    """A filed appeal letter of the user's practice. It names the patient."""
+
+    downloads: dict[str, str] = Field(
+        default_factory=dict, description="The letter as a file, by format (docx, pdf): the URL to GET."
+    )
+
+
+class AppealLetterEdit(RequestBody):
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS, description="The draft's new text, whole.")
 
 
 class Ok(BaseModel):

@@ -389,6 +389,7 @@ function renderCard(card) {
     case "denial": return denialCard(d);
     case "worklist": return worklistCard(d);
     case "adjustment_codes": return adjustmentCodesCard(d);
+    case "letter": return letterCard(d);
     default: return null; // passages are shown as numbered sources
   }
 }
@@ -495,6 +496,57 @@ function adjustmentCodesCard(d) {
   return el("section", { class: "card adjustment-codes", "aria-label": "Adjustment codes" },
     el("ul", {}, (d.items || []).map((c) => el("li", {}, el("strong", { text: `${c.code} ` }), c.description))),
   );
+}
+
+// A drafted appeal letter: download it as filed, or edit its text (PUT; the server allows its author only).
+function letterCard(d) {
+  if (!Number.isInteger(d.letter_id)) return null;
+  const path = `/api/appeals/${d.letter_id}`;
+  const status = el("span", { class: `badge ${d.status === "sent" ? "ok" : "warn"}`, text: label(d.status) });
+  const outcome = el("p", { class: "outcome", role: "status" });
+  const edit = el("button", { type: "button", text: "Edit" });
+  const editor = el("div", { class: "letter-editor", hidden: true });
+  const card = el("section", { class: "card letter", "aria-label": `Appeal letter ${d.letter_id}`, "data-letter": d.letter_id },
+    el("h3", {}, `${d.title || `Appeal letter ${d.letter_id}`} `, status),
+    el("div", { class: "buttons" },
+      (d.downloads || ["docx", "pdf"]).map((format) =>
+        el("a", { href: `${path}/download?format=${encodeURIComponent(format)}`, download: "", text: `Download ${format.toUpperCase()}` })),
+      edit),
+    editor,
+    outcome,
+  );
+  edit.addEventListener("click", async () => {
+    outcome.textContent = "";
+    outcome.classList.remove("error");
+    try {
+      const letter = await api(path);
+      const box = el("textarea", { rows: 16, "aria-label": "Letter text", maxlength: 60000 });
+      box.value = letter.body;
+      const save = el("button", { type: "button", class: "primary", text: "Save" });
+      const close = el("button", { type: "button", text: "Cancel" });
+      close.addEventListener("click", () => { editor.hidden = true; editor.replaceChildren(); edit.disabled = false; });
+      save.addEventListener("click", async () => {
+        save.disabled = true;
+        try {
+          const saved = await api(path, { method: "PUT", body: { body: box.value } });
+          outcome.textContent = `Saved. The downloads now hold this text (${saved.body.length} characters).`;
+          close.click();
+        } catch (error) {
+          outcome.classList.add("error");
+          outcome.textContent = error.message;
+          save.disabled = false;
+        }
+      });
+      editor.replaceChildren(box, el("div", { class: "buttons" }, save, close));
+      editor.hidden = false;
+      edit.disabled = true;
+      box.focus();
+    } catch (error) {
+      outcome.classList.add("error");
+      outcome.textContent = error.message;
+    }
+  });
+  return card;
 }
 
 function actionCard(action) {

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from knowledge.practice.models import Claim, ClaimStatus, LedgerEntry
+from knowledge.practice.models import AppealLetter, Claim, ClaimStatus, LedgerEntry
 from tests.integrations.web.conftest import ARTIFACTS, LiveServer, WebPractice
 
 pytestmark = pytest.mark.browser
@@ -145,3 +145,27 @@ def test_front_desk_is_refused_on_an_adjustment(page: Page, web_practice: WebPra
     shot(page, "front-desk-refused")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("alert")).to_have_text("You are signed out.")
+
+
+def test_biller_downloads_and_edits_an_appeal_letter_from_its_card(page: Page, web_practice: WebPractice) -> None:
+    sign_in(page, web_practice, "biller@demo.example")
+    ask(page, "draft the appeal for claim 1042")
+    card = page.locator(".msg.assistant").last.locator("section.card.letter")
+    expect(card).to_be_visible()
+    letter_id = int(card.get_attribute("data-letter") or "0")
+    expect(card.get_by_role("link", name="Download DOCX")).to_have_attribute(
+        "href", f"/api/appeals/{letter_id}/download?format=docx"
+    )
+    with page.expect_download() as download:
+        card.get_by_role("link", name="Download PDF").click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    card.get_by_role("button", name="Edit").click()
+    box = card.get_by_label("Letter text")
+    expect(box).to_be_focused()
+    box.fill("Edited in the browser.\n")
+    card.get_by_role("button", name="Save").click()
+    expect(card.get_by_role("status")).to_contain_text("Saved")
+    shot(page, "appeal-letter")
+    with Session(web_practice.engine) as session:
+        letter = session.get(AppealLetter, letter_id)
+        assert letter is not None and letter.body == "Edited in the browser.\n"
