@@ -18,6 +18,7 @@ class Channel(StrEnum):
 
     WEB = "web"
     CLI = "cli"
+    MCP = "mcp"  # an MCP client (desktop AI app, IDE agent) on the server's machine; shows what the CLI shows
     SLACK_DM = "slack_dm"
     SLACK_CHANNEL = "slack_channel"  # a channel not on the practice's PHI allow list
     SLACK_PHI_CHANNEL = "slack_phi_channel"  # a channel on the allow list

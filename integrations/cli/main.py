@@ -24,7 +24,8 @@ import typer
 # typer vendors click: what it raises are these classes, not the `click` package's.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from integrations.cli import agent, claims, codes, evaluate, knowledge, setup, slack, users, x12
+from integrations.cli import agent, appeals, claims, codes, evaluate, knowledge, setup, slack, users, x12
+from integrations.mcp import register as register_mcp
 from knowledge.errors import AssistantError, ConfigurationError
 
 app = typer.Typer(
@@ -39,7 +40,9 @@ app = typer.Typer(
 setup.register(app)
 agent.register(app)
 evaluate.register(app)
+register_mcp(app)
 app.add_typer(claims.app, name="claims")
+app.add_typer(appeals.app, name="appeals")
 app.add_typer(x12.app, name="x12")
 app.add_typer(codes.app, name="codes")
 app.add_typer(knowledge.app, name="knowledge")
