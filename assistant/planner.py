@@ -233,7 +233,9 @@ class OfflinePlanner(BaseChatModel):
                 chosen = self.descriptor("post_patient_payment" if slots.amount is not None else "get_claim")
             if chosen is None or chosen.name not in self.tool_names:
                 return None
-            if len(narrowed) > 1:  # two october claims: ask which, and remember what was asked
+            if len(narrowed) > 1 and not re.search(r"\bone\b", slots.text, re.I):
+                return None  # "only medicare", "the cigna ones" narrow a list (a filter); they pick none of it
+            if len(narrowed) > 1:  # "the october one" with two october claims: ask which, remember the rest
                 listed = ", ".join(_describe_candidate(n, state) for n in narrowed[:6])
                 pending = _pending_slots(chosen, slots)
                 pending["slot"] = "claim_number"

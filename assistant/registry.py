@@ -7,6 +7,7 @@ composer, the cards of the service, Slack and the web) derives from this list.
 from __future__ import annotations
 
 from tools import (
+    ar_aging,
     check_claim_codes,
     claim_status_request,
     denial_worklist,
@@ -21,6 +22,7 @@ from tools import (
     post_patient_payment,
     search_codes,
     search_knowledge,
+    timely_filing_risk,
     x12_exceptions,
 )
 from tools.descriptor import ToolDescriptor
@@ -32,6 +34,8 @@ TOOL_MODULES = (
     get_claim,
     find_claims,
     denial_worklist,
+    timely_filing_risk,
+    ar_aging,
     post_patient_payment,
     post_adjustment,
     lookup_code,

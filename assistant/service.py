@@ -96,9 +96,9 @@ def system_prompt(specs: list[ToolSpec]) -> str:
         if examples:
             lines.append(f"- {spec.name}: {examples}")
     lines.append(
-        "If no tool does what is asked (appeal letters, eligibility checks, A/R aging reports, submitting claims), "
-        "say plainly that you can't do that yet and list what you can do. Never guess a claim number: a year "
-        "such as 2026 is not a claim number."
+        "If no tool does what is asked (eligibility and benefits checks, prior authorizations, refunds, "
+        "submitting claims), say plainly that you can't do that yet and list what you can do. Never guess a "
+        "claim number: a year such as 2026 is not a claim number."
     )
     return "\n".join(lines)
 

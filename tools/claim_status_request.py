@@ -134,6 +134,12 @@ EXAMPLES = (
     "nothing back from aetna on 1188, ask them thru the clearinghouse",
     "276 out for 1043 pls",
     "write the status request for clm 1184",
+    # The claims the last answer listed (the planner passes every one of them).
+    "send 276s for those",
+    "276 for all of them",
+    "status inquiries on these claims pls",
+    "send a status request on each of those",
+    "ask the payer for status on all of those claims",
     # Longer messages with context, and fewer of the usual keywords (2026-12-02).
     "haven't heard anything on 1184 in 45 days, send an inquiry to the payer",
     "can we electronically ask uhc where 1043 is",

@@ -24,11 +24,36 @@ def test_a_greeting_gets_what_the_assistant_can_do(practice: Practice, full_serv
 
 def test_what_no_tool_does_is_said_plainly(practice: Practice, full_service: AgentService) -> None:
     biller = practice.requester(Role.BILLER)
-    for text in ("draft an appeal letter for claim 1042", "show me AR over 90 days", "check eligibility for pt"):
+    unsupported = (
+        "set up a payment plan for the pt on 1042",
+        "submit a prior auth for an mri",
+        "check eligibility for pt",
+    )
+    for text in unsupported:
         reply = full_service.ask(text, requester=biller)
         assert reply.tool_calls == [], text
         assert "can't do that yet" in reply.answer, text
         assert "I can help with" in reply.answer
+
+
+def test_aging_and_filing_risk_are_their_own_reports(practice: Practice, full_service: AgentService) -> None:
+    biller = practice.requester(Role.BILLER)
+    aging = full_service.ask("show me AR over 90 days", requester=biller)
+    assert _names(aging) == ["ar_aging"] and aging.tool_calls[0].arguments["older_than_days"] == 90
+    risk = full_service.ask("which claims are about to pass timely filing?", requester=biller)
+    assert _names(risk) == ["timely_filing_risk"]
+    policy = full_service.ask("aetna timely filing limit", requester=biller)
+    assert _names(policy) == ["search_knowledge"]  # the payer's rule, not the practice's claims
+
+
+def test_draft_the_appeal_means_the_denial_just_explained(practice: Practice, full_service: AgentService) -> None:
+    biller = practice.requester(Role.BILLER)
+    first = full_service.ask("1042 bounced back from uhc, now what", requester=biller)
+    assert _names(first) == ["explain_denial"]
+    second = full_service.ask("ok draft the appeal", requester=biller, thread_id=first.thread_id)
+    assert _names(second) == ["draft_appeal"]
+    assert second.tool_calls[0].arguments["claim_number"] == "1042"
+    assert "appeal for claim 1042" in second.answer and "CO-50" in second.answer
 
 
 def test_it_means_the_claim_the_thread_is_about(practice: Practice, full_service: AgentService) -> None:
