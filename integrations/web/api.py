@@ -372,11 +372,12 @@ def claim(claim_number: str, agent: Agent, requester: CurrentRequester) -> Claim
 
 
 @router.get("/passages/{passage_id}", response_model=Passage, tags=["knowledge"])
-def passage(passage_id: str, agent: Agent, _user: CurrentUser) -> Passage:
-    """A cited passage of the knowledge base, with its document, section and dates."""
+def passage(passage_id: str, agent: Agent, user: CurrentUser) -> Passage:
+    """A cited passage of the knowledge base, with its document, section and dates (a shared one, or one of
+    the user's own practice: another practice's passage is not found)."""
     knowledge_base = _provided(agent, "knowledge_base", "knowledge base")
     try:
-        found: Passage = knowledge_base.get_passage(passage_id)
+        found: Passage = knowledge_base.get_passage(passage_id, practice_id=user.practice_id)
     except AssistantError:
         raise
     except Exception as exc:
