@@ -186,7 +186,8 @@ def bench(
     if save:
         from evals.results_store import save as save_results
 
-        results["saved_to"] = str(save_results("bench", results))
+        # One suite goes to its own file: it must not replace the figures of the whole run.
+        results["saved_to"] = str(save_results(f"bench-{only}" if only else "bench", results))
 
     def render(data: dict[str, Any]) -> None:
         table = Table(title="Speed")
