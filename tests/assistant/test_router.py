@@ -44,7 +44,9 @@ def test_the_floor_is_fitted_on_examples_held_out_of_the_fit(fitted: router.Rout
         ("how much is still open on 1188", "get_claim"),
         ("need the icd for chronic kidney disease stage 3", "search_codes"),
         ("pt dropped off a $35 check for 1188", "post_patient_payment"),
-        ("write a letter to appeal the denial on 1188", repair.UNSUPPORTED),
+        ("write a letter to appeal the denial on 1188", "draft_appeal"),
+        ("uhc claims getting close to the filing limit", "timely_filing_risk"),
+        ("can you get a prior auth started for her mri", repair.UNSUPPORTED),
         ("morning! what can this thing do", repair.HELP),
     ],
 )
