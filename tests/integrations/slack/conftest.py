@@ -261,6 +261,8 @@ class SlackHarness:
         """The chat.update that replaced "Working on it…" in this channel."""
         calls = self.api.wait_for(
             lambda calls: any(c.method == "chat.update" and c.body.get("channel") == channel for c in calls),
+            # Returns as soon as the answer is there; the bound is for a slow first turn on a busy CI machine.
+            timeout=60.0,
             what=f"the answer in {channel}",
         )
         return next(c for c in calls if c.method == "chat.update" and c.body.get("channel") == channel)

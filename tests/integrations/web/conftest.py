@@ -73,8 +73,8 @@ class PassageShelf:
     def search(self, question: str, *, limit: int = 5, payer: str | None = None, **_filters: Any) -> list[Passage]:
         return [p for p in PASSAGES if (p.payer is not None) == (payer is not None)][:limit]
 
-    def get_passage(self, passage_id: str) -> Passage:
-        for passage in PASSAGES:
+    def get_passage(self, passage_id: str, *, practice_id: int | None = None) -> Passage:
+        for passage in PASSAGES:  # shared passages: every practice reads them
             if passage.passage_id == passage_id:
                 return passage
         raise NotFound(f"No passage {passage_id!r} in the knowledge base")
