@@ -14,6 +14,7 @@ from assistant.service import AgentService, build_agent_service
 from assistant.types import ActionResult, AgentReply, Channel, Requester
 from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit
 from knowledge.errors import AssistantError, NotFound
+from knowledge.practice.accounts import active_user
 from knowledge.practice.models import Role, User
 
 UserOption = Annotated[
@@ -24,20 +25,18 @@ UserOption = Annotated[
 actions_app = typer.Typer(help="Confirm or cancel a write the assistant proposed.", no_args_is_help=True)
 
 
-def _requester(ctx: CliContext, practice_slug: str | None, email: str | None) -> Requester:
+def acting_requester(ctx: CliContext, practice_slug: str | None, email: str | None) -> Requester:
+    """Who a command acts as: `--user` (an active user of the practice) or else the practice's first admin."""
     with ctx.session() as session:
         practice = ctx.practice(session, practice_slug)
-        query = select(User).where(User.practice_id == practice.id, User.active.is_(True))
         if email:
-            user = session.scalar(query.where(User.email == email.strip().lower()))
-            if user is None:
-                raise NotFound(
-                    f"No active user {email!r} in practice {practice.slug!r} (see `billing-assistant users list`)."
-                )
+            user = active_user(session, practice_id=practice.id, email=email)
         else:
-            user = session.scalar(query.where(User.role == Role.ADMIN).order_by(User.id))
-            if user is None:
+            query = select(User).where(User.practice_id == practice.id, User.active.is_(True))
+            found = session.scalar(query.where(User.role == Role.ADMIN).order_by(User.id))
+            if found is None:
                 raise NotFound("The practice has no admin user: pass --user EMAIL.")
+            user = found
         return Requester(
             practice_id=practice.id,
             user_id=user.id,
@@ -47,7 +46,7 @@ def _requester(ctx: CliContext, practice_slug: str | None, email: str | None) ->
         )
 
 
-def _service(ctx: CliContext) -> AgentService:
+def agent_service(ctx: CliContext) -> AgentService:
     return build_agent_service(ctx.settings, engine=ctx.engine)
 
 
@@ -75,8 +74,8 @@ def ask(
 ) -> None:
     """Ask the assistant one question. JSON output has the answer, citations, tool calls and any pending action."""
     ctx = CliContext()
-    requester = _requester(ctx, practice, user)
-    service = _service(ctx)
+    requester = acting_requester(ctx, practice, user)
+    service = agent_service(ctx)
     try:
         reply = service.ask(question, requester=requester, thread_id=thread)
     finally:
@@ -87,8 +86,8 @@ def ask(
 def chat(user: UserOption = None, practice: PracticeOption = None) -> None:
     """Talk with the assistant; writes are confirmed at a prompt. Ctrl-D or `exit` ends."""
     ctx = CliContext()
-    requester = _requester(ctx, practice, user)
-    service = _service(ctx)
+    requester = acting_requester(ctx, practice, user)
+    service = agent_service(ctx)
     thread: str | None = None
     console.print("[dim]Ask about claims, denials, codes or policies. `exit` to leave.[/dim]")
     try:
@@ -124,8 +123,8 @@ def chat(user: UserOption = None, practice: PracticeOption = None) -> None:
 
 def _decide(action_id: str, user: str | None, practice: str | None, as_json: bool, confirm: bool) -> None:
     ctx = CliContext()
-    requester = _requester(ctx, practice, user)
-    service = _service(ctx)
+    requester = acting_requester(ctx, practice, user)
+    service = agent_service(ctx)
     try:
         result = (service.confirm if confirm else service.cancel)(action_id, requester=requester)
     finally:

@@ -4,14 +4,16 @@ only a letter's author edits it or marks it sent."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
-from assistant.service import LetterFormat
-from integrations.cli.agent import UserOption, _requester, _service
+from assistant.service import AgentService, LetterFormat
+from assistant.types import Requester
+from integrations.cli.agent import UserOption, acting_requester, agent_service
 from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit
 from tools.draft_appeal import AppealDraft, AppealLetterView
 
@@ -34,6 +36,20 @@ LetterIdArgument = Annotated[
 ]
 
 
+T = TypeVar("T")
+
+
+def _as_user(practice: str | None, user: str | None, work: Callable[[AgentService, Requester], T]) -> T:
+    """Run one service call as the acting user, and close the service whatever happens."""
+    ctx = CliContext()
+    requester = acting_requester(ctx, practice, user)
+    service = agent_service(ctx)
+    try:
+        return work(service, requester)
+    finally:
+        service.close()
+
+
 def _render_view(view: AppealLetterView) -> None:
     console.print(f"[bold]Letter {view.letter_id}[/bold]  {view.status}  claim {view.claim_number}  ({view.kind})")
     console.print(view.title, markup=False)
@@ -53,13 +69,11 @@ def draft(
     as_json: JsonOption = False,
 ) -> None:
     """Draft an appeal letter for a denied claim and file it as a draft (the open draft is reused)."""
-    ctx = CliContext()
-    requester = _requester(ctx, practice, user)
-    service = _service(ctx)
-    try:
-        letter = service.draft_appeal(claim, requester=requester, kind=kind.value if kind else None, new_draft=new)
-    finally:
-        service.close()
+    letter = _as_user(
+        practice,
+        user,
+        lambda service, r: service.draft_appeal(claim, requester=r, kind=kind.value if kind else None, new_draft=new),
+    )
 
     def render(result: AppealDraft) -> None:
         verb = "Open draft" if result.reused else "Drafted"
@@ -86,13 +100,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one letter: status, claim and text."""
-    ctx = CliContext()
-    requester = _requester(ctx, practice, user)
-    service = _service(ctx)
-    try:
-        view = service.appeal_letter(letter_id, requester=requester)
-    finally:
-        service.close()
+    view = _as_user(practice, user, lambda service, r: service.appeal_letter(letter_id, requester=r))
     emit(view, as_json, _render_view)
 
 
@@ -108,14 +116,8 @@ def export(
     as_json: JsonOption = False,
 ) -> None:
     """Write the letter as it stands to a DOCX or PDF file."""
-    ctx = CliContext()
-    requester = _requester(ctx, practice, user)
-    service = _service(ctx)
     chosen: LetterFormat = "docx" if fmt is Format.docx else "pdf"
-    try:
-        letter = service.appeal_letter_file(letter_id, chosen, requester=requester)
-    finally:
-        service.close()
+    letter = _as_user(practice, user, lambda service, r: service.appeal_letter_file(letter_id, chosen, requester=r))
     target = out or Path(letter.file_name)
     target.write_bytes(letter.content)
     result = {"letter_id": letter_id, "format": chosen, "path": str(target), "bytes": len(letter.content)}
@@ -132,13 +134,7 @@ def edit(
 ) -> None:
     """Replace a draft's text (its author only, before it is sent)."""
     body = body_file.read_text(encoding="utf-8")
-    ctx = CliContext()
-    requester = _requester(ctx, practice, user)
-    service = _service(ctx)
-    try:
-        view = service.edit_appeal_letter(letter_id, body, requester=requester)
-    finally:
-        service.close()
+    view = _as_user(practice, user, lambda service, r: service.edit_appeal_letter(letter_id, body, requester=r))
     emit(view, as_json, lambda v: console.print(f"Letter {v.letter_id} updated ({len(v.body)} characters)."))
 
 
@@ -150,11 +146,5 @@ def sent(
     as_json: JsonOption = False,
 ) -> None:
     """Mark a draft as sent to the payer (its author only); it is not edited after that."""
-    ctx = CliContext()
-    requester = _requester(ctx, practice, user)
-    service = _service(ctx)
-    try:
-        view = service.send_appeal_letter(letter_id, requester=requester)
-    finally:
-        service.close()
+    view = _as_user(practice, user, lambda service, r: service.send_appeal_letter(letter_id, requester=r))
     emit(view, as_json, lambda v: console.print(f"Letter {v.letter_id} marked sent on {v.sent_at:%Y-%m-%d}."))

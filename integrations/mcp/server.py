@@ -38,8 +38,9 @@ from assistant.service import AgentService, owned_thread_id
 from assistant.tooling import RequestContext, ToolSpec, allowed_specs, call_tool
 from assistant.types import AgentReply, Channel, Requester
 from knowledge.errors import AssistantError, InvalidInput, NotFound
+from knowledge.practice.accounts import active_user
 from knowledge.practice.database import session_scope
-from knowledge.practice.models import ConversationThread, Practice, User
+from knowledge.practice.models import ConversationThread, Practice
 
 log = logging.getLogger("billing_assistant.mcp")
 
@@ -80,11 +81,7 @@ def requester_for(service: AgentService, *, practice_slug: str, email: str) -> R
             practice = session.scalar(select(Practice).where(Practice.slug == practice_slug))
             if practice is None:
                 raise NotFound(f"No practice {practice_slug!r} in the database.")
-            user = session.scalar(
-                select(User).where(User.practice_id == practice.id, User.email == wanted, User.active.is_(True))
-            )
-            if user is None:
-                raise NotFound(f"No active user {email!r} in practice {practice.slug!r}.")
+            user = active_user(session, practice_id=practice.id, email=wanted)
             return Requester(
                 practice_id=practice.id,
                 user_id=user.id,

@@ -71,6 +71,17 @@ def find_user(session: Session, *, practice_id: int, email: str) -> User:
     return user
 
 
+def active_user(session: Session, *, practice_id: int, email: str) -> User:
+    """The practice's active user with this email: who a CLI command or an MCP server acts as."""
+    wanted = email.strip().lower()
+    user = session.scalar(
+        select(User).where(User.practice_id == practice_id, User.email == wanted, User.active.is_(True))
+    )
+    if user is None:
+        raise NotFound(f"No active user {email!r} in this practice (see `billing-assistant users list`).")
+    return user
+
+
 def add_user(session: Session, *, practice_id: int, email: str, name: str, role: Role, password: str | None) -> User:
     email = normalise_email(email)
     taken = session.scalar(select(User.id).where(User.practice_id == practice_id, User.email == email))
