@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import inspect
 import json
 import re
 import uuid
@@ -43,6 +42,7 @@ ELLIPSIS = re.compile(
     r"do the same for|do that for|repeat for|what of|different claim)\b",
     re.I,
 )
+NARROWING = re.compile(r"^\s*(?:only|just)\b|\b(?:the|those) [\w -]{2,30} ones\b", re.I)
 PRONOUN = re.compile(r"\b(it|its|that|this|them|those|these|same|the claim|that claim|the patient|that one)\b", re.I)
 # Where one message asks two things: "explain the denial and tell me the balance".
 _SPLIT = re.compile(
@@ -328,7 +328,7 @@ class OfflinePlanner(BaseChatModel):
             not slots.claim_number
             and len(candidates) > 1
             and _ALL_OF_THOSE.search(slots.text)
-            and "claim_numbers" in inspect.signature(descriptor.func).parameters
+            and "claim_numbers" in descriptor.args_schema().model_fields  # built once per tool
         ):
             # "send 276s for those", "all of them": every claim the last answer listed (as it listed them).
             slots.claim_numbers = candidates[:MAX_CLAIMS_AT_ONCE]
@@ -415,7 +415,9 @@ class OfflinePlanner(BaseChatModel):
         own_route_is_clear = router.confidence(ranked) >= router.floor and ranked[0].route not in {repair.HELP}
         remainder = _remainder(text)
         elliptic = bool(ELLIPSIS.search(text)) or len(remainder.split()) <= 1
-        if not elliptic or (own_route_is_clear and len(remainder.split()) >= 2):
+        # "only the timely filing ones", "just medicare" after a list: that list, narrowed (not a new report).
+        narrowing = last[0]["name"] in {"denial_worklist", "find_claims"} and bool(NARROWING.search(text))
+        if not (elliptic or narrowing) or (own_route_is_clear and len(remainder.split()) >= 2 and not narrowing):
             return None
         previous = self.descriptor(last[0]["name"])
         if previous is None or previous.name in _WRITES or previous.name not in self.tool_names:

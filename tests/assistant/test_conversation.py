@@ -136,3 +136,47 @@ def test_a_missing_value_is_asked_for_and_the_answer_completes_the_request(
     assert _names(second) == ["post_patient_payment"] and second.pending_action is not None
     assert second.tool_calls[0].arguments["amount"] == "5" and second.tool_calls[0].arguments["method"] == "card"
     full_service.cancel(second.pending_action.id, requester=front_desk)
+
+
+def test_a_worklist_is_narrowed_and_its_claims_are_the_ones_a_276_goes_for(
+    practice: Practice, full_service: AgentService
+) -> None:
+    biller = practice.requester(Role.BILLER)
+    first = full_service.ask("open denials", requester=biller)
+    assert _names(first) == ["denial_worklist"]
+    items = [item["claim_number"] for item in first.cards[0].data["items"]]
+    assert len(items) >= 2
+    thread = first.thread_id
+    narrowed = full_service.ask("only the timely filing ones", requester=biller, thread_id=thread)
+    assert _names(narrowed) == ["denial_worklist"] and narrowed.tool_calls[0].arguments.get("reason") == "29"
+    again = full_service.ask("open denials", requester=biller, thread_id=thread)
+    shown = [item["claim_number"] for item in again.cards[0].data["items"]]
+    status = full_service.ask("send 276s for those", requester=biller, thread_id=thread)
+    assert _names(status) == ["claim_status_request"]
+    assert status.tool_calls[0].arguments["claim_numbers"] == shown[:10]  # every claim listed, as listed
+
+
+def test_the_month_one_of_two_asks_which_and_the_answer_goes_to_the_request(
+    practice: Practice, full_service: AgentService
+) -> None:
+    with Session(practice.engine) as session:
+        claims = session.scalars(select(Claim).where(Claim.practice_id == practice.practice_id)).all()
+        by_month: dict[tuple[int, int], int] = {}
+        for claim in claims:
+            key = (claim.patient_id, claim.service_date_from.month)
+            by_month[key] = by_month.get(key, 0) + 1
+        patient_id, month = next(key for key, count in by_month.items() if count == 2)
+        patient = session.get(Patient, patient_id)
+        assert patient is not None
+        name, born = f"{patient.first_name} {patient.last_name}", patient.birth_date
+    front_desk = practice.requester(Role.FRONT_DESK)
+    listed = full_service.ask(f"claims for {name} dob {born:%m/%d/%Y}", requester=front_desk)
+    assert _names(listed) == ["find_claims"]
+    month_name = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+                  "october", "november", "december"][int(month) - 1]  # fmt: skip
+    asked = full_service.ask(f"post $40 to the {month_name} one", requester=front_desk, thread_id=listed.thread_id)
+    assert asked.tool_calls == [] and "Which claim do you mean" in asked.answer
+    number = asked.answer.split("Which claim do you mean: ")[1].split(" ")[0]
+    answered = full_service.ask(f"claim {number}", requester=front_desk, thread_id=listed.thread_id)
+    assert _names(answered) == ["post_patient_payment"]
+    assert answered.tool_calls[0].arguments["claim_number"] == number

@@ -62,3 +62,43 @@ def test_a_five_digit_procedure_code_is_not_a_claim_number() -> None:
 )
 def test_encounter_words_mean_the_seventh_character_terms(words: str, meaning: str) -> None:
     assert query_tokens(f"sprain of right ankle, {words}") == query_tokens(f"sprain of right ankle, {meaning}")
+
+
+@pytest.mark.parametrize("text", ["where does the auth number go on the 1500 form", "cms-1500 box 24j", "hcfa 1500?"])
+def test_a_claim_form_is_not_a_claim(text: str) -> None:
+    slots = read_slots(text, today=TODAY)
+    assert slots.claim_numbers == [] and slots.maybe_claims == []
+
+
+def test_a_date_beside_a_name_the_caller_found_is_a_birth_date() -> None:
+    from tools.slots import find_birth_date
+
+    text = "looking for marlowe fakely 04/08/1938"
+    assert read_slots(text, today=TODAY).birth_date is None  # no capital letters: no name the slots see
+    assert find_birth_date(text, today=TODAY, named=True) == dt.date(1938, 4, 8)
+    assert find_birth_date("marlowe fakely 10/20/2026", today=TODAY, named=True) is None  # a date of service
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("aetna timely filing denials", "29"), ("auth denials for cigna", "197"), ("dupes from uhc", "18")],
+)
+def test_denial_reasons_in_words_name_their_carc(text: str, reason: str) -> None:
+    assert read_slots(text, today=TODAY).extras.get("reason_words") == reason
+
+
+def test_a_group_and_code_wins_over_words() -> None:
+    slots = read_slots("CO-16 denials, missing info", today=TODAY)
+    assert "reason_words" not in slots.extras and slots.extras["reason_code"] == "16"
+
+
+def test_rejections_and_denials_are_statuses() -> None:
+    assert read_slots("medicare rejections list", today=TODAY).status == "rejected"
+    assert read_slots("open denials", today=TODAY).status == "denied"
+
+
+def test_chat_shorthand_is_written_out_for_the_router_only() -> None:
+    from assistant.router import value_kinds
+
+    assert value_kinds("pmt on clm 1042 w/ mcr") == "payment on claim number with medicare"
+    assert read_slots("pmt on clm 1042 w/ mcr", today=TODAY).claim_number == "1042"  # values as typed
