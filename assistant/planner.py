@@ -185,8 +185,10 @@ class OfflinePlanner(BaseChatModel):
             if slots.patient_name is not None and slots.birth_date is None:
                 slots.birth_date = find_birth_date(slots.text, today=today, named=True)
         router = self.router()
-        ranked = self._in_context(router.rank(text, slots), slots, state)
-        sure = router.confidence(ranked) >= router.floor
+        scored = self._in_context(router.rank(text, slots), slots, state)
+        ranked = router.honest(scored)
+        # Given up for "I can't do that yet" (see Router.honest): that is the answer, not "I'm not sure".
+        sure = ranked[0] is not scored[0] or router.confidence(ranked) >= router.floor
         for step in (self._one_of_those_shown, self._follow_up):
             understood = step(text, slots, state, router, ranked)
             if understood is not None:
@@ -446,10 +448,9 @@ class OfflinePlanner(BaseChatModel):
             # "what about cigna?" changes the payer; "the co-151 ones" narrows the same list by reason.
             group = slots.extras.get("group_code")
             reason = f"{group}-{slots.extras['reason_code']}" if group else slots.extras.get("reason_words")
-            if slots.payer:
-                args = {"payer": slots.payer, "reason": reason}
-            else:
-                args = {"payer": previous_args.get("payer"), "reason": reason or previous_args.get("reason")}
+            # Either way the list keeps what the message does not change ("only medicare" after the
+            # CO-197 list is Medicare's CO-197 denials).
+            args = {"payer": slots.payer or previous_args.get("payer"), "reason": reason or previous_args.get("reason")}
             return Understanding([Part(previous.name, calls=[_clean(args)])])
         if previous.name == "find_claims":
             args = dict(previous_args)
@@ -470,10 +471,14 @@ class OfflinePlanner(BaseChatModel):
         routes: list[str] = []
         scores: list[float] = []
         read: list[Slots] = []
-        for piece in pieces:
+        for index, piece in enumerate(pieces):
+            if slots.payer and find_payer(piece) is None and _THEIR.search(piece):
+                # "open denials for aetna and what's their appeal window": the payer the message named.
+                piece = pieces[index] = _THEIR.sub(f"{slots.payer}'s", piece)
             piece_slots = read_slots(piece, today=self.today())
             read.append(piece_slots)
-            if not piece_slots.claim_numbers:  # "what does the pt owe" is about the claim the message names
+            if not (piece_slots.claim_numbers or piece_slots.payer or piece_slots.codes or piece_slots.patient_name):
+                # "what does the pt owe" is about the claim the message names ("whats uhc's appeal window" is not)
                 piece_slots.claim_numbers = list(slots.claim_numbers)
             piece_ranked = router.rank(piece, piece_slots)
             top = piece_ranked[0]
@@ -492,14 +497,18 @@ class OfflinePlanner(BaseChatModel):
             return None
         parts: list[Part] = []
         for piece_slots, route in zip(read, routes, strict=True):
-            if route in [p.route for p in parts] and not same_question_per_payer:
-                continue
             descriptor = self.descriptor(route)
             if descriptor is None or route not in self.tool_names:
                 return None
             _share(piece_slots, slots)
-            parts.append(self._part(descriptor, piece_slots, state))
-        return parts
+            part = self._part(descriptor, piece_slots, state)
+            same = next((p for p in parts if p.route == route), None)
+            if same is not None and not same_question_per_payer:
+                # "what is E11.9, what is I10": one part, each call once.
+                same.calls += [c for c in part.calls if c not in same.calls]
+                continue
+            parts.append(part)
+        return _chain_parts(parts, text)
 
     def _second_hop(
         self, plan: dict[str, Any], results: list[tuple[str, dict[str, Any]]], state: dict[str, Any]
@@ -521,6 +530,8 @@ class OfflinePlanner(BaseChatModel):
             return AIMessage(
                 content="", tool_calls=[call], additional_kwargs={PLAN_KEY: {"routes": ["check_claim_codes"]}}
             )
+        if then and "pick" in then and len(results) == 1 and results[0][0] == "find_claims":
+            return self._picked_from_list(then, results[0][1])
         if not then or then.get("route") != "post_patient_payment" or len(results) != 1:
             return None
         name, data = results[0]
@@ -536,6 +547,26 @@ class OfflinePlanner(BaseChatModel):
         assert descriptor is not None and descriptor.plan is not None
         calls = [self._call(descriptor.name, _clean(args)) for args in descriptor.plan(slots)]
         return AIMessage(content="", tool_calls=calls, additional_kwargs={PLAN_KEY: {"routes": [descriptor.name]}})
+
+    def _picked_from_list(self, then: dict[str, Any], found: dict[str, Any]) -> AIMessage | None:
+        """ "list her claims and explain the denied one": the listed claims the message picked (by status),
+        each through the tool the other part asked for. None picked: the list alone answers."""
+        route = str(then.get("route"))
+        descriptor = self.descriptor(route)
+        if descriptor is None or descriptor.plan is None or route not in self.tool_names:
+            return None
+        statuses = set(then.get("pick") or [])
+        claims = found.get("claims") or []
+        chosen = [c["claim_number"] for c in claims if not statuses or c.get("status") in statuses]
+        if not chosen or (not statuses and len(chosen) > 1):
+            return None
+        calls = []
+        for number in chosen[:MAX_CLAIMS_AT_ONCE]:
+            slots = Slots(text="")
+            _restore(then, slots)
+            slots.claim_numbers = [number]
+            calls += [self._call(route, _clean(args)) for args in descriptor.plan(slots)]
+        return AIMessage(content="", tool_calls=calls, additional_kwargs={PLAN_KEY: {"routes": [route]}})
 
     def _call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         return {"name": name, "args": arguments, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
@@ -734,6 +765,38 @@ def _clean(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in arguments.items() if v is not None}
 
 
+# Which claims of a list "the denied one", "the rejected ones", "the open ones" pick (statuses as stored).
+_PICK_STATUS = [
+    (re.compile(r"\bden(?:ied|ial)s?\b", re.I), ("denied",)),
+    (re.compile(r"\brejected|rejections?\b", re.I), ("rejected",)),
+    (
+        re.compile(r"\b(?:open|unpaid|outstanding)\b", re.I),
+        ("pending", "submitted", "accepted", "denied", "partially_paid"),
+    ),
+]
+# Tools whose answer for one claim covers a claim lookup too (explain_denial shows the balances).
+_COVERS_CLAIM = {"explain_denial", "draft_appeal"}
+
+
+def _chain_parts(parts: list[Part], text: str) -> list[Part]:
+    """Parts that depend on each other: a claim question with no claim beside a claim search becomes a
+    second hop over the claims found ("list her claims and explain the denied one"); a claim lookup beside
+    a denial explanation of the same claim is dropped (the explanation shows the claim and its balances)."""
+    finder = next((p for p in parts if p.route == "find_claims" and p.calls and not p.awaiting), None)
+    asking = next((p for p in parts if p.question and p.awaiting and p.awaiting.get("route") != "find_claims"), None)
+    if finder is not None and asking is not None:
+        statuses = next((picked for pattern, picked in _PICK_STATUS if pattern.search(text)), ())
+        finder.awaiting = {**(asking.awaiting or {}), "route": asking.route, "pick": list(statuses)}
+        parts = [p for p in parts if p is not asking]
+    covered = {str(call.get("claim_number")) for p in parts if p.route in _COVERS_CLAIM for call in p.calls}
+    return [
+        p
+        for p in parts
+        if not (p.route == "get_claim" and p.calls and all(str(c.get("claim_number")) in covered for c in p.calls))
+        or len(parts) == 1
+    ]
+
+
 def _pending_slots(descriptor: ToolDescriptor, slots: Slots) -> dict[str, Any]:
     """What was already said for a request that waits for one more value (kept in the dialogue state)."""
     return {
@@ -781,12 +844,18 @@ def _answers(awaiting: dict[str, Any], slots: Slots) -> bool:
     return bool(slots.claim_numbers) or slots.amount is not None
 
 
+_THEIR = re.compile(r"\btheir\b", re.I)
+_BACK_REFERENCE = re.compile(r"\b(?:them|those|these|together|both|all of them)\b", re.I)
+
+
 def _share(part: Slots, whole: Slots) -> None:
     """A part that names no claim (or code, payer) is about the one the rest of the message names."""
     if not part.claim_numbers and not part.maybe_claims:
         part.claim_numbers = list(whole.claim_numbers or whole.maybe_claims)
     if not part.codes:
         part.codes = list(whole.codes)
+    elif _BACK_REFERENCE.search(part.text):  # "check them together w 99213": the codes named before, and these
+        part.codes = list(whole.codes) + [c for c in part.codes if c not in whole.codes]
     part.payer = part.payer or whole.payer
     part.patient_name = part.patient_name or whole.patient_name
     part.birth_date = part.birth_date or whole.birth_date

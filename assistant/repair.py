@@ -208,6 +208,25 @@ UNSUPPORTED_EXAMPLES = (
     "is the pt's referral on file",
     "fix the typo in the pt's name on claim 1042",
     "change the dx on 1184 to E11.9 and send it again",
+    # Edits and workflow on a named claim that no tool does: no read of the claim answers them (2026-12-02).
+    "mark claim 1610 as closed",
+    "flag 2001 for follow up next week",
+    "assign claim 1042 to Jane",
+    "add a note to claim 1188 that the pt called",
+    "put claim 1500 on hold",
+    "change the rendering provider on 1043 to dr patel",
+    "update the payer on claim 1911 to aetna",
+    "set up a payment plan for the $120 balance on 1333",
+    "payment plan for the balance on claim 2001, $25 a month",
+    "move the $30 credit on 1700 to claim 1701",
+    "transfer the payment from 1188 to 1189",
+    "split claim 1425 into two claims",
+    "send the balance on 1290 to collections",
+    "reopen claim 1042",
+    "close out 1333, the pt paid in full",
+    "delete claim 2002, it was a duplicate",
+    "re-age the balance on 1911",
+    "apply the unapplied $50 on the pt's account to 1500",
 )
 
 

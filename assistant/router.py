@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tools.slots import Slots, expand_chat_shorthand
+from tools.slots import PAYER_ALIASES, Slots, expand_chat_shorthand
 
 log = logging.getLogger("billing_assistant.router")
 
@@ -52,6 +52,15 @@ _VALUE_KINDS = [
     (re.compile(r"\b[A-TV-Z]\d[0-9AB]\.?[0-9A-Z]{0,4}\b", re.I), " dxcode "),
     (re.compile(r"\b[A-V]\d{4}\b|\b\d{4}[0-9FTU]\b", re.I), " proccode "),
     (re.compile(r"\b\d{3,12}\b"), " number "),
+    # Which payer is named does not change what is asked ("cigna timely filing" is "aetna timely filing"):
+    # without this the n-grams learn the payers the examples happen to name.
+    (
+        re.compile(
+            r"\b(?:" + "|".join(re.escape(a) for a in sorted(PAYER_ALIASES, key=len, reverse=True)) + r")(?:['’]?s)?\b",
+            re.I,
+        ),
+        " payer ",
+    ),
 ]
 
 
@@ -77,7 +86,7 @@ def slot_features(slots: Slots) -> list[float]:
         float(bool(systems & {"hcpcs", "cpt"})),
         float("carc" in systems),
         float("rarc" in systems),
-        float(bool(systems & {"modifier", "pos"})),
+        float(bool(systems & {"modifier", "pos", "group"})),
         float(len(slots.medical_codes) >= 2),
         float(slots.payer is not None),
         float(slots.patient_name is not None),
@@ -111,6 +120,9 @@ class Calibration:
     accepted_share: float
     fit_seconds: float
     confusions: list[tuple[str, str, int]] = field(default_factory=list)
+    # A route is given up for "I can't do that yet" when the `unsupported` route scores at least this share
+    # of the best route's score (fitted like the floor; above 1: never).
+    unsupported_ratio: float = 2.0
 
 
 class Router:
@@ -147,6 +159,17 @@ class Router:
     def floor(self) -> float:
         return self.calibration.floor
 
+    def honest(self, ranked: list[RouteScore]) -> list[RouteScore]:
+        """The ranking with `unsupported` first when it comes close to the best route: "mark 1446 as
+        resolved" scores a claim read first (the claim is named) with what no tool does close behind, and
+        showing the claim would answer a question nobody asked. The ratio is fitted (see `_fit_ratio`)."""
+        unsupported = next((r for r in ranked if r.route == UNSUPPORTED_ROUTE), None)
+        if unsupported is None or ranked[0] is unsupported:
+            return ranked
+        if unsupported.score < self.calibration.unsupported_ratio * ranked[0].score:
+            return ranked
+        return [unsupported, *(r for r in ranked if r is not unsupported)]
+
     def _embed_cached(self, kinds: Sequence[str]) -> npt.NDArray[np.float32]:
         return np.stack([self._embed_one(k) for k in kinds])
 
@@ -180,6 +203,31 @@ def _classifier() -> Any:
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=REGULARISATION, max_iter=3000, class_weight="balanced")
+
+
+UNSUPPORTED_ROUTE = "unsupported"  # assistant.repair.UNSUPPORTED (the router does not import the planner's side)
+
+
+def _fit_ratio(
+    top: npt.NDArray[np.float64],
+    unsupported: npt.NDArray[np.float64],
+    truth_unsupported: npt.NDArray[np.bool_],
+    right: npt.NDArray[np.bool_],
+) -> float:
+    """The share of the best route's score at which `unsupported` takes over, chosen on out-of-fold scores:
+    an in-scope request turned away costs one (the person asks again or rephrases), a request no tool does
+    answered with a tool costs WRONG_COST, like the floor."""
+    best, best_cost = 2.0, np.inf
+    for ratio in [*np.linspace(0.2, 1.0, 17), 2.0]:
+        turned = (unsupported >= ratio * top) & ~(top <= unsupported)
+        cost = float(
+            np.sum(turned & ~truth_unsupported)  # asked to rephrase what a tool does
+            + WRONG_COST * np.sum(~turned & ~right & truth_unsupported)  # a tool's answer to what none does
+            + np.sum(~turned & ~right & ~truth_unsupported)  # another tool (the same either way)
+        )
+        if cost < best_cost - 1e-9:
+            best, best_cost = float(ratio), cost
+    return round(best, 3)
 
 
 def _fit_floor(probabilities: npt.NDArray[np.float64], right: npt.NDArray[np.bool_]) -> float:
@@ -232,6 +280,8 @@ def fit_router(
 
     out_of_fold = np.zeros(len(texts))
     predicted = np.zeros(len(texts), dtype=int)
+    top_score = np.zeros(len(texts))
+    unsupported_score = np.zeros(len(texts))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(texts, y):
         vectorizers = _vectorizers([texts[i] for i in train])
@@ -243,14 +293,23 @@ def fit_router(
         )
         classes = list(model.classes_)
         family_of = [(families or {}).get(labels[c], labels[c]) for c in classes]
+        unsupported_column = classes.index(labels.index(UNSUPPORTED_ROUTE)) if UNSUPPORTED_ROUTE in labels else None
         for row, i in enumerate(test):
             best = int(np.argmax(probabilities[row]))
             predicted[i] = classes[best]
+            top_score[i] = probabilities[row][best]
+            if unsupported_column is not None:
+                unsupported_score[i] = probabilities[row][unsupported_column]
             out_of_fold[i] = sum(
                 p for p, family in zip(probabilities[row], family_of, strict=True) if family == family_of[best]
             )
     right = predicted == y
     floor = _fit_floor(out_of_fold, right)
+    ratio = (
+        _fit_ratio(top_score, unsupported_score, y == labels.index(UNSUPPORTED_ROUTE), right)
+        if UNSUPPORTED_ROUTE in labels
+        else 2.0
+    )
     accepted = out_of_fold >= floor
     confusions: dict[tuple[str, str], int] = {}
     for truth, guess in zip(y[~right], predicted[~right], strict=True):
@@ -267,6 +326,7 @@ def fit_router(
         accepted_share=round(float(np.mean(accepted)), 4),
         fit_seconds=round(time.perf_counter() - started, 2),
         confusions=sorted(((a, b, n) for (a, b), n in confusions.items()), key=lambda c: -c[2])[:10],
+        unsupported_ratio=ratio,
     )
     log.info(
         "router fitted on %d examples: cross-validated accuracy %.3f, floor %.2f",
@@ -281,7 +341,7 @@ _ROUTERS: dict[str, Router] = {}
 _LOCK = threading.Lock()
 
 
-FORMAT = 4  # bump when the features change: a saved router of another format is fitted again
+FORMAT = 6  # bump when the features change: a saved router of another format is fitted again
 
 
 def _digest(routes: dict[str, Sequence[str]], key: str, families: dict[str, str] | None) -> str:

@@ -71,7 +71,8 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
 
 
 def plan(slots: Slots) -> list[dict[str, Any]]:
-    codes = slots.medical_codes or slots.adjustment_codes
+    # A group code alone ("group code PI") is looked up as one: "PI" by itself is also a HCPCS modifier.
+    codes = slots.medical_codes or [f"GROUP {c}" if k == "group" else c for k, c in slots.codes]
     if not codes:
         raise NeedSlot(CODE_SLOT)
     return [{"code": code} for code in codes[:3]]

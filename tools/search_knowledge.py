@@ -183,6 +183,15 @@ EXAMPLES = (
     "our policy on waiving copays?",
     "what does cigna need for a medical necessity appeal",
     "what's the correct way to bill telehealth for aetna pts at home",
+    # Where things go on the claim form or in the 837 (form-completion questions).
+    "where does the referring provider go on a cms-1500",
+    "which box is the original claim number in for a corrected claim",
+    "where do i put the resubmission code on the 1500",
+    "what goes in box 24b",
+    "where on the claim does the place of service go",
+    "which loop carries the prior auth number in the 837p",
+    "where do I enter the NDC for a drug on the claim",
+    "what box for the diagnosis pointer",
 )
 
 DESCRIPTOR = ToolDescriptor(

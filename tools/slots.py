@@ -60,6 +60,7 @@ _GROUP_CARC = re.compile(r"\b(CO|PR|OA|PI)\s*[-‑ ]?\s*([A-Z]?[0-9]{1,3})\b", r
 _CARC = re.compile(r"\b(?:carc|reason code|adj(?:ustment)? code)\s*#?\s*([A-Z]?[0-9]{1,3})\b", re.I)
 _RARC = re.compile(r"\b(MA[0-9]{2,3}|N[0-9]{1,3}|M[0-9]{1,3})\b(?!\.[0-9A-Z])", re.I)
 _MODIFIER_WORD = re.compile(r"\bmod(?:ifier)?s?\s*-?\s*([0-9A-Z]{2})\b", re.I)
+_GROUP_WORD = re.compile(r"\bgroup(?:\s+code)?s?\s*#?\s*-?\s*(CO|PR|OA|PI|CR)\b(?!-?\d)", re.I)
 _POS_WORD = re.compile(r"\b(?:pos|place of service)\s*#?\s*-?\s*([0-9]{2})\b", re.I)
 _NAME_AFTER = re.compile(r"\b(?:pt|patient|for|of|member)\s+([A-Z][a-z'’-]+(?:,?\s+[A-Z][a-z'’-]+){1,2})", re.UNICODE)
 
@@ -298,6 +299,8 @@ def find_codes(text: str) -> list[tuple[str, str]]:
         add("modifier", f"MOD {m.group(1).upper()}", m.span(1))
     for m in _POS_WORD.finditer(cleaned):
         add("pos", f"POS {m.group(1)}", m.span(1))
+    for m in _GROUP_WORD.finditer(cleaned):  # "group code PI": a group code alone (with a CARC it is "PI-130")
+        add("group", m.group(1).upper(), m.span(1))
     return codes
 
 
@@ -469,11 +472,11 @@ class Slots:
 
     @property
     def medical_codes(self) -> list[str]:
-        return [code for system, code in self.codes if system not in {"carc", "rarc"}]
+        return [code for system, code in self.codes if system not in {"carc", "rarc", "group"}]
 
     @property
     def adjustment_codes(self) -> list[str]:
-        return [code for system, code in self.codes if system in {"carc", "rarc"}]
+        return [code for system, code in self.codes if system in {"carc", "rarc", "group"}]
 
     @property
     def system(self) -> str | None:
@@ -568,9 +571,16 @@ def money_value(text: str) -> Decimal | None:
 # -- the slots tools ask for (the question is what the planner asks when the value is missing) ---------
 CLAIM_SLOT = Slot("claim_number", "Which claim? Give its claim number, e.g. “status of claim 1042”.")
 AMOUNT_SLOT = Slot("amount", "How much? For example: “post $40 copay to claim 1042, paid today by card”.")
-CODE_SLOT = Slot("code", "Which code? For example: “/code E11.65” or “what is G0439”.")
-ADJUSTMENT_CODES_SLOT = Slot("codes", "Which codes? For example: “what does CO-50 N115 mean”.")
-CHECK_CODES_SLOT = Slot("codes", "Which codes should I check? For example: “check 99214-25 G0439 with E11.65, I10”.")
+# The questions show no code: a code in an answer must come from a tool, and none has run when they are asked.
+CODE_SLOT = Slot("code", "Which code? Type it after “/code”, as the claim or the code book writes it.")
+ADJUSTMENT_CODES_SLOT = Slot(
+    "codes",
+    "Which codes? Type them as the remittance shows them: the group code with the reason number, and any remark codes.",
+)
+CHECK_CODES_SLOT = Slot(
+    "codes",
+    "Which codes should I check? Give the procedure codes (with modifiers) and the diagnosis codes, or a claim number.",
+)
 FILE_SLOT = Slot("file_name", "Which file? Give the name of the 835 in the inbox, e.g. “import era-2026-11-20.835”.")
 
 

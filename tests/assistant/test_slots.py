@@ -100,5 +100,19 @@ def test_rejections_and_denials_are_statuses() -> None:
 def test_chat_shorthand_is_written_out_for_the_router_only() -> None:
     from assistant.router import value_kinds
 
-    assert value_kinds("pmt on clm 1042 w/ mcr") == "payment on claim number with medicare"
+    # The payer is a value too: which payer is named does not change what is asked.
+    assert value_kinds("pmt on clm 1042 w/ mcr") == "payment on claim number with payer"
+    assert value_kinds("cigna timely filing") == value_kinds("bcbs's timely filing")
     assert read_slots("pmt on clm 1042 w/ mcr", today=TODAY).claim_number == "1042"  # values as typed
+
+
+def test_a_group_code_alone_is_a_code() -> None:
+    slots = read_slots("group code PI", today=TODAY)
+    assert slots.codes == [("group", "PI")]
+    assert slots.adjustment_codes == ["PI"] and slots.medical_codes == []
+    # With a reason code it is one adjustment code, not two.
+    assert read_slots("what is group CO-45", today=TODAY).codes == [("carc", "CO-45")]
+    # The lookup asks for the group code, not the HCPCS modifier PI.
+    from tools.lookup_code import plan
+
+    assert plan(slots) == [{"code": "GROUP PI"}]
