@@ -1,16 +1,20 @@
-"""What to do about a denial, by reason code, and the deadline that goes with it.
+"""What to do about a denial, by reason code, and the deadline that goes with it; what to do about a
+clearinghouse or payer rejection (277CA), by claim status category; and what front desk may do when a
+remittance says the claim was forwarded to another payer (MA18 and similar remark codes).
 
-A compact table rather than prose so that the next step and its deadline are computed, not guessed;
-the denial playbooks in `knowledge/data/playbooks/` give the detail and are cited beside it.
+Compact tables rather than prose so that the next step and its deadline are computed, not guessed;
+the denial playbooks in `knowledge/data/playbooks/` give the detail and are cited beside it (a test checks
+that every remark-code entry here says what its playbook section says).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Literal
 
-Action = Literal["corrected_claim", "appeal", "verify", "no_action", "bill_other"]
+Action = Literal["corrected_claim", "appeal", "verify", "no_action", "bill_other", "resubmit"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,128 @@ def deadline_for(action: Action, all_deadlines: list[Deadline]) -> Deadline | No
         "appeal": "appeal",
         "verify": "appeal",
         "bill_other": "timely_filing",
+        "resubmit": "timely_filing",
         "no_action": None,
     }[action]
     return next((d for d in all_deadlines if d.kind == wanted), None)
+
+
+# --- rejections (277CA, before the payer adjudicates) -----------------------------------------------------
+
+#: Why a rejected claim is resubmitted as an original: it never reached adjudication.
+_AS_NEW = (
+    "then send it again as a new original claim (frequency code 1): a rejected claim never reached the "
+    "payer's adjudication, so it is not a corrected (7) claim, and the filing limit keeps running until "
+    "the payer accepts it."
+)
+
+#: Claim status categories (STC01-1) that reject a claim, and the fix for each.
+REJECTION_RULES: dict[str, DenialRule] = {
+    "A3": DenialRule(
+        "resubmit", "Read the status code and entity of the rejection, correct what they name, " + _AS_NEW, "rejection"
+    ),
+    "A4": DenialRule(
+        "resubmit",
+        "The payer cannot find the claim: check the payer id and the member's id on the claim, " + _AS_NEW,
+        "rejection",
+    ),
+    "A6": DenialRule(
+        "resubmit", "Add the missing information the status code names, " + _AS_NEW, "rejection missing information"
+    ),
+    "A7": DenialRule(
+        "resubmit",
+        "Correct the invalid information the status code names, " + _AS_NEW,
+        "rejection invalid information",
+    ),
+    "A8": DenialRule(
+        "resubmit",
+        "Fix the fields that contradict each other (the status code names them), " + _AS_NEW,
+        "rejection relational field",
+    ),
+}
+DEFAULT_REJECTION = DenialRule("resubmit", "Correct what the rejection names, " + _AS_NEW, "rejection")
+
+#: More precise fixes for what a rejection's text names (the clearinghouse's words, in the status note).
+_REJECTION_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"\bNPI\b", re.I),
+        "Check the NPI on the claim (billing provider: loop 2010AA) against the provider's NPPES record, and "
+        "that the payer has that NPI on file (enrolled, and linked to the practice's tax ID); ",
+    ),
+    (
+        re.compile(r"\b(member|subscriber|insured)\b.*\b(id|number)\b|\beligib", re.I),
+        "Verify the patient's eligibility and member id with the payer for the date of service; ",
+    ),
+    (
+        re.compile(r"\b(birth|DOB)\b", re.I),
+        "Check the patient's name and date of birth against the insurance card; ",
+    ),
+)
+
+
+def rejection_rule(category_code: str | None, reason: str | None = None) -> DenialRule:
+    """The fix for a rejection: by its category, made precise by what its text names (an NPI, a member
+    id...) when it names something the hints know."""
+    rule = REJECTION_RULES.get((category_code or "").upper(), DEFAULT_REJECTION)
+    for pattern, hint in _REJECTION_HINTS:
+        if reason and pattern.search(reason):
+            return DenialRule(rule.action, hint + _AS_NEW, rule.topic)
+    return rule
+
+
+# --- remark codes that forward the claim (crossover) ------------------------------------------------------
+
+#: Where the remark-code advice below is written out, with the code's official text.
+REMARK_PLAYBOOK = "playbooks/rarc-remark-codes"
+
+
+@dataclass(frozen=True)
+class RemarkAdvice:
+    """What a remark code that forwards the claim to another payer means for collecting from the patient."""
+
+    code: str
+    front_desk: str  # what front desk may do, as the playbook section says it
+    source: str = REMARK_PLAYBOOK
+
+
+REMARK_ADVICE: dict[str, RemarkAdvice] = {
+    advice.code: advice
+    for advice in (
+        RemarkAdvice(
+            "MA18",
+            "Medicare forwarded the claim to the patient's supplemental insurer (crossover): wait for the "
+            "supplemental insurer's payment before billing the patient the remainder, and do not send that "
+            "insurer a claim of its own unless it has not answered.",
+        ),
+        RemarkAdvice(
+            "N89",
+            "The claim was forwarded to more than one other payer: wait for each of them to answer before "
+            "billing the patient the remainder.",
+        ),
+        RemarkAdvice(
+            "MA07",
+            "The claim was also forwarded to Medicaid: wait for Medicaid's decision before billing the "
+            "patient anything.",
+        ),
+        RemarkAdvice(
+            "N367",
+            "The claim was forwarded to the patient's spending account (FSA/HSA) processor: wait for it "
+            "before billing the patient the remainder.",
+        ),
+        RemarkAdvice(
+            "MA19",
+            "Medicare did not forward the claim (the supplemental insurer's information was wrong): verify "
+            "the supplemental coverage and send that insurer the claim with this remittance before billing "
+            "the patient the remainder.",
+        ),
+        RemarkAdvice(
+            "MA08",
+            "Medicare did not forward the claim (not a Medigap plan, or a non-participating provider): send "
+            "the supplemental insurer the claim with this remittance before billing the patient the remainder.",
+        ),
+    )
+}
+
+
+def remark_advice(code: str) -> RemarkAdvice | None:
+    return REMARK_ADVICE.get(code.strip().upper())

@@ -15,10 +15,11 @@ from knowledge.codesets.models import AdjustmentCode
 from knowledge.documents import KnowledgeBase
 from knowledge.documents.models import Passage
 from tools.claim_views import Balances, PatientRef
+from tools.denial_rules import Deadline as _Deadline
 from tools.denial_rules import deadline_for, deadlines, rule_for
 from tools.descriptor import ToolDescriptor
 from tools.explain_adjustment_codes import explain_adjustment_codes
-from tools.get_claim import get_claim
+from tools.get_claim import RejectionView, get_claim
 from tools.render import money, passage_line, quote
 from tools.slots import per_claim
 
@@ -37,6 +38,8 @@ class DenialExplanation(BaseModel):
     claim_number: str
     status: str
     denied: bool
+    rejected: bool = Field(default=False, description="Rejected (277CA) before the payer adjudicated it.")
+    rejection: RejectionView | None = Field(default=None, description="The rejection's reason, fix and deadline.")
     patient: PatientRef
     payer: str
     service_date: dt.date
@@ -67,7 +70,7 @@ def explain_denial(
     the payer's policy that apply (with citations), the next step, and the appeal or corrected-claim
     deadline computed from the payer's windows and the remittance date."""
     on = today or dt.date.today()
-    claim = get_claim(claim_number, session=session, practice_id=practice_id)
+    claim = get_claim(claim_number, session=session, practice_id=practice_id, today=on)
     remit = claim.remittances[-1] if claim.remittances else None
     adjustments = remit.adjustments if remit else []
     denial_codes = [a for a in adjustments if (a.group_code, a.reason_code) not in NOT_DENIAL]
@@ -102,13 +105,31 @@ def explain_denial(
             practice_id=practice_id,  # the practice's own policies too, never another practice's
         )
         policy = [p for p in found_policy if p.payer][:2]  # the payer's own policy, not general guidance
-    if main is None:
-        next_step = (
-            "Nothing was denied on the latest remittance." if remit else "The payer has not answered this claim yet."
+    rejection = claim.rejection if main is None else None
+    if rejection is not None:
+        # Rejected before adjudication: the fix is to resubmit, and the deadline is the filing limit.
+        found_policy = knowledge_base.search(
+            f"timely filing {payer_kind}",
+            payer=claim.payer,
+            on_date=claim.service_date_from,
+            limit=6,
+            practice_id=practice_id,
         )
+        policy = [p for p in found_policy if p.payer][:2]
+    if main is None:
+        if rejection is not None:
+            next_step = rejection.fix
+        elif remit:
+            next_step = "Nothing was denied on the latest remittance."
+        else:
+            next_step = "The payer has not answered this claim yet."
     else:
         next_step = rule.next_step if rule else ""
     deadline = deadline_for(rule.action, all_deadlines) if rule else None
+    if rejection is not None and rejection.filing_deadline is not None and rejection.days_left is not None:
+        deadline = _Deadline(
+            "timely_filing", rejection.filing_deadline, rejection.days_left, rejection.limit_basis or ""
+        )
     at_stake = claim.balances.insurance_balance
     return DenialExplanation(
         claim_number=claim.claim_number,
@@ -121,8 +142,10 @@ def explain_denial(
         amount_at_stake=at_stake,
         adjustments=[f"{a.group_code}-{a.reason_code} {a.amount}" for a in adjustments],
         decoded=decoded,
+        rejected=rejection is not None,
+        rejection=rejection,
         next_step=next_step,
-        action=rule.action if rule else "none",
+        action=rule.action if rule else ("resubmit" if rejection is not None else "none"),
         deadline=DeadlineView(**vars(deadline)) if deadline else None,
         deadlines=[DeadlineView(**vars(d)) for d in all_deadlines],
         playbook=playbook,
@@ -134,15 +157,37 @@ def explain_denial(
 def render(data: dict[str, Any], cite: Mapping[str, int]) -> str:
     status = data["status"].replace("_", " ")
     lines = []
-    if not data.get("denied"):
+    rejection = data.get("rejection")
+    if rejection:
+        lines.append(
+            f"**Claim {data['claim_number']}** was rejected on {rejection['rejected_on']} ({rejection['source']}: "
+            f"{rejection['decoded']}) before {data['payer']} adjudicated it (DOS {data['service_date']})"
+            + (f": {rejection['reason']}" if rejection.get("reason") else "")
+            + "."
+        )
+        lines.append(f"**Fix:** {rejection['fix']}")
+        lines.append(f"**Timely filing:** {rejection['deadline_note']}")
+    elif not data.get("denied"):
         lines.append(
             f"**Claim {data['claim_number']}** is {status} ({data['payer']}, DOS {data['service_date']}). "
             + data["next_step"]
         )
+        balances = data.get("balances") or {}
+        if balances.get("payer_paid") is not None:  # "1043 eob": what the remittance did with the money
+            lines.append(
+                f"Billed {money(balances['billed'])}: the payer paid {money(balances['payer_paid'])}, adjusted "
+                f"{money(balances['adjusted'])} and assigned {money(balances['patient_responsibility'])} to the "
+                f"patient (patient balance {money(balances['patient_balance'])})."
+            )
     else:
         lines.append(
             f"**Claim {data['claim_number']}** was denied by {data['payer']} on {data['remittance_date']} "
-            f"(DOS {data['service_date']}); {money(data['amount_at_stake'])} is still open."
+            f"(DOS {data['service_date']}); {money(data['amount_at_stake'])} is still open"
+            + (
+                f" and the patient owes {money(data['balances']['patient_balance'])}."
+                if (data.get("balances") or {}).get("patient_balance") is not None
+                else "."
+            )
         )
     decoded = data.get("decoded") or []
     if decoded:

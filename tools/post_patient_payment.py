@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from knowledge.practice import posting
 from tools.claim_views import Balances
+from tools.denial_rules import remark_advice
 from tools.descriptor import ToolDescriptor
 from tools.posting_views import PostingResult
 from tools.slots import Slots, money_on_a_claim
 
 #: Roles that may confirm this write.
 CONFIRM_ROLES = ("admin", "biller", "front_desk")
+#: Words that mark a payment as a prepayment or deposit (the offline plan sets `prepayment` from them).
+_PREPAYMENT = re.compile(r"\b(?:pre-?pay(?:ment|ing|s)?|pre-?paid|deposit|paying ahead|paid ahead|in advance)\b", re.I)
+
+
+class PatientPaymentResult(PostingResult):
+    """What was posted, the claim's status after it, and anything a person must follow up."""
+
+    status: str = Field(description="The claim's status after the posting (derived from its ledger).")
+    prepayment: bool = False
+    flags: list[str] = Field(default_factory=list, description="e.g. 'credit balance — for refund review'.")
 
 
 def post_patient_payment(
@@ -24,17 +37,22 @@ def post_patient_payment(
     method: str = "cash",
     received_on: dt.date | None = None,
     reference: str | None = None,
+    prepayment: bool = False,
     *,
     session: Session,
     practice_id: int,
     user_id: int | None,
     idempotency_key: str,
-) -> PostingResult:
+) -> PatientPaymentResult:
     """Post a payment the patient made (copay, coinsurance, deductible or balance) to a claim.
     `amount` in dollars (e.g. 40 or 40.00); `method` is cash, check, card, ach or other; `received_on`
-    defaults to today. This writes to the practice's books, so it only runs after a person confirms it."""
+    defaults to today. A payment on a claim the payer has settled for the patient (denied with no patient
+    responsibility, or paid in full with none) is refused, because the patient owes nothing on it; set
+    `prepayment` true only when the person says the patient is paying ahead (a prepayment or deposit), and
+    it is then kept as a credit for refund review. This writes to the practice's books, so it only runs
+    after a person confirms it."""
     on = received_on or dt.date.today()
-    payment, totals = posting.post_patient_payment(
+    payment, totals, plan = posting.post_patient_payment(
         session,
         practice_id=practice_id,
         claim_number=claim_number,
@@ -44,12 +62,16 @@ def post_patient_payment(
         idempotency_key=idempotency_key,
         user_id=user_id,
         reference=reference,
+        prepayment=prepayment,
     )
-    return PostingResult(
-        claim_number=claim_number,
-        posted=f"patient payment #{payment.id}",
+    return PatientPaymentResult(
+        claim_number=plan.claim.claim_number,
+        posted=f"{'prepayment' if prepayment else 'patient payment'} #{payment.id}",
         amount=payment.amount,
         balances=Balances.from_totals(totals),
+        status=plan.claim.status.value,
+        prepayment=prepayment,
+        flags=[*plan.flags, *_crossover_notes(plan.remark_codes)],
     )
 
 
@@ -59,11 +81,13 @@ def describe(
     method: str = "cash",
     received_on: dt.date | None = None,
     reference: str | None = None,
+    prepayment: bool = False,
     *,
     session: Session,
     practice_id: int,
 ) -> str:
-    """What `post_patient_payment` would write, checked against the claim now (raises on bad input)."""
+    """What `post_patient_payment` would write, checked against the claim now (raises on bad input, and
+    on a payment the payer's decision rules out)."""
     plan = posting.plan_patient_payment(
         session,
         practice_id=practice_id,
@@ -71,20 +95,27 @@ def describe(
         amount=amount,
         method=method,
         received_on=received_on or dt.date.today(),
+        prepayment=prepayment,
     )
-    return plan.description
+    return " ".join([plan.description, *_crossover_notes(plan.remark_codes)])
+
+
+def _crossover_notes(remark_codes: tuple[str, ...]) -> list[str]:
+    """What front desk should know before collecting when the payer forwarded the claim (MA18...)."""
+    return [f"{advice.code}: {advice.front_desk}" for code in remark_codes if (advice := remark_advice(code))]
 
 
 def plan(slots: Slots) -> list[dict[str, Any]]:
     claim_number, amount = money_on_a_claim(slots)
-    return [
-        {
-            "claim_number": claim_number,
-            "amount": amount,
-            "method": slots.method or "cash",
-            "received_on": slots.on_date.isoformat() if slots.on_date else None,
-        }
-    ]
+    arguments: dict[str, Any] = {
+        "claim_number": claim_number,
+        "amount": amount,
+        "method": slots.method or "cash",
+        "received_on": slots.on_date.isoformat() if slots.on_date else None,
+    }
+    if _PREPAYMENT.search(slots.text or ""):
+        arguments["prepayment"] = True  # only when the person said so: the guard is the default
+    return [arguments]
 
 
 #: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.

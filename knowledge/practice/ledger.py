@@ -15,8 +15,11 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from knowledge.practice.models import Claim, LedgerEntry, LedgerKind, Responsibility
+from knowledge.practice.models import Claim, ClaimStatus, LedgerEntry, LedgerKind, Responsibility
 from knowledge.practice.types import ZERO, money
+
+#: What the payer said about the money: the claim's status then follows its balance.
+PAYER_PAID = frozenset({ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID})
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,24 @@ def recompute_claim_totals(session: Session, claim: Claim) -> ClaimTotals:
     totals = claim_totals(session, claim_id=claim.id)
     apply_totals(claim, totals)
     return totals
+
+
+def derive_status(adjudicated: ClaimStatus, totals: ClaimTotals | None) -> ClaimStatus:
+    """The claim's status after a posting or an import: the one place these rules live.
+
+    `adjudicated` is the payer's word on the claim (what an 835 says, or the claim's status before a
+    manual posting); `totals` its ledger after the posting. The payer's word stands for what the ledger
+    cannot tell: a claim not answered yet, rejected, reversed or appealed stays so whatever is posted on
+    it (a patient's deposit does not make a submitted claim paid), and so does a denial: a zero-pay 835
+    whose adjustments settle the claim is still the payer's denial to read. Once the payer has paid (paid
+    or partially paid), the balance decides: nothing left open on either side is `paid` (closed), which
+    is why a partially paid claim the patient pays off becomes paid. A balance still open after payment
+    keeps the payer's word (paid with the patient's share still owed, or partially paid).
+    """
+    if totals is None or adjudicated not in PAYER_PAID:
+        return adjudicated
+    settled = totals.insurance_balance <= ZERO and totals.patient_balance <= ZERO
+    return ClaimStatus.PAID if settled else adjudicated
 
 
 def new_entry(

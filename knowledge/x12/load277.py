@@ -56,6 +56,7 @@ class StatusItem:
     charge: Decimal | None
     paid: Decimal | None
     segment: Segment
+    message: str = ""  # STC12: the payer's or clearinghouse's free-form text, e.g. a rejection's reason
 
 
 @dataclass
@@ -127,6 +128,7 @@ def _status(segment: Segment) -> StatusItem:
         charge=optional_amount(segment, 4),
         paid=optional_amount(segment, 5),
         segment=segment,
+        message=" ".join(segment[12].split()),
     )
 
 
@@ -173,7 +175,9 @@ def apply_statuses(session: Session, *, claim: Claim, report: ClaimStatusReport,
                 effective_date=item.effective,
                 amount=item.paid if item.paid is not None else item.charge,
                 source=source,
-                note=(f"charge {item.charge}" if item.charge is not None else None),
+                # The amount column holds the charge; the note keeps what the sender said (a rejection's
+                # reason, shown as the claim's state), never patient fields beyond what STC12 carries.
+                note=item.message[:300] or None,
             )
         )
     return len(report.statuses)

@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, String, Table, and_, bindparam, func, inse
 from sqlalchemy.orm import Session
 
 from knowledge.errors import Conflict
-from knowledge.practice.ledger import ClaimTotals, totals_from_entries
+from knowledge.practice.ledger import ClaimTotals, derive_status, totals_from_entries
 from knowledge.practice.models import (
     Adjustment,
     Base,
@@ -778,7 +778,7 @@ class RemittancePoster:
         )
 
     def _status_event(self, payment: ClaimPayment, claim: _ClaimRef, posted_on: dt.date) -> dict[str, object]:
-        status = claim_status_after(payment)
+        status = derive_status(claim_status_after(payment), claim.totals)  # the ledger decides paid/closed
         codes = [f"{a.group}-{a.reason} {a.amount}" for a in payment.all_adjustments()]
         remarks = [code for _, code in payment.remarks] + [code for line in payment.lines for code in line.remarks]
         note = "; ".join(codes)

@@ -129,13 +129,35 @@ def test_roles_decide_who_may_confirm(practice: Practice, service_factory) -> No
 
 
 def test_bad_posting_is_refused_before_anyone_is_asked(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
-    claim = _claim(practice, status=ClaimStatus.DENIED)
+    # A claim the patient owes on (a CO denial is refused for its own reason: see the next test).
+    claim = _owing_claim(practice)
     service = service_factory()
     reply = service.ask(f"post $99999 copay to claim {claim.claim_number}", requester=practice.requester(Role.BILLER))
     assert reply.pending_action is None
     assert "more than" in reply.answer
     with Session(practice.engine) as session:
         assert session.scalar(select(func.count()).select_from(PendingAction)) == 0
+
+
+def test_a_copay_on_a_co_denial_is_refused_and_audited_unless_it_is_a_prepayment(  # type: ignore[no-untyped-def]
+    practice: Practice, service_factory
+) -> None:
+    service = service_factory()
+    front_desk = practice.requester(Role.FRONT_DESK)
+    reply = service.ask("post $40 copay to claim 1042 by card", requester=front_desk)  # the demo's CO-50 denial
+    assert reply.pending_action is None
+    assert "Not posted" in reply.answer and "CO-50" in reply.answer
+    with Session(practice.engine) as session:
+        assert session.scalar(select(func.count()).select_from(PendingAction)) == 0
+        refused = session.scalars(select(AuditRecord).where(AuditRecord.action == "post_patient_payment")).one()
+        assert refused.outcome == "error" and refused.details["claims"] == ["1042"]
+
+    deposit = service.ask("pt is paying ahead: post a $40 prepayment to claim 1042 by card", requester=front_desk)
+    assert deposit.pending_action is not None and deposit.pending_action.arguments["prepayment"] is True
+    assert "credit balance — for refund review" in deposit.pending_action.summary
+    result = service.confirm(deposit.pending_action.id, requester=front_desk)
+    assert result.status == "confirmed" and result.result is not None
+    assert result.result["flags"] == ["credit balance — for refund review"]
 
 
 def test_unmapped_users_get_no_claim_data(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]

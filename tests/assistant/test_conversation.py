@@ -101,12 +101,61 @@ def test_an_ambiguous_it_is_asked_about(practice: Practice, full_service: AgentS
 
 
 def test_a_message_that_asks_two_things_gets_both(practice: Practice, full_service: AgentService) -> None:
+    biller = practice.requester(Role.BILLER)
+    reply = full_service.ask("why was 1042 denied and whats uhc's appeal window", requester=biller)
+    assert set(_names(reply)) == {"explain_denial", "search_knowledge"}
+    assert "CO-50" in reply.answer and reply.citations
+    # Two questions one tool answers: the denial explanation shows the claim's balances, so the claim is
+    # not looked up a second time.
+    reply = full_service.ask("explain the denial on 1042 and what does the pt owe", requester=biller)
+    assert _names(reply) == ["explain_denial"] and reply.tool_calls[0].arguments["claim_number"] == "1042"
+    assert "CO-50" in reply.answer and "patient" in reply.answer.lower()
+
+
+def test_their_in_a_second_part_is_the_payer_the_first_named(practice: Practice, full_service: AgentService) -> None:
     reply = full_service.ask(
-        "explain the denial on 1042 and what does the pt owe", requester=practice.requester(Role.BILLER)
+        "open denials for aetna and whats their appeal window", requester=practice.requester(Role.BILLER)
     )
-    assert set(_names(reply)) == {"explain_denial", "get_claim"}
-    assert all(call.arguments.get("claim_number") == "1042" for call in reply.tool_calls)
-    assert "CO-50" in reply.answer and "patient responsibility" in reply.answer
+    assert set(_names(reply)) == {"denial_worklist", "search_knowledge"}
+    search = next(c for c in reply.tool_calls if c.name == "search_knowledge")
+    assert "Aetna" in str(search.arguments)
+
+
+def test_a_list_then_the_denied_one_of_it(practice: Practice, full_service: AgentService) -> None:
+    """ "list the claims and explain the denied one": the claims found, then each denied one explained."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from knowledge.practice.models import Claim, ClaimStatus
+
+    with Session(practice.engine) as session:  # a patient with a denied claim among their claims
+        claim = session.scalars(
+            select(Claim).where(Claim.practice_id == practice.practice_id, Claim.status == ClaimStatus.DENIED)
+        ).first()
+        assert claim is not None
+        patient = claim.patient
+        who = f"pt {patient.first_name.lower()} {patient.last_name.lower()} dob {patient.birth_date:%m/%d/%Y}"
+    reply = full_service.ask(
+        f"{who} - list the claims and explain the denied one", requester=practice.requester(Role.BILLER)
+    )
+    names = _names(reply)
+    assert names[0] == "find_claims" and "explain_denial" in names
+    explained = [c.arguments["claim_number"] for c in reply.tool_calls if c.name == "explain_denial"]
+    found = next(card.data for card in reply.cards if "claims" in card.data)
+    denied = [c["claim_number"] for c in found["claims"] if c["status"] == "denied"]
+    assert explained and explained == denied[: len(explained)]
+
+
+def test_codes_asked_about_in_parts_are_all_looked_up_and_checked_together(
+    practice: Practice, full_service: AgentService
+) -> None:
+    reply = full_service.ask(
+        "what is E11.9, what is I10, and check them together w 99213", requester=practice.requester(Role.CODER)
+    )
+    looked_up = sorted(c.arguments["code"] for c in reply.tool_calls if c.name == "lookup_code")
+    assert looked_up == ["E11.9", "I10"]
+    check = next(c for c in reply.tool_calls if c.name == "check_claim_codes")
+    assert set(check.arguments["diagnoses"]) == {"E11.9", "I10"}
 
 
 def test_a_year_is_not_read_as_a_claim(practice: Practice, full_service: AgentService) -> None:
