@@ -1,7 +1,7 @@
 """`billing-assistant bench`: speed suites, each in its own process so its peak memory is its own.
 
-Run one suite by hand with `python -m evals.bench SUITE` (codes, retrieval, x12, chat, startup); it prints
-one JSON document. Figures are medians and p95 on this machine, beside a baseline where one applies.
+Run one suite by hand with `python -m evals.bench SUITE` (codes, retrieval, x12, chat, router, startup, cli);
+it prints one JSON document. Figures are medians and p95 on this machine, beside a baseline where one applies.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 from assistant.settings import Settings, load_settings
 
-SUITES = ("codes", "retrieval", "x12", "chat", "router", "startup")
+SUITES = ("codes", "retrieval", "x12", "chat", "router", "startup", "cli")
 
 
 def _peak_rss_mb() -> float:
@@ -163,6 +163,62 @@ def bench_router(settings: Settings, claims: int) -> dict[str, Any]:
     }
 
 
+# The commands `bench --only cli` starts cold, by figure name: the ones a person runs many times a day.
+CLI_COMMANDS: dict[str, list[str]] = {
+    "help": ["--help"],
+    "codes_lookup": ["codes", "lookup", "E11.65", "--json"],
+    "claims_show": ["claims", "show", "1042", "--json"],
+    "claims_list": ["claims", "list", "--status", "denied", "--json"],
+    "ask": ["ask", "why was claim 1042 denied?", "--json"],
+}
+
+
+def _run_timed(command: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall and CPU seconds (user + system) of one process run to its end."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done
+
+
+def bench_cli(settings: Settings, claims: int, runs: int = 3) -> dict[str, Any]:
+    """Cold start of CLI commands: each run is a fresh `python -m integrations.cli.main ...` process, as a
+    person types it, timed to its exit; beside a bare `python -c pass` (the floor no command can beat).
+
+    Wall time is what a person waits; CPU time is steadier on a shared machine. One unmeasured run of each
+    command comes first, so the figures are of a built HOME (router fitted, files in the page cache), not of
+    a first run after `init`. ``stderr_lines`` counts what the command printed there (progress bars,
+    model-loading noise); ``exit`` is its exit code. The claim numbers are the demo practice's.
+    """
+    env = dict(os.environ, BILLING_ASSISTANT_HOME=str(settings.resolved_home))
+    cli = [sys.executable, "-m", "integrations.cli.main"]
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    # The bare start is short and jittery on a busy machine: more runs for its median.
+    bare_runs = [_run_timed([sys.executable, "-c", "pass"], env) for _ in range(max(3 * runs, 9))]
+    bare = median([wall for wall, _, _ in bare_runs])
+    figures: dict[str, Any] = {
+        "runs": runs,
+        "python_pass_wall_s": round(bare, 3),
+        "python_pass_cpu_s": round(median([cpu for _, cpu, _ in bare_runs]), 3),
+    }
+    for name, args in CLI_COMMANDS.items():
+        _run_timed([*cli, *args], env)
+        timed = [_run_timed([*cli, *args], env) for _ in range(runs)]
+        walls, cpus, done = [wall for wall, _, _ in timed], [cpu for _, cpu, _ in timed], timed[-1][2]
+        figures[f"{name}_wall_s"] = round(median(walls), 3)
+        figures[f"{name}_cpu_s"] = round(median(cpus), 3)
+        figures[f"{name}_x_python"] = round(median(walls) / bare, 1)
+        figures[f"{name}_exit"] = done.returncode
+        figures[f"{name}_stderr_lines"] = len([line for line in done.stderr.splitlines() if line.strip()])
+    return figures
+
+
 RUNNERS: dict[str, Callable[[Settings, int], dict[str, Any]]] = {
     "codes": bench_codes,
     "retrieval": bench_retrieval,
@@ -170,6 +226,7 @@ RUNNERS: dict[str, Callable[[Settings, int], dict[str, Any]]] = {
     "chat": bench_chat,
     "router": bench_router,
     "startup": bench_startup,
+    "cli": bench_cli,
 }
 
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markdown import Markdown
-from rich.prompt import Confirm, Prompt
-from sqlalchemy import select
 
-from assistant.service import AgentService, build_agent_service
-from assistant.types import ActionResult, AgentReply, Channel, Requester
 from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit
 from knowledge.errors import AssistantError, NotFound
-from knowledge.practice.accounts import active_user
-from knowledge.practice.models import Role, User
+
+if TYPE_CHECKING:
+    # The agent service brings LangChain, the router and the models: imported by the commands that run
+    # it, so that loading this module (`appeals`, `--help`) costs nothing.
+    from assistant.service import AgentService
+    from assistant.types import ActionResult, AgentReply, Requester
 
 UserOption = Annotated[
     str | None,
@@ -27,6 +26,12 @@ actions_app = typer.Typer(help="Confirm or cancel a write the assistant proposed
 
 def acting_requester(ctx: CliContext, practice_slug: str | None, email: str | None) -> Requester:
     """Who a command acts as: `--user` (an active user of the practice) or else the practice's first admin."""
+    from sqlalchemy import select
+
+    from assistant.types import Channel, Requester
+    from knowledge.practice.accounts import active_user
+    from knowledge.practice.models import Role, User
+
     with ctx.session() as session:
         practice = ctx.practice(session, practice_slug)
         if email:
@@ -47,10 +52,14 @@ def acting_requester(ctx: CliContext, practice_slug: str | None, email: str | No
 
 
 def agent_service(ctx: CliContext) -> AgentService:
+    from assistant.service import build_agent_service
+
     return build_agent_service(ctx.settings, engine=ctx.engine)
 
 
 def _render_reply(reply: AgentReply) -> None:
+    from rich.markdown import Markdown
+
     console.print(Markdown(reply.answer))
     if reply.citations:
         for citation in reply.citations:
@@ -85,6 +94,8 @@ def ask(
 
 def chat(user: UserOption = None, practice: PracticeOption = None) -> None:
     """Talk with the assistant; writes are confirmed at a prompt. Ctrl-D or `exit` ends."""
+    from rich.prompt import Confirm, Prompt
+
     ctx = CliContext()
     requester = acting_requester(ctx, practice, user)
     service = agent_service(ctx)

@@ -7,15 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from assistant.service import AgentService, LetterFormat
-from assistant.types import Requester
 from integrations.cli.agent import UserOption, acting_requester, agent_service
 from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit
-from tools.draft_appeal import AppealDraft, AppealLetterView
+
+if TYPE_CHECKING:  # the agent service is imported when a command runs it (`agent_service`)
+    from assistant.service import AgentService, LetterFormat
+    from assistant.types import Requester
+    from tools.draft_appeal import AppealDraft, AppealLetterView
 
 app = typer.Typer(help="Draft, show, export, edit and send appeal letters.", no_args_is_help=True)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit
 from knowledge.errors import InvalidInput
-from tools.find_claims import ClaimList, find_claims
-from tools.get_claim import ClaimDetail, get_claim
+
+if TYPE_CHECKING:  # each command imports the tool it runs, so neither costs the other (nor `--help`)
+    from tools.find_claims import ClaimList
+    from tools.get_claim import ClaimDetail
 
 app = typer.Typer(help="Look up the practice's claims.", no_args_is_help=True)
 
@@ -38,6 +40,8 @@ def list_claims(
     as_json: JsonOption = False,
 ) -> None:
     """List claims, newest first, with status, amounts and denial codes."""
+    from tools.find_claims import find_claims
+
     ctx = CliContext()
     with ctx.session() as session:
         found = find_claims(
@@ -80,6 +84,8 @@ def show_claim(
     as_json: JsonOption = False,
 ) -> None:
     """Show one claim: status history, lines, diagnoses, remittances and balances."""
+    from tools.get_claim import get_claim
+
     ctx = CliContext()
     with ctx.session() as session:
         detail = get_claim(number, session=session, practice_id=ctx.practice(session, practice).id)

@@ -12,18 +12,22 @@ from decimal import Decimal
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.settings import Settings, load_settings
 from knowledge.errors import NotFound
-from knowledge.practice.database import check_schema, make_engine, make_session_factory, session_scope
-from knowledge.practice.models import Practice
+
+if TYPE_CHECKING:
+    # The database stack (SQLAlchemy, Alembic, the models) is imported by the commands that open the
+    # database, not by every command: `codes lookup` never needs it.
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from knowledge.practice.models import Practice
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 PracticeOption = Annotated[
@@ -43,21 +47,31 @@ class CliContext:
 
     @cached_property
     def engine(self) -> Engine:
+        from knowledge.practice.database import make_engine
+
         return make_engine(self.settings.resolved_database_url)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
+        from knowledge.practice.database import make_session_factory
+
         return make_session_factory(self.engine)
 
     @contextmanager
     def session(self, *, check: bool = True) -> Iterator[Session]:
         """A session in one transaction, on a database whose schema is current."""
+        from knowledge.practice.database import check_schema, session_scope
+
         if check:
             check_schema(self.engine)
         with session_scope(self.sessions) as session:
             yield session
 
     def practice(self, session: Session, slug: str | None) -> Practice:
+        from sqlalchemy import select
+
+        from knowledge.practice.models import Practice
+
         wanted = slug or self.settings.practice
         practice = session.scalar(select(Practice).where(Practice.slug == wanted))
         if practice is None:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from integrations.cli.common import CliContext, JsonOption, console, emit
 from knowledge.errors import InvalidInput
@@ -54,6 +53,8 @@ def _suite_x12(ctx: CliContext, dataset: Path | None) -> dict[str, Any]:
 
 
 def _suite_agent(ctx: CliContext, dataset: Path | None) -> dict[str, Any]:
+    from sqlalchemy import select
+
     from assistant.service import build_agent_service
     from evals.agent_eval import run_agent_eval
     from knowledge.practice.models import User
@@ -173,7 +174,9 @@ def evaluate(
 
 
 def bench(
-    only: Annotated[str | None, typer.Option("--only", help="codes, retrieval, x12, chat, router or startup.")] = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help="codes, retrieval, x12, chat, router, startup or cli.")
+    ] = None,
     claims: Annotated[int, typer.Option("--claims", help="Claims in the generated 835.")] = 10_000,
     save: Annotated[bool, typer.Option("--save/--no-save", help="Write the figures to evals/results/.")] = True,
     as_json: JsonOption = False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -17,9 +17,13 @@ from rich.table import Table
 
 from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit
 from integrations.cli.progress import ProgressDisplay
-from knowledge.documents import DocumentInfo, IngestReport, KnowledgeBase
-from knowledge.documents.models import KnowledgeResults
 from knowledge.errors import InvalidInput
+
+if TYPE_CHECKING:
+    # The knowledge base (its readers, BM25, the vector store, then Chroma and the embedding model when it is
+    # used) is imported when a command opens it, so loading this module for `--help` costs nothing.
+    from knowledge.documents import DocumentInfo, IngestReport, KnowledgeBase
+    from knowledge.documents.models import KnowledgeResults
 
 app = typer.Typer(
     help="The knowledge base: playbooks, payer policies, coding guidance, your documents.", no_args_is_help=True
@@ -35,6 +39,8 @@ SharedOption = Annotated[
 
 
 def knowledge_base(ctx: CliContext | None = None) -> KnowledgeBase:
+    from knowledge.documents import KnowledgeBase
+
     settings = (ctx or CliContext()).settings
     return KnowledgeBase(
         settings.resolved_home, chroma_url=settings.chroma_url, embedding_model=settings.embedding_model

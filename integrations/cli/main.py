@@ -14,19 +14,97 @@ With `--json`, a failure is also one JSON document on stdout: ``{"error": code, 
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
-from typing import NoReturn
+from collections.abc import Iterator, MutableMapping
+from typing import Any, NoReturn
 
 import typer
+from typer import main as typer_main
 
 # typer vendors click: what it raises are these classes, not the `click` package's.
+from typer._click import Command, Context
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
-from integrations.cli import agent, appeals, claims, codes, evaluate, knowledge, setup, slack, users, x12
-from integrations.mcp import register as register_mcp
 from knowledge.errors import AssistantError, ConfigurationError
+
+# The command groups, explicitly: each top-level command, in the order `--help` lists them, and where it is
+# declared, as ``module:attribute``: a Typer group added under the command's name, or a `register(app)`
+# function that adds the module's commands. A module is imported only when one of its commands runs (or
+# `--help` lists them all), so `codes lookup` does not pay for the agent, the embedding model or the web.
+COMMANDS: dict[str, str] = {
+    "init": "integrations.cli.setup:register",
+    "serve": "integrations.cli.setup:register",
+    "config": "integrations.cli.setup:register",
+    "ask": "integrations.cli.agent:register",
+    "chat": "integrations.cli.agent:register",
+    "eval": "integrations.cli.evaluate:register",
+    "bench": "integrations.cli.evaluate:register",
+    "mcp": "integrations.mcp:register",
+    "actions": "integrations.cli.agent:register",
+    "claims": "integrations.cli.claims:app",
+    "appeals": "integrations.cli.appeals:app",
+    "x12": "integrations.cli.x12:app",
+    "codes": "integrations.cli.codes:app",
+    "knowledge": "integrations.cli.knowledge:app",
+    "users": "integrations.cli.users:app",
+    "slack": "integrations.cli.slack:app",
+}
+
+
+def _load_commands(name: str) -> dict[str, Command]:
+    """Import the module declaring ``name`` and build its click commands as an eager registration would."""
+    module_name, attribute = COMMANDS[name].split(":")
+    declared = getattr(importlib.import_module(module_name), attribute)
+    holder = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    if isinstance(declared, typer.Typer):
+        holder.add_typer(declared, name=name)
+    else:
+        declared(holder)
+    return dict(typer_main.get_group(holder).commands)
+
+
+class _LazyCommands(MutableMapping[str, Command]):
+    """The top-level commands by name; a command's module is imported the first time its entry is read.
+
+    Names alone (what click's "did you mean" and the listing order need) cost nothing."""
+
+    def __init__(self, eager: MutableMapping[str, Command]) -> None:
+        self._loaded: dict[str, Command] = dict(eager)
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._loaded and name in COMMANDS:
+            for loaded, command in _load_commands(name).items():
+                self._loaded.setdefault(loaded, command)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._loaded if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS) + sum(1 for name in self._loaded if name not in COMMANDS)
+
+
+class LazyGroup(TyperGroup):
+    """The `billing-assistant` group: its commands come from `COMMANDS`, each module loaded on first use."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(self.commands)
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(self.commands)  # names only: listing does not import the modules
+
 
 app = typer.Typer(
     name="billing-assistant",
@@ -34,20 +112,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyGroup,
 )
 
-# The command groups, explicitly: each module owns its commands.
-setup.register(app)
-agent.register(app)
-evaluate.register(app)
-register_mcp(app)
-app.add_typer(claims.app, name="claims")
-app.add_typer(appeals.app, name="appeals")
-app.add_typer(x12.app, name="x12")
-app.add_typer(codes.app, name="codes")
-app.add_typer(knowledge.app, name="knowledge")
-app.add_typer(users.app, name="users")
-app.add_typer(slack.app, name="slack")
+
+@app.callback()
+def _root() -> None:
+    # A Typer without registered commands would not become a group: this (option-less) callback makes it one.
+    pass
 
 
 def _fail(code: int, error: str, message: str, *, wants_json: bool) -> NoReturn:

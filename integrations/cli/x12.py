@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit, err_console
 from integrations.cli.progress import ProgressDisplay
-from knowledge.practice.database import check_schema
-from knowledge.x12.importer import ImportReport, import_x12
-from knowledge.x12.writer276 import write_276
-from tools.x12_exceptions import ExceptionList, x12_exceptions
+
+if TYPE_CHECKING:  # each command imports what it runs (the X12 readers and writers are many modules)
+    from knowledge.x12.importer import ImportReport
+    from tools.x12_exceptions import ExceptionList
 
 app = typer.Typer(help="X12 files from and for the clearinghouse: 837, 277, 835 in; 276 out.", no_args_is_help=True)
 
@@ -26,6 +26,9 @@ def import_command(
     as_json: JsonOption = False,
 ) -> None:
     """Import X12 files: 837 claims, 277/277CA statuses, and 835 remittances (auto-posted)."""
+    from knowledge.practice.database import check_schema
+    from knowledge.x12.importer import import_x12
+
     ctx = CliContext()
     check_schema(ctx.engine)
     with ctx.session(check=False) as session:
@@ -92,6 +95,8 @@ def exceptions_command(
     as_json: JsonOption = False,
 ) -> None:
     """List what X12 imports could not post and why (the exceptions queue)."""
+    from tools.x12_exceptions import x12_exceptions
+
     ctx = CliContext()
     with ctx.session() as session:
         practice_id = ctx.practice(session, practice).id
@@ -120,6 +125,8 @@ def status_request_command(
     as_json: JsonOption = False,
 ) -> None:
     """Write a 276 claim status request (005010X212) for the clearinghouse."""
+    from knowledge.x12.writer276 import write_276
+
     ctx = CliContext()
     with ctx.session() as session:
         practice_id = ctx.practice(session, practice).id
