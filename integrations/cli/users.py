@@ -1,4 +1,5 @@
-"""`users add|list|disable|set-password|token`: the people who may sign in to the web chat, and API tokens."""
+"""`users add|list|disable|set-password|token|mcp-token`: the people who may sign in to the web chat, API
+tokens, and the access tokens of MCP clients."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.table import Table
 from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit
 from knowledge.errors import InvalidInput
 from knowledge.practice.accounts import add_user, disable_user, find_user, issue_token, list_users, set_password
-from knowledge.practice.models import Role, User
+from knowledge.practice.models import AuthToken, Role, User
 
 app = typer.Typer(help="Users of the practice (web sign-in) and their API tokens.", no_args_is_help=True)
 
@@ -146,3 +147,119 @@ def token(
         console.print(data["token"], soft_wrap=True)
 
     emit(result, as_json, render)
+
+
+# -- MCP access tokens -------------------------------------------------------------------------------------
+mcp_tokens = typer.Typer(
+    help="Access tokens of MCP clients (`billing-assistant mcp --transport http`): each acts as one user.",
+    no_args_is_help=True,
+)
+app.add_typer(mcp_tokens, name="mcp-token")
+
+
+def _token_view(token: AuthToken, user: User) -> dict[str, Any]:
+    return {
+        "token_id": token.id,
+        "email": user.email,
+        "role": user.role.value,
+        "name": token.name,
+        "created_at": token.created_at.isoformat() if token.created_at else None,
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "revoked": token.revoked_at is not None,
+    }
+
+
+@mcp_tokens.command("create")
+def mcp_token_create(
+    email: EmailArgument,
+    name: Annotated[str, typer.Option("--name", help="Which client it is for, e.g. `claude-desktop`.")] = "mcp client",
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, help="Expire after this many days (default: never).")
+    ] = None,
+    practice: PracticeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an MCP access token for a user. It is printed once (only its SHA-256 is stored); the client
+    sends it as `Authorization: Bearer <token>` and every call runs as this user, with their role, in their
+    practice. It ends when revoked or when the user is disabled."""
+    import datetime as dt
+
+    ctx = CliContext()
+    with ctx.session() as session:
+        found = ctx.practice(session, practice)
+        user = find_user(session, practice_id=found.id, email=email)
+        issued = issue_token(
+            session, user=user, kind="mcp", name=name, lifetime=dt.timedelta(days=days) if days else None
+        )
+        result = {
+            "practice": found.slug,
+            "email": user.email,
+            "role": user.role.value,
+            "name": name,
+            "token": issued.secret,
+            "token_id": issued.token_id,
+            "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
+        }
+
+    def render(data: dict[str, Any]) -> None:
+        console.print(f"MCP token {data['token_id']} for {data['email']} ({data['name']}); shown once, keep it safe:")
+        console.print(data["token"], soft_wrap=True)
+
+    emit(result, as_json, render)
+
+
+@mcp_tokens.command("list")
+def mcp_token_list(
+    email: Annotated[str | None, typer.Argument(help="Only this user's tokens (default: everyone's).")] = None,
+    practice: PracticeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the practice's MCP tokens (never the secrets: they are not stored)."""
+    from knowledge.practice.accounts import normalise_email, practice_tokens
+
+    ctx = CliContext()
+    with ctx.session() as session:
+        found = ctx.practice(session, practice)
+        wanted = normalise_email(email) if email else None
+        rows = [
+            _token_view(token, user)
+            for token, user in practice_tokens(session, practice_id=found.id, kind="mcp")
+            if wanted is None or user.email == wanted
+        ]
+
+    def render(data: list[dict[str, Any]]) -> None:
+        table = Table(title=f"MCP tokens of {found.slug}")
+        for column in ("id", "email", "name", "created", "last used", "revoked"):
+            table.add_column(column)
+        for row in data:
+            table.add_row(
+                str(row["token_id"]),
+                row["email"],
+                row["name"] or "",
+                (row["created_at"] or "")[:16],
+                (row["last_used_at"] or "")[:16],
+                str(row["revoked"]),
+            )
+        console.print(table)
+
+    emit(rows, as_json, render)
+
+
+@mcp_tokens.command("revoke")
+def mcp_token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (`users mcp-token list`).")],
+    practice: PracticeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke an MCP token: the client's next request is refused (401)."""
+    from knowledge.practice.accounts import revoke_token_by_id
+
+    ctx = CliContext()
+    with ctx.session() as session:
+        found = ctx.practice(session, practice)
+        token = revoke_token_by_id(session, practice_id=found.id, token_id=token_id, kind="mcp")
+        user = session.get(User, token.user_id)
+        assert user is not None  # a token's user is deleted with it (foreign key, cascade)
+        result = _token_view(token, user)
+    emit(result, as_json, lambda r: console.print(f"Revoked MCP token {r['token_id']} of {r['email']}."))

@@ -6,12 +6,15 @@ This module only declares the command, so that other commands do not import the 
 from __future__ import annotations
 
 import ipaddress
+import logging
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from knowledge.errors import InvalidInput
+
+log = logging.getLogger("billing_assistant.mcp")
 
 
 class Transport(StrEnum):
@@ -21,40 +24,71 @@ class Transport(StrEnum):
 
 def mcp(
     user: Annotated[
-        str,
-        typer.Option("--user", help="Email of the practice user every call acts as (the client cannot change it)."),
-    ],
+        str | None,
+        typer.Option(
+            "--user",
+            help="stdio: email of the practice user every call acts as (the client cannot change it). "
+            "Not for http, where each request's MCP token names its user.",
+        ),
+    ] = None,
     practice: Annotated[
-        str | None, typer.Option("--practice", help="Practice slug (default: BILLING_ASSISTANT_PRACTICE).")
+        str | None, typer.Option("--practice", help="stdio: practice slug (default: BILLING_ASSISTANT_PRACTICE).")
     ] = None,
     transport: Annotated[
         Transport, typer.Option("--transport", help="stdio (a desktop client starts the server) or http.")
     ] = Transport.STDIO,
-    host: Annotated[str, typer.Option(help="Address for --transport http; loopback only.")] = "127.0.0.1",
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address for --transport http (default 127.0.0.1; give 0.0.0.0 to listen beyond it)."),
+    ] = None,
     port: Annotated[int, typer.Option(help="Port for --transport http (the endpoint is /mcp).")] = 8765,
 ) -> None:
-    """Serve the assistant's tools and chat over MCP, as one practice user; writes stay proposals."""
-    if transport is Transport.HTTP and not _loopback(host):
-        # Anyone who reaches the port acts as --user: there is no sign-in on this transport yet.
-        raise InvalidInput(f"--host {host}: the MCP HTTP transport listens on loopback only (127.0.0.1, ::1).")
+    """Serve the assistant's tools and chat over MCP; writes stay proposals.
+
+    stdio acts as --user. http serves many people: every request carries `Authorization: Bearer <MCP
+    token>` (`billing-assistant users mcp-token create EMAIL`) and runs as that token's user; without a
+    valid one it is refused (401)."""
+    if transport is Transport.STDIO:
+        if user is None:
+            raise InvalidInput("--user EMAIL is required with --transport stdio (who every call acts as).")
+        if host is not None:
+            raise InvalidInput("--host applies to --transport http only.")
+    elif user is not None or practice is not None:
+        # The client must not pick who it is: over HTTP the token says it, per request.
+        raise InvalidInput(
+            "--user and --practice apply to stdio only: over http each request's MCP token names its user "
+            "(`billing-assistant users mcp-token create EMAIL`)."
+        )
 
     from assistant.service import build_agent_service
     from integrations.cli.common import CliContext
     from integrations.cli.logs import configure_logging
-    from integrations.mcp.server import McpAdapter, build_server, requester_for, run_http, run_stdio
+    from integrations.mcp.server import (
+        McpAdapter,
+        McpTokenVerifier,
+        build_server,
+        requester_for,
+        run_http,
+        run_stdio,
+        token_requester,
+    )
 
     ctx = CliContext()
     configure_logging(ctx.settings.log_level)  # stderr: stdout is the stdio transport's
-    slug = practice or ctx.settings.practice
     service = build_agent_service(ctx.settings, engine=ctx.engine)
     try:
-        requester = requester_for(service, practice_slug=slug, email=user)
-        requester()  # a wrong practice or user fails now, in one line, not at the client's first call
-        server = build_server(McpAdapter(service, requester, practice_slug=slug))
         if transport is Transport.STDIO:
-            run_stdio(server)
+            assert user is not None
+            slug = practice or ctx.settings.practice
+            requester = requester_for(service, practice_slug=slug, email=user)
+            requester()  # a wrong practice or user fails now, in one line, not at the client's first call
+            run_stdio(build_server(McpAdapter(service, requester, practice_slug=slug)))
         else:
-            run_http(server, host=host, port=port, log_level=ctx.settings.log_level)
+            server = build_server(McpAdapter(service), bind=token_requester)
+            bind = host or "127.0.0.1"
+            if not _loopback(bind):
+                log.warning("MCP over HTTP on %s: reachable beyond this machine; put TLS in front of it", bind)
+            run_http(server, McpTokenVerifier(service), host=bind, port=port, log_level=ctx.settings.log_level)
     finally:
         service.close()
 

@@ -1,13 +1,22 @@
-"""Users of a practice and how they prove who they are: argon2 passwords, sign-in sessions, API tokens.
+"""Users of a practice and how they prove who they are: argon2 passwords, sign-in sessions, API tokens,
+MCP access tokens.
 
 Passwords are stored as argon2 hashes. Sessions and API tokens are random 256-bit secrets; only their
 SHA-256 is stored (a fast hash is enough for a secret nobody can guess, and it lets a request find its
-token with one indexed lookup). Disabling a user revokes every session and token they hold.
+token with one indexed lookup; with the lookup keyed by the hash, an attacker cannot steer a timing
+difference towards a real token, so no constant-time comparison is needed on top). Disabling a user
+revokes every session and token they hold.
+
+The three kinds are kept apart (a token of one kind never resolves as another): a web session cookie, an
+API token for scripts of the web API, an MCP token for one MCP client of `billing-assistant mcp --transport
+http`. A leaked script token thus gives no MCP access, and revoking a person's MCP client leaves their
+scripts running.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -21,13 +30,22 @@ from sqlalchemy.orm import Session
 from knowledge.errors import Conflict, InvalidInput, NotFound
 from knowledge.practice.models import AuthToken, Role, User
 
-TokenKind = Literal["session", "api"]
+TokenKind = Literal["session", "api", "mcp"]
 API_TOKEN_PREFIX = "ba_"
+# A prefix per kind says what a pasted secret is for (and lets secret scanners spot one).
+MCP_TOKEN_PREFIX = "ba_mcp_"
+_PREFIXES: dict[str, str] = {"api": API_TOKEN_PREFIX, "mcp": MCP_TOKEN_PREFIX}
 MIN_PASSWORD_LENGTH = 10
 
 _hasher = PasswordHasher()
-# Verified when no user matches, so a wrong email takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when no user matches, so a wrong email takes as long as a wrong password. Made on first
+    use, not at import: every command that acts as a user (`ask`, `appeals`, `users`) imports this module,
+    and one argon2 hash costs about 0.2 s of CPU that none of them needs."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def _now() -> dt.datetime:
@@ -47,7 +65,7 @@ def hash_password(password: str) -> str:
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -116,7 +134,7 @@ def disable_user(session: Session, *, practice_id: int, email: str) -> User:
     """The user can no longer sign in; every session and API token of theirs is revoked."""
     user = find_user(session, practice_id=practice_id, email=email)
     user.active = False
-    _revoke_all(session, user_id=user.id, kinds=("session", "api"))
+    _revoke_all(session, user_id=user.id, kinds=("session", "api", "mcp"))
     return user
 
 
@@ -154,7 +172,7 @@ def issue_token(
 ) -> IssuedToken:
     if not user.active:
         raise InvalidInput(f"User {user.email!r} is disabled.")
-    secret = (API_TOKEN_PREFIX if kind == "api" else "") + secrets.token_urlsafe(32)
+    secret = _PREFIXES.get(kind, "") + secrets.token_urlsafe(32)
     expires = _now() + lifetime if lifetime else None
     row = AuthToken(
         practice_id=user.practice_id,
@@ -222,3 +240,35 @@ def _revoke_all(session: Session, *, user_id: int, kinds: tuple[str, ...]) -> No
         .where(AuthToken.user_id == user_id, AuthToken.kind.in_(kinds), AuthToken.revoked_at.is_(None))
         .values(revoked_at=_now())
     )
+
+
+def find_token(session: Session, *, secret: str, kind: TokenKind) -> AuthToken | None:
+    """The token row of a presented secret whatever its state (revoked, expired): to audit a refusal in
+    the practice it belongs to. Use `resolve_token` to decide whether it may be used."""
+    if not secret or len(secret) > 200:
+        return None
+    return session.scalar(select(AuthToken).where(AuthToken.token_hash == token_hash(secret), AuthToken.kind == kind))
+
+
+def practice_tokens(session: Session, *, practice_id: int, kind: TokenKind) -> list[tuple[AuthToken, User]]:
+    """Every token of this kind in the practice, with its user, oldest first (for `users mcp-token list`)."""
+    rows = session.execute(
+        select(AuthToken, User)
+        .join(User, User.id == AuthToken.user_id)
+        .where(AuthToken.practice_id == practice_id, AuthToken.kind == kind)
+        .order_by(AuthToken.id)
+    )
+    return [(token, user) for token, user in rows.tuples()]
+
+
+def revoke_token_by_id(session: Session, *, practice_id: int, token_id: int, kind: TokenKind) -> AuthToken:
+    """Revoke one token of the practice by its id (the secret is shown once, so an admin names the id).
+    Another practice's token answers `NotFound`, like a missing one; revoking twice is harmless."""
+    row = session.scalar(
+        select(AuthToken).where(AuthToken.id == token_id, AuthToken.practice_id == practice_id, AuthToken.kind == kind)
+    )
+    if row is None:
+        raise NotFound(f"No {kind} token {token_id} in this practice.")
+    if row.revoked_at is None:
+        row.revoked_at = _now()
+    return row
