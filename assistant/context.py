@@ -41,6 +41,17 @@ class TurnRecorder:
     results: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     phi: set[str] = field(default_factory=set)
     pending_action_id: str | None = None
+    #: Each record's place in the plan (see `tooling._plan_position`), in the order the calls finished.
+    order: list[tuple[int, int]] = field(default_factory=list)
+
+    def in_plan_order(self) -> None:
+        """Put records and results in the order the plan made the calls, not the order they finished."""
+        if len(self.order) != len(self.records) or len(self.order) != len(self.results):
+            return  # a call recorded outside a tool (never in a turn): keep what happened
+        ranked = sorted(range(len(self.order)), key=self.order.__getitem__)
+        self.records = [self.records[i] for i in ranked]
+        self.results = [self.results[i] for i in ranked]
+        self.order = [self.order[i] for i in ranked]
 
 
 @dataclass

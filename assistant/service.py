@@ -272,6 +272,7 @@ class AgentService:
 
     def _reply(self, ctx: RequestContext, thread: ConversationThread, final: BaseMessage | None) -> AgentReply:
         recorder = ctx.recorder
+        recorder.in_plan_order()
         answer = str(final.content) if final is not None else "I could not finish that; please try again."
         answer, removed = guard(answer, recorder.results)
         pending = None

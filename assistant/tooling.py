@@ -137,6 +137,18 @@ def allowed_specs(specs: list[ToolSpec], requester: Requester) -> list[ToolSpec]
     return allowed
 
 
+def _plan_position(runtime: ToolRuntime[RequestContext]) -> tuple[int, int]:
+    """Where this call stands in the turn: (the model step, its place in that step's tool calls). LangGraph runs
+    one step's calls in threads, so they finish in any order; the reply lists them as the plan did."""
+    messages = runtime.state.get("messages", []) if isinstance(runtime.state, dict) else []
+    for step in range(len(messages) - 1, -1, -1):
+        calls = getattr(messages[step], "tool_calls", None) or []
+        for place, call in enumerate(calls):
+            if call.get("id") == runtime.tool_call_id:
+                return (step, place)
+    return (len(messages), 0)
+
+
 def build_tools(specs: list[ToolSpec]) -> list[BaseTool]:
     """LangChain tools for ``specs``. They hold no request: each call takes the request's
     `RequestContext` from LangGraph's runtime context (``agent.stream(..., context=ctx)``), so one
@@ -150,6 +162,7 @@ def build_tools(specs: list[ToolSpec]) -> list[BaseTool]:
                 raise TypeError("tools need the request's RequestContext as the agent's runtime context")
             with ctx.lock:
                 result = call_tool(_spec, arguments, ctx)
+                ctx.recorder.order.append(_plan_position(runtime))
                 # Each call is its own unit of work: commit so SQLite's write lock is free for the
                 # checkpointer, which saves the conversation through its own connection.
                 ctx.session.commit()

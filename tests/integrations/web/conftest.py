@@ -30,7 +30,7 @@ from assistant.resources import lazy
 from assistant.service import AgentService
 from assistant.settings import Settings, load_settings
 from integrations.web.app import create_app
-from integrations.web.ratelimit import LoginThrottle
+from integrations.web.ratelimit import LoginThrottle, TokenBucket
 from knowledge.codesets import CodeSets
 from knowledge.documents.models import Passage
 from knowledge.errors import NotFound
@@ -166,6 +166,9 @@ def web_practice(tmp_path_factory: pytest.TempPathFactory, codesets: CodeSets) -
     agent = AgentService(settings, engine=engine, tool_specs=default_tool_specs(), providers=providers)
     app = create_app(settings, agent=agent)
     app.state.login_limiter = LoginThrottle(client_burst=1000, client_per_second=100)  # the tests sign in often
+    # One app serves every web and security test of the session and the same biller asks far more than a person
+    # would: a loose bucket, or the 21st question of the run is refused. test_api.py tests the limit itself.
+    app.state.chat_limiter = TokenBucket(capacity=10_000, per_second=100)
     yield WebPractice(
         engine=engine,
         settings=settings,
