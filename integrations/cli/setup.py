@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -15,12 +17,17 @@ from integrations.cli.common import CliContext, JsonOption, console, emit
 from integrations.cli.logs import configure_logging
 from integrations.cli.progress import ProgressDisplay
 from knowledge.codesets import build_codeset_cache
-from knowledge.documents import KnowledgeBase
-from knowledge.documents.knowledge_base import build_shipped_index
 from knowledge.errors import InvalidInput
 from knowledge.practice.database import session_scope, upgrade
 from knowledge.practice.demo import seed_demo_practice
 from knowledge.practice.folders import PracticeFolder
+
+
+class VectorsMode(StrEnum):
+    """When `init` embeds the code descriptions and the knowledge passages (the slow part of a fresh HOME)."""
+
+    now = "now"
+    background = "background"
 
 
 def init(
@@ -43,10 +50,19 @@ def init(
         bool,
         typer.Option("--knowledge/--no-knowledge", help="Index the shipped playbooks, policies and coding guidance."),
     ] = True,
+    vectors: Annotated[
+        VectorsMode,
+        typer.Option(
+            "--vectors",
+            help="now: embed the code descriptions and index the knowledge here (minutes on a fresh HOME); "
+            "background: leave both to `serve`, which answers at once and builds them while it serves.",
+        ),
+    ] = VectorsMode.now,
     as_json: JsonOption = False,
 ) -> None:
     """Set up HOME: apply database migrations, build the code-set cache and the knowledge index (nearly free
-    when nothing changed) and, with --demo, create the demo practice."""
+    when nothing changed) and, with --demo, create the demo practice. With --vectors background the
+    embedding is left to `serve` (scripts/run.sh does this: the chat is up in about two minutes)."""
     ctx = CliContext()
     settings = ctx.settings
     home = settings.resolved_home
@@ -57,12 +73,19 @@ def init(
         "home": str(home),
         "database": {"url": ctx.engine.url.render_as_string(hide_password=True), "from": before, "to": after},
     }
+    later = vectors is VectorsMode.background
     with ProgressDisplay(enabled=not as_json) as display:
-        result["codesets"] = build_codeset_cache(home / "cache", progress=display, with_vectors=code_vectors)
-        if knowledge_index:
+        result["codesets"] = build_codeset_cache(
+            home / "cache", progress=display, with_vectors=code_vectors and not later
+        )
+        if knowledge_index and not later:
+            from knowledge.documents import KnowledgeBase, build_shipped_index
+
             kb = KnowledgeBase(home, chroma_url=settings.chroma_url, embedding_model=settings.embedding_model)
             indexed = build_shipped_index(kb, cache_dir=home / "cache", progress=display)
             result["knowledge"] = indexed.model_dump(mode="json")
+        if later:
+            result["background"] = _left_to_serve(settings, result["codesets"])
         if settings.llm == "offline":
             result["router"] = _fit_router(settings, display)
     if demo or reset_demo:
@@ -91,11 +114,28 @@ def init(
         console.print(f"HOME: {data['home']}")
         console.print(f"Database: {database['url']} ({moved})")
         codes = data["codesets"]
+        # How far the vectors are is said on the line about them, not among the counts of codes.
+        unsaid = {"seconds", "vector_texts", "vectors_current", "vectors_checkpointed"}
         console.print(
             "Code sets: "
-            + ", ".join(f"{k} {v}" for k, v in codes.items() if k != "seconds")
+            + ", ".join(f"{k} {v}" for k, v in codes.items() if k not in unsaid)
             + f" ({codes['seconds']} s)"
         )
+        if "background" in data:
+            left = data["background"]
+            how_far = (
+                f"code descriptions {left['codes']['done']:,} of {left['codes']['total']:,} embedded; "
+                f"knowledge index {left['knowledge']['state']}"
+            )
+            if left["codes"]["state"] == left["knowledge"]["state"] == "ready":
+                console.print(f"Search vectors: ready ({how_far}).", soft_wrap=True)
+            else:
+                console.print(
+                    f"Search vectors: left to `serve`, which builds them in the background while it answers "
+                    f"({how_far}). Lookups, claims and keyword code search work at once; policy search and "
+                    "semantic code search join when their part is ready (GET /api/health).",
+                    soft_wrap=True,
+                )
         if "knowledge" in data:
             knowledge = data["knowledge"]
             console.print(
@@ -129,6 +169,26 @@ def init(
     emit(result, as_json, render)
 
 
+def _left_to_serve(settings: Any, codes: dict[str, Any]) -> dict[str, Any]:
+    """How far the vectors `serve` will build are now (nothing is built here)."""
+    from knowledge.documents import KnowledgeBase
+
+    kb = KnowledgeBase(settings.resolved_home, chroma_url=settings.chroma_url, embedding_model=settings.embedding_model)
+    knowledge = kb.index_state()
+    total = int(codes.get("vector_texts", 0))
+    code_state = (
+        "ready" if codes.get("vectors_current") else ("building" if codes.get("vectors_checkpointed") else "missing")
+    )
+    return {
+        "codes": {
+            "state": code_state,
+            "done": total if code_state == "ready" else int(codes.get("vectors_checkpointed", 0)),
+            "total": total,
+        },
+        "knowledge": {"state": knowledge.state, "done": knowledge.done, "total": knowledge.total},
+    }
+
+
 def _fit_router(settings: Any, display: Any) -> dict[str, Any]:
     """Fit the offline planner's router now (saved in HOME/cache), so the first question does not wait."""
     import dataclasses
@@ -154,20 +214,45 @@ def _as_of(value: str | None) -> dt.date:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    index: Annotated[
+        bool,
+        typer.Option(
+            "--index/--no-index",
+            help="Build missing search vectors (knowledge passages, then code descriptions) in the background "
+            "while serving; resumes a build that was stopped. Progress: GET /api/health.",
+        ),
+    ] = True,
 ) -> None:
     """Run the web app (chat page, JSON API and Slack endpoint) with uvicorn."""
     import uvicorn
 
     from integrations.web.app import create_app
+    from knowledge.indexing import shipped_indexer
 
     ctx = CliContext()
     configure_logging(ctx.settings.log_level)
     app = create_app(ctx.settings)
-    # Load the built caches and models while the server starts, not on the first question.
-    warming = threading.Thread(
-        target=warm_up, args=(ctx.settings, app.state.agent.providers), name="warm-up", daemon=True
+    providers = app.state.agent.providers
+    indexer = shipped_indexer(
+        cache_dir=ctx.settings.resolved_home / "cache",
+        codesets=providers.get("codesets"),
+        knowledge_base=providers.get("knowledge_base"),
+        knowledge=index,
+        code_vectors=index,
     )
-    warming.start()
+    app.state.indexing = indexer.status  # /api/health reports it; the chat page shows a banner until ready
+
+    def prepare() -> None:
+        # Load what is built first (the first question should not wait for it), then build what is not,
+        # in the same thread: one background job at a time on a small machine.
+        try:
+            warm_up(ctx.settings, providers)
+        except Exception:  # the first question that needs the part will say why; the build still runs
+            logging.getLogger("billing_assistant.resources").warning("warm-up failed", exc_info=True)
+        indexer.run()
+
+    # Daemon: stopping the server stops the build, which continues from its checkpoints on the next start.
+    threading.Thread(target=prepare, name="warm-up-and-index", daemon=True).start()
     # The app logs each request itself (route template, status, request id); uvicorn's access log would
     # write full paths and query strings, which can carry what a person typed.
     uvicorn.run(app, host=host, port=port, log_level=ctx.settings.log_level.lower(), access_log=False)

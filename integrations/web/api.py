@@ -42,6 +42,8 @@ from integrations.web.schemas import (
     ChatRequest,
     FeedbackRequest,
     Health,
+    Indexing,
+    IndexPart,
     LoginRequest,
     Me,
     Ok,
@@ -67,15 +69,31 @@ events_log = logging.getLogger("billing_assistant.web.chat")
 
 # -- health and sign-in ----------------------------------------------------------------------------------
 @router.get("/health", response_model=Health, responses={503: {"model": Health}}, tags=["service"])
-def health(agent: Agent, response: Response) -> Health:
-    """Whether the server and its database answer (no sign-in needed; says nothing about any practice)."""
+def health(agent: Agent, request: Request, response: Response) -> Health:
+    """Whether the server and its database answer (no sign-in needed; says nothing about any practice),
+    and how far the search indexes it builds in the background are (the chat page's banner reads it)."""
     backend = agent.engine.url.get_backend_name()
+    indexing = _indexing(request)
     try:
         check_schema(agent.engine)
     except AssistantError as exc:
         response.status_code = 503
-        return Health(status="unavailable", database=backend, message=exc.message)
-    return Health(status="ok", database=backend)
+        return Health(status="unavailable", database=backend, message=exc.message, indexing=indexing)
+    return Health(status="ok", database=backend, indexing=indexing)
+
+
+def _indexing(request: Request) -> Indexing | None:
+    """The background indexer's progress (`serve` sets ``app.state.indexing``; other apps build nothing)."""
+    status = getattr(request.app.state, "indexing", None)
+    if status is None:
+        return None
+    parts = status.snapshot()
+
+    def part(name: str) -> IndexPart:
+        p = parts[name]
+        return IndexPart(state=p.state, done=p.done, total=p.total, step=p.step, message=p.message)
+
+    return Indexing(ready=status.ready, knowledge=part("knowledge"), codes=part("codes"))
 
 
 def _me(principal: Principal, practice_slug: str, settings: AppSettings) -> Me:

@@ -99,10 +99,38 @@ class Ok(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class IndexPart(BaseModel):
+    """One search index the server builds in the background after it starts."""
+
+    state: Literal["pending", "building", "ready", "failed", "off"] = Field(
+        description="pending (waiting for its turn), building, ready, failed (see message) or off (not built "
+        "by this server)."
+    )
+    done: int = Field(description="Units stored so far (passages, code descriptions).")
+    total: int = Field(description="Units this build stores (0 while not known yet).")
+    step: str | None = Field(default=None, description="What the build is doing now.")
+    message: str | None = Field(default=None, description="Why the build failed.")
+
+
+class Indexing(BaseModel):
+    """The background indexer's progress: what works fully once each part is ready."""
+
+    ready: bool = Field(description="Nothing is left to build.")
+    knowledge: IndexPart = Field(description="Policy, playbook and guidance passages (policy search).")
+    codes: IndexPart = Field(description="Code-description vectors (semantic code search; lexical works before).")
+
+
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     database: str = Field(description="The database backend (sqlite or postgresql).")
     message: str | None = Field(default=None, description="Why the service is unavailable.")
+    indexing: Indexing | None = Field(
+        default=None,
+        # Left out of the answer when the server builds nothing in the background (an app made by a test
+        # or an embedding host), so that answer stays what it was before background indexing.
+        exclude_if=lambda value: value is None,
+        description="The search indexes the server is building after its start; absent when it builds none.",
+    )
 
 
 class ErrorBody(BaseModel):

@@ -4,7 +4,9 @@ The parsed code sets and the search index are pickled into ``<cache_dir>/codeset
 is a hash of the parser version and of every source file (name, size, modification time), so a changed or
 newly imported file rebuilds the cache and an unchanged one loads in well under a second. Embedding
 vectors (slow to build: minutes) live beside it in ``vectors-<key>.npy`` (float16) and are optional:
-search falls back to lexical ranking without them. Files a user imports (CPT descriptors, newer CARC and
+search falls back to lexical ranking without them, and while a build (often the server's background
+indexer) is under way; that build checkpoints into ``vectors-<key>.partial/`` and resumes there after a
+stop. Files a user imports (CPT descriptors, newer CARC and
 RARC lists, NCCI edits) are kept in ``<cache_dir>/imports/``.
 """
 
@@ -44,6 +46,10 @@ _PARENTHESES = re.compile(r"\([^()]*\)")
 
 #: Bump when a parser or the index layout changes: old caches are then rebuilt.
 PARSER_VERSION = "6"
+#: While a server has no code vectors, how often it looks whether they were completed since.
+VECTOR_RECHECK_SECONDS = 2.0
+#: Code descriptions embedded per checkpoint file of a vector build (about 10 s of work on 2 cores).
+VECTOR_CHECKPOINT = 2048
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "codesets"
 
 
@@ -76,6 +82,7 @@ class CodeSets:
     cache_dir: Path | None = None
     vectors: VectorIndex | None = field(default=None, repr=False)
     vectors_checked: bool = field(default=False, repr=False)
+    vectors_checked_at: float = field(default=0.0, repr=False)
     encoder: Encoder | None = field(default=None, repr=False)
     ncci: NcciEdits | None = field(default=None, repr=False)
 
@@ -98,10 +105,16 @@ class CodeSets:
         }
 
     def vector_index(self) -> VectorIndex | None:
-        """The embedding vectors, loaded on first use (None when they were never built)."""
-        if not self.vectors_checked:
-            self.vectors_checked = True
-            if self.cache_dir is not None:
+        """The embedding vectors, loaded on first use (None while they are not completely built).
+
+        While there are none, the disk is looked at again (one stat) at most every
+        ``VECTOR_RECHECK_SECONDS``: the server starts answering before its background indexer (or an
+        `init` next to it) has finished the vectors, and semantic search joins as soon as they are whole."""
+        if self.vectors is None and self.cache_dir is not None:
+            now = time.monotonic()
+            if not self.vectors_checked or now - self.vectors_checked_at >= VECTOR_RECHECK_SECONDS:
+                self.vectors_checked = True
+                self.vectors_checked_at = now
                 self.vectors = load_vectors(self.cache_dir, self)
         return self.vectors
 
@@ -112,7 +125,7 @@ class CodeSets:
         return self.ncci
 
     def __getstate__(self) -> dict[str, Any]:
-        skip = {"vectors", "vectors_checked", "encoder", "ncci", "cache_dir"}
+        skip = {"vectors", "vectors_checked", "vectors_checked_at", "encoder", "ncci", "cache_dir"}
         return {name: value for name, value in self.__dict__.items() if name not in skip}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -120,6 +133,7 @@ class CodeSets:
         self.cache_dir = None
         self.vectors = None
         self.vectors_checked = False
+        self.vectors_checked_at = 0.0
         self.encoder = None
         self.ncci = None
 
@@ -320,7 +334,9 @@ def build_codeset_cache(
 ) -> dict[str, int | float | bool]:
     """Build (or refresh) the code-set cache, and the search vectors unless ``with_vectors`` is False.
 
-    Returns counts for `init` to report: codes per system, documents indexed, vectors built, seconds.
+    Returns counts for `init` to report: codes per system, documents indexed, vectors built, seconds;
+    without vectors, how far they are (``vector_texts`` to embed, ``vectors_current``, and the texts
+    ``vectors_checkpointed`` by a build that was stopped), for the build left to `serve`.
     """
     started = time.perf_counter()
     codesets = load_codesets(cache_dir, data_dir=data_dir, progress=progress)
@@ -328,6 +344,10 @@ def build_codeset_cache(
     result["vectors"] = 0
     if with_vectors:
         result["vectors"] = build_vectors(cache_dir, codesets, progress=progress, encoder=encoder)
+    else:
+        result["vector_texts"] = vector_count(codesets)
+        result["vectors_current"] = vectors_are_current(cache_dir, codesets, encoder=encoder)
+        result["vectors_checkpointed"] = vectors_checkpointed(cache_dir, codesets)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 
@@ -391,26 +411,12 @@ def _vector_paths(cache_dir: Path, codesets: CodeSets) -> tuple[Path, Path]:
     return cache_dir / f"vectors-{codesets.key}.npy", cache_dir / f"vectors-{codesets.key}.json"
 
 
-def build_vectors(
-    cache_dir: Path,
-    codesets: CodeSets,
-    *,
-    progress: Progress | None = None,
-    encoder: Encoder | None = None,
-    only: Callable[[Target], bool] | None = None,
-    batch: int = 512,
-) -> int:
-    """Embed one text per searchable code (deduplicated) and save float16 vectors; returns the count.
+def _partial_dir(cache_dir: Path, codesets: CodeSets) -> Path:
+    return cache_dir / f"vectors-{codesets.key}.partial"
 
-    What is embedded: every ICD-10-CM category, subcategory and code description (7th-character codes
-    share their base code's vector), every HCPCS code and modifier, CARC, RARC, POS and group codes.
-    ``only`` restricts the set (tests embed a handful of codes).
-    """
-    vector_file, keys_file = _vector_paths(cache_dir, codesets)
-    if encoder is None:
-        from knowledge.embeddings import get_embedder
 
-        encoder = get_embedder()
+def vector_texts(codesets: CodeSets, only: Callable[[Target], bool] | None = None) -> tuple[list[str], dict[str, int]]:
+    """The texts a vector build embeds (deduplicated, in target order) and each code's row among them."""
     text_rows: dict[str, int] = {}
     keys: dict[str, int] = {}
     for target in codesets.index.targets:
@@ -420,34 +426,190 @@ def build_vectors(
         if not text:
             continue
         keys[SearchIndex.key(target.system, target.code)] = text_rows.setdefault(text, len(text_rows))
-    texts = list(text_rows)
-    chunks: list[npt.NDArray[np.float32]] = []
-    for start in range(0, len(texts), batch):
-        chunks.append(encoder.encode(texts[start : start + batch]))
+    return list(text_rows), keys
+
+
+def _texts_digest(texts: list[str], model: str) -> str:
+    """Names one exact build: the same texts embedded by the same model. A checkpoint or a finished file
+    with another digest belongs to another build (another `only`, another model) and is never reused."""
+    digest = hashlib.blake2b(f"{PARSER_VERSION}|{model}|{len(texts)}".encode(), digest_size=12)
+    for text in texts:
+        digest.update(text.encode())
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def _model_name(encoder: Encoder | None, model_path: str | None) -> str:
+    if encoder is not None:
+        return Path(encoder.model_path).name
+    if model_path is not None:
+        return Path(model_path).name
+    from knowledge.embeddings import default_model_path
+
+    return Path(default_model_path()).name
+
+
+def vector_count(codesets: CodeSets, *, only: Callable[[Target], bool] | None = None) -> int:
+    """How many texts a full vector build embeds (what `init` and the health page count against)."""
+    return len(vector_texts(codesets, only)[0])
+
+
+def vectors_are_current(
+    cache_dir: Path,
+    codesets: CodeSets,
+    *,
+    only: Callable[[Target], bool] | None = None,
+    model_path: str | None = None,
+    encoder: Encoder | None = None,
+) -> bool:
+    """Whether the finished vector file is this build's (same texts, same model): nothing to embed."""
+    texts, _ = vector_texts(codesets, only)
+    meta = _read_vector_meta(_vector_paths(cache_dir, codesets)[1])
+    return meta is not None and meta.get("digest") == _texts_digest(texts, _model_name(encoder, model_path))
+
+
+def vectors_checkpointed(cache_dir: Path, codesets: CodeSets) -> int:
+    """Texts already embedded by an unfinished build (its checkpoint files), for progress reports."""
+    partial = _partial_dir(cache_dir, codesets)
+    meta = _read_vector_meta(partial / "build.json")
+    if meta is None:
+        return 0
+    step = int(meta.get("checkpoint", VECTOR_CHECKPOINT))
+    total = int(meta.get("texts", 0))
+    return sum(min(step, total - int(p.stem)) for p in partial.glob("[0-9]*.npy") if p.stem.isdigit())
+
+
+def _read_vector_meta(path: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _save_npy(path: Path, matrix: npt.NDArray[Any]) -> None:
+    """Write a .npy file whole or not at all: a reader (or a resumed build) never sees half a file."""
+    temporary = path.with_name(path.name + ".tmp.npy")
+    np.save(temporary, matrix)
+    temporary.replace(path)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data))
+    temporary.replace(path)
+
+
+def build_vectors(
+    cache_dir: Path,
+    codesets: CodeSets,
+    *,
+    progress: Progress | None = None,
+    encoder: Encoder | None = None,
+    only: Callable[[Target], bool] | None = None,
+    batch: int = 512,
+    checkpoint: int = VECTOR_CHECKPOINT,
+    model_path: str | None = None,
+) -> int:
+    """Embed one text per searchable code (deduplicated) and save float16 vectors; returns the count.
+
+    What is embedded: every ICD-10-CM category, subcategory and code description (7th-character codes
+    share their base code's vector), every HCPCS code and modifier, CARC, RARC, POS and group codes.
+    ``only`` restricts the set (tests embed a handful of codes).
+
+    Resumable and idempotent: vectors current for these texts and this model are kept (nothing is
+    embedded); otherwise every ``checkpoint`` texts are saved in ``vectors-<key>.partial/``, and a build
+    that was stopped (a server killed half-way) continues after its last checkpoint. The finished
+    vector file is written first and the file of row keys last, each whole; `load_vectors` wants both
+    and checks that they agree, so search never reads a half-built matrix as complete.
+    ``batch`` is the number of texts per call of the encoder, which holds the encoder's lock for that
+    long: a background build uses small batches so that a query's embedding never waits long.
+    """
+    vector_file, keys_file = _vector_paths(cache_dir, codesets)
+    texts, keys = vector_texts(codesets, only)
+    model = _model_name(encoder, model_path)
+    digest = _texts_digest(texts, model)
+    existing = _read_vector_meta(keys_file)
+    if existing is not None and existing.get("digest") == digest and vector_file.exists():
         if progress:
-            progress("embedding code descriptions", min(start + batch, len(texts)), len(texts))
-    dimension = chunks[0].shape[1] if chunks else 0
-    matrix = np.vstack(chunks).astype(np.float16) if chunks else np.zeros((0, dimension), np.float16)
+            progress("embedding code descriptions", len(texts), len(texts))
+        return len(texts)
+    partial = _partial_dir(cache_dir, codesets)
+    build = {"digest": digest, "texts": len(texts), "checkpoint": checkpoint}
+    if _read_vector_meta(partial / "build.json") != build:
+        shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True, exist_ok=True)
+    _write_json(partial / "build.json", build)
+    if encoder is None:
+        from knowledge.embeddings import get_embedder
+
+        encoder = get_embedder(model_path)
+    shards: list[npt.NDArray[np.float16]] = []
+    for first in range(0, len(texts), checkpoint):
+        last = min(first + checkpoint, len(texts))
+        shard_file = partial / f"{first:07d}.npy"
+        shard = _load_shard(shard_file, last - first)
+        if shard is None:
+            parts = []
+            for start in range(first, last, batch):
+                parts.append(encoder.encode(texts[start : min(start + batch, last)], batch_size=min(batch, 64)))
+                if progress:
+                    progress("embedding code descriptions", min(start + batch, last), len(texts))
+            shard = np.vstack(parts).astype(np.float16)
+            _save_npy(shard_file, shard)
+        elif progress:
+            progress("embedding code descriptions", last, len(texts))
+        shards.append(shard)
+    dimension = shards[0].shape[1] if shards else 0
+    matrix = np.vstack(shards) if shards else np.zeros((0, dimension), np.float16)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    np.save(vector_file.with_suffix(".tmp.npy"), matrix)
-    vector_file.with_suffix(".tmp.npy").replace(vector_file)
-    keys_file.write_text(json.dumps({"model": Path(encoder.model_path).name, "keys": keys}))
+    _save_npy(vector_file, matrix)
+    _write_json(keys_file, {"model": model, "digest": digest, "rows": len(texts), "keys": keys})
+    shutil.rmtree(partial, ignore_errors=True)
     for old in cache_dir.glob("vectors-*"):
-        if old not in (vector_file, keys_file):
+        if old in (vector_file, keys_file):
+            continue
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
             old.unlink(missing_ok=True)
     codesets.vectors = None
     codesets.vectors_checked = False
     return len(texts)
 
 
-def load_vectors(cache_dir: Path, codesets: CodeSets) -> VectorIndex | None:
-    vector_file, keys_file = _vector_paths(cache_dir, codesets)
-    if not vector_file.exists() or not keys_file.exists():
+def _load_shard(path: Path, rows: int) -> npt.NDArray[np.float16] | None:
+    """A checkpoint of an earlier run, if it is whole (else it is embedded again)."""
+    if not path.exists():
         return None
-    meta = json.loads(keys_file.read_text())
-    matrix = np.ascontiguousarray(np.load(vector_file), dtype=np.float16)
+    try:
+        shard = np.load(path)
+    except (OSError, ValueError):
+        return None
+    if shard.ndim != 2 or shard.shape[0] != rows:
+        return None
+    return np.asarray(shard, dtype=np.float16)
+
+
+def load_vectors(cache_dir: Path, codesets: CodeSets) -> VectorIndex | None:
+    """The finished vectors, or None when there are none or they do not agree with their row keys (a
+    build under way or stopped half-way: the code search then ranks lexically)."""
+    vector_file, keys_file = _vector_paths(cache_dir, codesets)
+    meta = _read_vector_meta(keys_file)
+    if meta is None or not vector_file.exists():
+        return None
+    try:
+        matrix = np.ascontiguousarray(np.load(vector_file), dtype=np.float16)
+    except (OSError, ValueError):
+        return None
+    rows = meta.get("rows")
+    row_of: dict[str, int] = meta.get("keys", {})
+    if matrix.ndim != 2 or (rows is not None and matrix.shape[0] != rows):
+        return None
+    if row_of and max(row_of.values()) >= matrix.shape[0]:
+        return None
     target_row = np.full(len(codesets.index.targets), -1, dtype=np.int32)
-    for key, row in meta["keys"].items():
+    for key, row in row_of.items():
         target = codesets.index.target_of.get(key)
         if target is not None:
             target_row[target] = row

@@ -14,12 +14,14 @@ import builtins
 import datetime as dt
 import hashlib
 import json
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from knowledge.documents.ingest import (
     SHIPPED_KINDS,
@@ -62,6 +64,16 @@ from knowledge.progress import Progress
 
 #: Chunks embedded and stored per call; small documents are batched together up to this size.
 STORE_BATCH = 64
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """How far the index is: "missing" (never written), "building" (a build started and has not
+    finished: passages are missing) or "ready". ``done``/``total``: passages stored by the build so far."""
+
+    state: Literal["missing", "building", "ready"]
+    done: int = 0
+    total: int = 0
 
 
 class LazyEmbedder:
@@ -109,12 +121,34 @@ class KnowledgeBase:
         # The manifest describes one collection in one store; an embedded store moves with HOME.
         tag = hashlib.sha1(f"{chroma_url or 'embedded'}|{self.collection}".encode()).hexdigest()[:10]
         self.manifest_path = self.home / "knowledge" / f"manifest-{tag}.json"
+        # Present from the start of a build of the shipped sources to its end (also across a crash, so a
+        # build stopped half-way is never taken for a whole index). Any process reads it.
+        self.building_path = self.home / "knowledge" / f"building-{tag}.json"
+        # The background indexer writes through the same object the server's searches read: the saved
+        # manifest's stamp and the record of it being seen change together.
+        self._manifest_lock = threading.Lock()
         # Values derived from the manifest (payers, version families in force per day), per version.
         self._derived: dict[object, object] = {}
 
     def is_built(self) -> bool:
         """Whether an index was written here (by `init`, `knowledge add`): its manifest exists."""
         return self.manifest_path.exists()
+
+    def index_state(self) -> IndexState:
+        """Whether the shipped sources are indexed whole, still being indexed, or not at all."""
+        try:
+            marker = json.loads(self.building_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return IndexState("ready") if self.is_built() or self.chroma_url else IndexState("missing")
+        except (OSError, ValueError):  # caught mid-write: it is there, so a build is under way
+            return IndexState("building")
+        return IndexState("building", int(marker.get("done", 0)), int(marker.get("total", 0)))
+
+    def _mark_building(self, done: int, total: int) -> None:
+        self.building_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.building_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"done": done, "total": total}), encoding="utf-8")
+        temporary.replace(self.building_path)
 
     # --- lazily opened parts -----------------------------------------------------------------------------
 
@@ -135,9 +169,10 @@ class KnowledgeBase:
         return manifest
 
     def _save_manifest(self) -> None:
-        self.manifest.save()
-        self._derived.clear()
-        self._manifest_seen = self._manifest_stamp()
+        with self._manifest_lock:
+            self.manifest.save()
+            self._derived.clear()
+            self._manifest_seen = self._manifest_stamp()
 
     def _manifest_stamp(self) -> int:
         try:
@@ -147,16 +182,17 @@ class KnowledgeBase:
 
     def refresh(self) -> None:
         """Pick up changes another process (a CLI `knowledge add` next to the web app) made to the index."""
-        stamp = self._manifest_stamp()
-        seen = getattr(self, "_manifest_seen", None)
-        if stamp != seen:
-            self.__dict__.pop("manifest", None)
-            self._derived.clear()
-            if seen is not None and "store" in self.__dict__:
-                self.store.reopen()  # an embedded store does not see another process's writes otherwise
-            if "retriever" in self.__dict__:
-                self.retriever.invalidate()
-            self._manifest_seen = stamp
+        with self._manifest_lock:
+            stamp = self._manifest_stamp()
+            seen = getattr(self, "_manifest_seen", None)
+            if stamp != seen:
+                self.__dict__.pop("manifest", None)
+                self._derived.clear()
+                if seen is not None and "store" in self.__dict__:
+                    self.store.reopen()  # an embedded store does not see another process's writes otherwise
+                if "retriever" in self.__dict__:
+                    self.retriever.invalidate()
+                self._manifest_seen = stamp
 
     @cached_property
     def retriever(self) -> HybridRetriever:
@@ -167,7 +203,8 @@ class KnowledgeBase:
         if cached is not None:
             return cast(set[tuple[str, str]], cached)
         families = set()
-        for doc_id, entry in self.manifest.documents.items():
+        # A copy: the background indexer may record documents meanwhile (list() of a dict is one C call).
+        for doc_id, entry in list(self.manifest.documents.items()):
             if not entry_visible_to(entry, practice_id):  # another practice's version hides nothing here
                 continue
             start = int(str(entry.get("effective_from") or "").replace("-", "") or OPEN_START)
@@ -181,7 +218,8 @@ class KnowledgeBase:
         """The payers named by the documents the practice may read (computed once per manifest version)."""
         cached = self._derived.get(("payers", practice_id))
         if cached is None:
-            visible = {d: e for d, e in self.manifest.documents.items() if entry_visible_to(e, practice_id)}
+            documents = list(self.manifest.documents.items())
+            visible = {d: e for d, e in documents if entry_visible_to(e, practice_id)}
             cached = self._derived[("payers", practice_id)] = payer_records(visible)
         return cast(builtins.list[PayerRecord], cached)
 
@@ -243,6 +281,15 @@ class KnowledgeBase:
         passages = self.retriever.search(
             question, payer_keys=keys, on_date=on_date, limit=limit, mode=mode, practice_id=practice_id
         )
+        state = self.index_state()
+        if state.state == "building":
+            stored = f" ({state.done:,} of {state.total:,} passages stored so far)" if state.total else ""
+            notes.append(
+                f"The knowledge index is still being built{stored}: passages may be missing from this answer; "
+                "ask again in a few minutes."
+            )
+        elif state.state == "missing" and not passages:
+            notes.append("The knowledge index has not been built yet: `billing-assistant init` or `serve` builds it.")
         if any(p.in_force is False for p in passages):
             notes.append(
                 f"Some policies shown were not in force on {on_date or dt.date.today()} and no version in force "
@@ -276,7 +323,7 @@ class KnowledgeBase:
         """The indexed documents the practice may read (or those of one kind: playbook, policy,
         guidance, practice)."""
         self.refresh()
-        documents = self.manifest.documents
+        documents = dict(self.manifest.documents)
         infos = [self.manifest.info(d) for d in sorted(documents) if entry_visible_to(documents[d], practice_id)]
         return [i for i in infos if kind is None or i.kind == kind]
 
@@ -388,13 +435,18 @@ class KnowledgeBase:
         return f"{base}-{hashlib.sha1(str(path).encode()).hexdigest()[:6]}"
 
     def _write(
-        self, pending: Sequence[tuple[PreparedDocument, str]], report: IngestReport, progress: Progress | None
+        self,
+        pending: Sequence[tuple[PreparedDocument, str]],
+        report: IngestReport,
+        progress: Progress | None,
+        on_save: Callable[[int, int], None] | None = None,
     ) -> int:
         """Store the chunks of prepared documents, batching small documents together for the embedder.
 
         A document is recorded in the manifest only once all its new chunks are stored; its chunks that
         no longer exist are deleted after that. A passage id hashes everything that is embedded, so a
         chunk whose id is already stored keeps its vector and only gets the document's new metadata.
+        ``on_save(stored, total)`` runs after each save of the manifest (at most every few seconds).
         """
         total = sum(len(p.chunks) for p, _ in pending)
         if progress is not None:
@@ -432,6 +484,8 @@ class KnowledgeBase:
             if final or time.monotonic() - last_save > 5:
                 self._save_manifest()
                 last_save = time.monotonic()
+                if on_save is not None:
+                    on_save(stored, total)
 
         for prepared, source_key in pending:
             old = self.manifest.documents.get(prepared.meta.doc_id)
@@ -481,11 +535,23 @@ class KnowledgeBase:
             if entry["kind"] in gone_kinds and doc_id not in wanted:
                 self._drop(doc_id)
                 report.removed.append(doc_id)
-        report.chunks_written = self._write(pending, report, progress)
+        total = sum(len(prepared.chunks) for prepared, _ in pending)
+        if total:
+            # Removed only once every document is recorded; a build that stops leaves it, and the next
+            # one (any process) continues from the documents the manifest already holds.
+            self._mark_building(0, total)
+        report.chunks_written = self._write(pending, report, progress, on_save=self._build_saved)
         if report.removed:
             self.retriever.invalidate()
+        self.building_path.unlink(missing_ok=True)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _build_saved(self, stored: int, total: int) -> None:
+        """Part of a build is recorded: say how far it is, and let searches see the passages stored so far."""
+        self._mark_building(stored, total)
+        if "retriever" in self.__dict__:
+            self.retriever.invalidate()
 
     def add_guidance(self, passages: Iterable[Any], *, progress: Progress | None = None) -> IngestReport:
         """Index code-set guidance passages (``GuidancePassage``: doc_id, title, section_path, text,

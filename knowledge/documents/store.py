@@ -233,14 +233,21 @@ class VectorStore:
         return self._chroma
 
     def add(self, chunks: Sequence[Chunk], *, on_batch: Callable[[int], None] | None = None) -> None:
-        """Embed and store chunks, a batch at a time (``on_batch`` gets the size of each stored batch)."""
+        """Embed and store chunks, a batch at a time (``on_batch`` gets the size of each stored batch).
+
+        A batch is embedded before the store's lock is taken, and written under it (what LangChain's
+        ``add_texts`` does, an upsert, minus holding the lock while the model runs): a search beside the
+        server's background build then waits for one write, not for the embedding of 64 passages."""
         for start in range(0, len(chunks), _BATCH):
             batch = chunks[start : start + _BATCH]
+            texts = [c.embedding_text for c in batch]
+            vectors = self.embedder.embed_documents(texts)
             with self._lock:
-                self._current().add_texts(
-                    texts=[c.embedding_text for c in batch],
-                    metadatas=[chunk_metadata(c) for c in batch],
+                self._current()._collection.upsert(
                     ids=[c.passage_id for c in batch],
+                    embeddings=vectors,
+                    metadatas=[chunk_metadata(c) for c in batch],
+                    documents=texts,
                 )
             if on_batch is not None:
                 on_batch(len(batch))

@@ -469,7 +469,7 @@ function claimsCard(d) {
 function denialCard(d) {
   const decoded = d.decoded || [];
   return el("section", { class: "card denial", "aria-label": `Denial of claim ${d.claim_number}` },
-    el("h3", {}, `Claim ${d.claim_number} `, el("span", { class: `badge ${d.denied ? "bad" : "ok"}`, text: label(d.status) })),
+    el("h3", {}, `Claim ${d.claim_number} `, el("span", { class: `badge ${d.denied ? "bad" : statusTone(d.status)}`, text: label(d.status) })),
     definitions([
       ["Payer", d.payer],
       ["Service date", d.service_date],
@@ -592,6 +592,45 @@ function actionCard(action) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Search indexes still being built after the server started (GET /api/health `indexing`): a banner says
+// what is not complete yet and how far it is, until every part is ready. Claims, lookups and keyword code
+// search work meanwhile. The page asks again every few seconds and stops once nothing is left to build.
+const INDEX_POLL_MS = 3000;
+const INDEX_PARTS = [
+  ["knowledge", "Policy search", "passages"],
+  ["codes", "Search by meaning for codes", "code descriptions"],
+];
+
+function indexingText(indexing) {
+  const parts = [];
+  for (const [key, name, units] of INDEX_PARTS) {
+    const part = indexing[key];
+    if (!part || part.state === "ready" || part.state === "off") continue;
+    const count = part.total ? ` (${part.done.toLocaleString()} of ${part.total.toLocaleString()} ${units})` : "";
+    if (part.state === "failed") parts.push(`${name} could not be built (see the server log).`);
+    else if (part.state === "pending") parts.push(`${name}: waiting to be built.`);
+    else parts.push(`${name}: being built${count}.`);
+  }
+  return parts.length ? `Still preparing: ${parts.join(" ")} Claims, lookups and keyword code search work now.` : "";
+}
+
+async function watchIndexing() {
+  let indexing = null;
+  try {
+    const response = await fetch("/api/health", { headers: { Accept: "application/json" } });
+    indexing = ((await response.json()) || {}).indexing || null;
+  } catch (_) {
+    setTimeout(watchIndexing, INDEX_POLL_MS * 3); // the server is restarting: ask again later
+    return;
+  }
+  const banner = $("index-banner");
+  const text = indexing ? indexingText(indexing) : "";
+  banner.textContent = text;
+  banner.hidden = !text;
+  if (indexing && !indexing.ready) setTimeout(watchIndexing, INDEX_POLL_MS);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Wiring
 function onSubmit(event) {
   event.preventDefault();
@@ -624,6 +663,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     $("toggle-threads").setAttribute("aria-expanded", String(open));
   });
   $("passage").addEventListener("close", () => { if (citationOpener) citationOpener.focus(); });
+  watchIndexing();
   try {
     showApp(await api("/api/me"));
   } catch (_) {
