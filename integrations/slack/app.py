@@ -8,7 +8,8 @@ reference that is in the log. One `@app.error` handler covers whatever escapes a
 
 Where patient fields may be shown is decided per conversation (see `identity.channel_kind`); the service
 keeps them out of replies on `SLACK_CHANNEL`, and such replies link to the web chat for details.
-Slack re-sends an event it thinks was missed (`X-Slack-Retry-Num`); each event id is answered once.
+Slack re-sends an event it thinks was missed (`X-Slack-Retry-Num`), perhaps to another worker; each event
+id is answered once, by the worker whose insert of it into the practice database wins.
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ import contextlib
 import datetime as dt
 import logging
 import re
-import threading
-import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -34,6 +32,7 @@ from assistant.types import AgentReply, Channel, Requester
 from integrations.slack import blocks
 from integrations.slack.identity import Directory, channel_kind
 from knowledge.errors import AssistantError, ConfigurationError, InvalidInput, PermissionDenied
+from knowledge.practice.limits import DatabaseEventLedger, EventLedger
 
 log = logging.getLogger("billing_assistant.slack")
 
@@ -46,27 +45,6 @@ USAGE = {
 }
 _CLAIM_NUMBER = re.compile(r"^#?([A-Za-z0-9][A-Za-z0-9-]{0,29})$")
 _CODE_TOKEN = re.compile(r"^[A-Za-z]{0,3}[-‑ ]?[A-Za-z0-9]*\d[A-Za-z0-9.]*$")
-
-
-class SeenEvents:
-    """Event ids seen in the last `ttl` seconds (bounded), so a retried event is answered once."""
-
-    def __init__(self, ttl: float = 3600.0, size: int = 10_000) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def first(self, event_id: str) -> bool:
-        """True the first time an id is seen (and records it)."""
-        now = time.monotonic()
-        with self._lock:
-            while self._seen and (next(iter(self._seen.values())) < now - self.ttl or len(self._seen) >= self.size):
-                self._seen.popitem(last=False)
-            if event_id in self._seen:
-                return False
-            self._seen[event_id] = now
-            return True
 
 
 def command_question(command: str, text: str) -> str:
@@ -148,7 +126,8 @@ class SlackHandlers:
         self.settings = settings
         self.agent = agent
         self.directory = Directory(agent.sessions, practice_slug=settings.practice)
-        self.seen = SeenEvents()
+        # In the practice database, so an event Slack retries to another worker is still answered once.
+        self.seen: EventLedger = DatabaseEventLedger(agent.engine)
 
     def register(self, app: App) -> None:
         app.middleware(self.answer_each_event_once)

@@ -120,31 +120,37 @@ def login(body: LoginRequest, request: Request, response: Response, agent: Agent
     if wait:
         raise HTTPException(429, "Too many sign-in attempts; wait a moment.", headers={"Retry-After": str(wait)})
     email = body.email.strip().lower()
-    with session_scope(agent.sessions) as session:
+    # The throttle counts in the practice database, in transactions of its own: none of its calls may run
+    # while this request holds a writing transaction (on SQLite it would wait for the request's own lock).
+    with session_scope(agent.read_sessions) as session:
         practice_id = None
         if body.practice:
             practice_id = session.scalar(select(Practice.id).where(Practice.slug == body.practice))
         account = _account(session, throttle, email, body.practice, practice_id)
-        wait = throttle.account_wait(client, account)
-        if wait:
-            log.info("sign-in held back", extra={"request_id": request.state.request_id})
-            raise HTTPException(
-                429,
-                "Too many wrong passwords for this account; wait, or ask an administrator to reset the password.",
-                headers={"Retry-After": str(wait)},
-            )
+    wait = throttle.account_wait(client, account)
+    if wait:
+        log.info("sign-in held back", extra={"request_id": request.state.request_id})
+        raise HTTPException(
+            429,
+            "Too many wrong passwords for this account; wait, or ask an administrator to reset the password.",
+            headers={"Retry-After": str(wait)},
+        )
+    with session_scope(agent.sessions) as session:
         user = authenticate(session, email=body.email, password=body.password, practice_id=practice_id)
-        if user is None or (body.practice and practice_id is None):
-            throttle.failed(client, account)
-            log.info("sign-in refused", extra={"request_id": request.state.request_id})
-            raise HTTPException(401, "Wrong email or password.")
-        throttle.succeeded(client, account)
-        old = request.cookies.get(SESSION_COOKIE)
-        if old:
-            revoke_token(session, secret=old)
-        issued = issue_token(session, user=user, kind="session", lifetime=SESSION_LIFETIME)
-        slug = session.scalar(select(Practice.slug).where(Practice.id == user.practice_id)) or ""
-        principal = Principal.of(user, session_secret=issued.secret)
+        if user is not None and not (body.practice and practice_id is None):
+            old = request.cookies.get(SESSION_COOKIE)
+            if old:
+                revoke_token(session, secret=old)
+            issued = issue_token(session, user=user, kind="session", lifetime=SESSION_LIFETIME)
+            slug = session.scalar(select(Practice.slug).where(Practice.id == user.practice_id)) or ""
+            principal = Principal.of(user, session_secret=issued.secret)
+        else:
+            user = None
+    if user is None:
+        throttle.failed(client, account)
+        log.info("sign-in refused", extra={"request_id": request.state.request_id})
+        raise HTTPException(401, "Wrong email or password.")
+    throttle.succeeded(client, account)
     response.set_cookie(
         SESSION_COOKIE,
         issued.secret,

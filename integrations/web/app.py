@@ -34,6 +34,7 @@ from integrations.web.errors import as_assistant_error, status_for, unexpected_m
 from integrations.web.ratelimit import LoginThrottle, TokenBucket
 from knowledge.errors import AssistantError
 from knowledge.practice.database import check_schema
+from knowledge.practice.limits import DatabaseCounterStore
 
 STATIC_DIR = Path(__file__).parent / "static"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -110,7 +111,8 @@ def create_app(settings: Settings, *, agent: AgentService | None = None) -> Fast
 
     `agent` is the one agent service the routes use (built with `build_agent_service(settings)` when not
     given). `app.state.chat_limiter` is the per-user token bucket of /api/chat and `app.state.login_limiter` the
-    sign-in throttle (`ratelimit.LoginThrottle`); replace them to tune."""
+    sign-in throttle (`ratelimit.LoginThrottle`), both counted in the practice database so that every
+    worker shares them; replace them to tune."""
     if agent is None:
         agent = build_agent_service(settings)
     else:
@@ -139,8 +141,12 @@ def create_app(settings: Settings, *, agent: AgentService | None = None) -> Fast
     app.state.settings = settings
     app.state.agent = agent
     app.state.turns = turns
-    app.state.chat_limiter = TokenBucket(capacity=CHAT_BURST, per_second=CHAT_PER_MINUTE / 60)
-    app.state.login_limiter = LoginThrottle()
+    # Limits are counted in the practice database, so every worker on it holds a client back alike.
+    limits = DatabaseCounterStore(agent.engine)
+    app.state.chat_limiter = TokenBucket(
+        capacity=CHAT_BURST, per_second=CHAT_PER_MINUTE / 60, store=limits, namespace="chat"
+    )
+    app.state.login_limiter = LoginThrottle(store=limits)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(router)
     _error_handlers(app)

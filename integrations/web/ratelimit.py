@@ -1,53 +1,71 @@
-"""Rate limits, in process (enough for one server; a fleet would keep them in a shared store): a per-key
-token bucket for chat turns, and the sign-in throttle."""
+"""Rate limits: a per-key token bucket for chat turns, and the sign-in throttle.
+
+Their state lives in a `CounterStore` (`knowledge/practice/limits.py`). The web app gives them the
+database store, so every worker on the practice database counts the same requests: a client held back
+by one worker is held back by all of them. Built without a store they count in this process's memory,
+which is what unit tests and a single embedded worker need (and what a fleet must not use).
+
+Keys are hashed before they reach the store: the table never holds a client address or a typed email.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import math
-import threading
 import time
 from collections.abc import Callable
 
+from knowledge.practice.limits import Counter, CounterStore, MemoryCounterStore
+
+
+def _key(namespace: str, *parts: str) -> str:
+    digest = hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"{namespace}:{digest}"
+
 
 class TokenBucket:
-    """`capacity` requests at once, refilled at `per_second`; `take` says how long to wait when empty."""
+    """`capacity` requests at once, refilled at `per_second`; `take` says how long to wait when empty.
+
+    `clock` is Unix seconds (every worker must read the same time); tests pass a fake one."""
 
     def __init__(
-        self, *, capacity: float, per_second: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 10000
+        self,
+        *,
+        capacity: float,
+        per_second: float,
+        clock: Callable[[], float] = time.time,
+        max_keys: int = 10000,
+        store: CounterStore | None = None,
+        namespace: str = "bucket",
     ) -> None:
         if capacity < 1 or per_second <= 0:
             raise ValueError("capacity must be >= 1 and per_second > 0")
         self.capacity = capacity
         self.per_second = per_second
         self.clock = clock
-        self.max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
-        self._lock = threading.Lock()
+        self.store: CounterStore = store if store is not None else MemoryCounterStore(max_keys=max_keys)
+        self.namespace = namespace
 
     def take(self, key: str) -> float:
         """0 if the request may go ahead (one token spent); else the seconds until a token is back."""
-        with self._lock:
-            now = self.clock()
-            tokens, at = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - at) * self.per_second)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                self._forget_full(now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self.per_second
+        return self.store.update(_key(self.namespace, key), self._take, self.clock())
+
+    def _take(self, current: Counter | None, now: float) -> tuple[Counter, float]:
+        tokens, at = (self.capacity, now) if current is None else (current.value, current.at)
+        tokens = min(self.capacity, tokens + max(0.0, now - at) * self.per_second)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / self.per_second
+        # Once the bucket would be full again the row says nothing a new bucket would not: it may go.
+        full_at = now + (self.capacity - tokens) / self.per_second
+        return Counter(value=tokens, at=now, expires_at=full_at), wait
 
     def retry_after(self, key: str) -> int:
         """`take` as whole seconds for a Retry-After header (0: go ahead)."""
         wait = self.take(key)
         return 0 if wait == 0 else max(1, math.ceil(wait))
-
-    def _forget_full(self, now: float) -> None:
-        if len(self._buckets) <= self.max_keys:
-            return
-        full_after = self.capacity / self.per_second
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
 
 
 class LoginThrottle:
@@ -57,14 +75,16 @@ class LoginThrottle:
       over many accounts (`client_burst`, then one every `1 / client_per_second` seconds).
     - Per client and account: after `pair_failures` wrong passwords in a row, that client waits before
       trying that account again, the wait doubling up to `max_lockout` seconds. Other clients, the real
-      user's among them, are not held up; a right password clears the count.
-    - Per account: `account_failures` wrong passwords from anywhere within `window` seconds lock the
-      account for `max_lockout` seconds (a guess spread over many addresses).
+      user's among them, are not held up; a right password clears the count (a streak also lapses after
+      `window` quiet seconds).
+    - Per account: `account_failures` wrong passwords from anywhere within a window of `window` seconds
+      (a fixed window, begun by the first failure) lock the account for `max_lockout` seconds (a guess
+      spread over many addresses).
 
     An account is named by the caller together with a fingerprint of its password hash
     (`account_key`), so when an administrator resets the password (`billing-assistant users
     set-password`) every count and lock of the old one is gone at once, in a running server too.
-    Counts are per process, like `TokenBucket`.
+    Counts live in `store` (see the module docstring): shared by every worker with the database store.
     """
 
     def __init__(
@@ -76,8 +96,9 @@ class LoginThrottle:
         account_failures: int = 50,
         window: float = 900.0,
         max_lockout: int = 900,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         max_keys: int = 10000,
+        store: CounterStore | None = None,
     ) -> None:
         if pair_failures < 1 or account_failures < 1 or max_lockout < 1 or window <= 0:
             raise ValueError("failure counts, window and max_lockout must be positive")
@@ -87,12 +108,14 @@ class LoginThrottle:
         self.window = window
         self.max_lockout = max_lockout
         self.clock = clock
-        self.max_keys = max_keys
-        self.clients = TokenBucket(capacity=client_burst, per_second=client_per_second, clock=clock, max_keys=max_keys)
-        self._pairs: dict[tuple[str, str], tuple[int, float]] = {}  # -> (failures in a row, locked until)
-        self._accounts: dict[str, list[float]] = {}  # -> times of recent failures
-        self._account_locks: dict[str, float] = {}  # -> locked until
-        self._lock = threading.Lock()
+        self.store: CounterStore = store if store is not None else MemoryCounterStore(max_keys=max_keys)
+        self.clients = TokenBucket(
+            capacity=client_burst,
+            per_second=client_per_second,
+            clock=clock,
+            store=self.store,
+            namespace="login-client",
+        )
 
     @staticmethod
     def account_key(name: str, password_hashes: list[str | None]) -> str:
@@ -106,34 +129,36 @@ class LoginThrottle:
 
     def account_wait(self, client: str, account: str) -> int:
         """Seconds before this client may try this account again (0: go ahead)."""
-        with self._lock:
-            now = self.clock()
-            until = max(self._account_locks.get(account, 0.0), self._pairs.get((client, account), (0, 0.0))[1])
-            return 0 if until <= now else max(1, math.ceil(until - now))
+        now = self.clock()
+        held = [
+            self.store.peek(_key("login-pair", client, account), now),
+            self.store.peek(_key("login-account", account), now),
+        ]
+        until = max((c.until for c in held if c is not None), default=0.0)
+        return 0 if until <= now else max(1, math.ceil(until - now))
 
     def failed(self, client: str, account: str) -> None:
-        with self._lock:
-            now = self.clock()
-            count, _until = self._pairs.get((client, account), (0, 0.0))
-            count += 1
-            until = 0.0
-            if count >= self.pair_failures:
-                until = now + min(self.max_lockout, 30 * 2 ** (count - self.pair_failures))
-            self._pairs[(client, account)] = (count, until)
-            recent = [at for at in self._accounts.get(account, []) if now - at < self.window] + [now]
-            self._accounts[account] = recent
-            if len(recent) >= self.account_failures:
-                self._account_locks[account] = now + self.max_lockout
-                self._accounts[account] = []
-            self._forget(now)
+        """Count a wrong password of this client for this account (both counts, each atomically)."""
+        now = self.clock()
+        self.store.update(_key("login-pair", client, account), self._pair_failed, now)
+        self.store.update(_key("login-account", account), self._account_failed, now)
 
     def succeeded(self, client: str, account: str) -> None:
-        with self._lock:
-            self._pairs.pop((client, account), None)
+        self.store.forget(_key("login-pair", client, account))
 
-    def _forget(self, now: float) -> None:
-        if len(self._pairs) + len(self._accounts) + len(self._account_locks) <= self.max_keys:
-            return
-        self._pairs = {k: v for k, v in self._pairs.items() if v[1] > now}
-        self._accounts = {k: v for k, v in self._accounts.items() if v and now - v[-1] < self.window}
-        self._account_locks = {k: v for k, v in self._account_locks.items() if v > now}
+    def _pair_failed(self, current: Counter | None, now: float) -> tuple[Counter, None]:
+        count = 1 + (int(current.value) if current is not None else 0)
+        until = 0.0
+        if count >= self.pair_failures:
+            until = now + min(self.max_lockout, 30 * 2 ** (count - self.pair_failures))
+        return Counter(value=count, at=now, until=until, expires_at=max(until, now) + self.window), None
+
+    def _account_failed(self, current: Counter | None, now: float) -> tuple[Counter, None]:
+        if current is None or now - current.at >= self.window:
+            count, started, until = 0, now, current.until if current is not None else 0.0
+        else:
+            count, started, until = int(current.value), current.at, current.until
+        count += 1
+        if count >= self.account_failures:
+            until, count, started = now + self.max_lockout, 0, now
+        return Counter(value=count, at=started, until=until, expires_at=max(started + self.window, until)), None

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -592,15 +593,16 @@ class Feedback(Base):
 
 
 class AuthToken(Base):
-    """A web sign-in session or an API token of a user. Only the SHA-256 of the secret is stored: the
-    secret itself is a random 256-bit value shown once (in the cookie, or by `users token`)."""
+    """A web sign-in session, an API token or an MCP access token of a user. Only the SHA-256 of the secret is
+    stored: the secret itself is a random 256-bit value shown once (in the cookie, by `users token` or by
+    `users mcp-token create`). The kind is a plain string, so a new kind needs no migration."""
 
     __tablename__ = "auth_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(12), doc="session (web sign-in) or api (scripts).")
+    kind: Mapped[str] = mapped_column(String(12), doc="session (web sign-in), api (scripts) or mcp (an MCP client).")
     name: Mapped[str | None] = mapped_column(String(100), doc="What an API token is for.")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, doc="SHA-256 hex of the secret.")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
@@ -633,3 +635,33 @@ class AppealLetter(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LimitCounter(Base):
+    """One rate-limit or sign-in-throttle counter, shared by every worker (`knowledge/practice/limits.py`).
+
+    Not practice data: the key is a namespace and a SHA-256 of what is counted (a user, a client address,
+    an account), so neither addresses nor typed emails are stored. Times are Unix seconds as floats, since
+    the limiters do arithmetic on them in every worker alike; a row whose `expires_at` has passed counts as
+    absent and is pruned."""
+
+    __tablename__ = "limit_counters"
+    __table_args__ = (Index("ix_limit_counters_expires_at", "expires_at"),)
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[float] = mapped_column(Float, doc="Tokens left (a bucket) or failures counted (a throttle).")
+    at: Mapped[float] = mapped_column(Float, doc="When `value` was last brought up to date (a window's start).")
+    until: Mapped[float] = mapped_column(Float, doc="Locked until (0: not locked).")
+    expires_at: Mapped[float] = mapped_column(Float, doc="After this the row means nothing and may be deleted.")
+
+
+class SlackEvent(Base):
+    """A Slack event id already taken by a worker: the primary key makes the first INSERT win, so an event
+    Slack retries to another worker is answered once. Kept for an hour (Slack retries within minutes)."""
+
+    __tablename__ = "slack_events"
+    __table_args__ = (Index("ix_slack_events_expires_at", "expires_at"),)
+
+    event_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    received_at: Mapped[float] = mapped_column(Float, doc="Unix seconds.")
+    expires_at: Mapped[float] = mapped_column(Float, doc="Unix seconds; pruned after.")
