@@ -26,6 +26,7 @@ IDENTIFIER_ARGUMENTS = frozenset(
     {
         "claim_number",
         "claim_numbers",
+        "prepayment",
         "code",
         "codes",
         "diagnoses",

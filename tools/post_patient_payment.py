@@ -152,6 +152,10 @@ EXAMPLES = (
     "took $30 at checkout for clm 1911",
     "pymt $45 visa claim 1425",
     "post $20 to it",
+    # Money taken ahead of the payer's decision: a prepayment (the tool's `prepayment` argument).
+    "pt is paying ahead, post a $50 prepayment to claim 1610",
+    "deposit of $100 from the pt for 2001 before the surgery",
+    "collect $75 in advance on 1184 as a prepayment",
     "she paid $40 cash on that one, post it",
     "apply the copay to that claim",
     "record a $15.50 card payment on it",

@@ -84,6 +84,7 @@ def show_claim(
     as_json: JsonOption = False,
 ) -> None:
     """Show one claim: status history, lines, diagnoses, remittances and balances."""
+    from knowledge.codesets.x12codes import describe_claim_status
     from tools.get_claim import get_claim
 
     ctx = CliContext()
@@ -111,7 +112,9 @@ def show_claim(
             )
         console.print(lines)
         for event in claim.status_history:
-            codes = ":".join(c for c in (event.category_code, event.status_code) if c)
+            codes = describe_claim_status(event.category_code, event.status_code, source=event.source).describe(
+                short=True
+            )
             console.print(f"  {event.effective_date}  {event.status:<15} {event.source:<6} {codes} {event.note or ''}")
         for remit in claim.remittances:
             adjustments = ", ".join(f"{a.group_code}-{a.reason_code} {a.amount:,.2f}" for a in remit.adjustments)

@@ -20,7 +20,14 @@ from argon2 import PasswordHasher
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from knowledge.practice.ledger import adjustment_entries, apply_totals, charge_entries, new_entry, totals_from_entries
+from knowledge.practice.ledger import (
+    adjustment_entries,
+    apply_totals,
+    charge_entries,
+    derive_status,
+    new_entry,
+    totals_from_entries,
+)
 from knowledge.practice.models import (
     Adjustment,
     AuditRecord,
@@ -807,4 +814,6 @@ class _DemoBuilder:
         for entry in self.session.scalars(select(LedgerEntry).where(LedgerEntry.practice_id == self.practice.id)):
             entries.setdefault(entry.claim_id, []).append(entry)
         for claim in self.session.scalars(select(Claim).where(Claim.practice_id == self.practice.id)):
-            apply_totals(claim, totals_from_entries(entries.get(claim.id, [])))
+            totals = totals_from_entries(entries.get(claim.id, []))
+            apply_totals(claim, totals)
+            claim.status = derive_status(claim.status, totals)  # the rule the posting paths use: $0 open is paid
