@@ -50,6 +50,7 @@ COMMANDS: dict[str, str] = {
     "x12": "integrations.cli.x12:app",
     "codes": "integrations.cli.codes:app",
     "knowledge": "integrations.cli.knowledge:app",
+    "practices": "integrations.cli.practices:app",
     "users": "integrations.cli.users:app",
     "slack": "integrations.cli.slack:app",
 }

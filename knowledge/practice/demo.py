@@ -250,22 +250,6 @@ class DemoReport:
     credentials: dict[str, str] = field(default_factory=dict)
 
 
-def _npi_check_digit(first_nine: str) -> str:
-    # The NPI check digit is Luhn over "80840" + the first nine digits.
-    digits = [int(d) for d in "80840" + first_nine]
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2 == 0:
-            digit *= 2
-            digit = digit - 9 if digit > 9 else digit
-        total += digit
-    return str((10 - total % 10) % 10)
-
-
-def valid_npi(npi: str) -> bool:
-    return len(npi) == 10 and npi.isdigit() and _npi_check_digit(npi[:9]) == npi[9]
-
-
 def demo_practice_counts(session: Session, practice_id: int) -> dict[str, int]:
     def count(model: type, *criteria: object) -> int:
         return int(session.scalar(select(func.count()).select_from(model).where(*criteria)) or 0)  # type: ignore[arg-type]

@@ -210,3 +210,28 @@ def test_the_console_script_keeps_the_promise(database: str, tmp_path: Path) -> 
     )
     assert batch.returncode == 1, batch.stderr
     assert json.loads(batch.stdout)["summary"]["errors"] == 1
+
+
+def test_a_practice_of_your_own_then_its_first_user(cli, database: str) -> None:  # type: ignore[no-untyped-def]
+    """Beyond the demo: `practices add`, then `users add --practice`; bad values and a taken slug exit 1."""
+    made = cli("practices", "add", "northside", "--name", "Northside Pediatrics", "--npi", "1003000126", "--json")
+    assert made.code == 0, made.stderr
+    assert made.json() == {
+        "id": made.json()["id"],
+        "slug": "northside",
+        "name": "Northside Pediatrics",
+        "npi": "1003000126",
+    }  # type: ignore[index]
+    again = cli("practices", "add", "northside", "--name", "Other", "--json")
+    assert again.code == 1 and again.json()["error"] == "conflict"  # type: ignore[index]
+    bad_npi = cli("practices", "add", "south", "--name", "South", "--npi", "1234567890")
+    assert bad_npi.code == 1 and "not a valid NPI" in bad_npi.stderr
+    bad_slug = cli("practices", "add", "South Side", "--name", "South")
+    assert bad_slug.code == 1 and "slug" in bad_slug.stderr
+    user = cli("users", "add", "owner@northside.example", "--role", "admin", "--practice", "northside", "--no-password")
+    assert user.code == 0, user.stderr
+    listed = cli("practices", "list", "--json").json()
+    assert isinstance(listed, list)
+    row = next(p for p in listed if p["slug"] == "northside")
+    assert (row["users"], row["patients"], row["claims"]) == (1, 0, 0)
+    assert not any(p["slug"] == "south" for p in listed)  # refused ones left nothing behind

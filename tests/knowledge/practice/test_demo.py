@@ -10,7 +10,7 @@ import simple_icd_10_cm as icd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from knowledge.practice.demo import seed_demo_practice, valid_npi
+from knowledge.practice.demo import seed_demo_practice
 from knowledge.practice.ledger import claim_totals
 from knowledge.practice.models import (
     Adjustment,
@@ -27,6 +27,7 @@ from knowledge.practice.models import (
     Remittance,
     RemittanceClaim,
 )
+from knowledge.practice.practices import valid_npi
 
 AS_OF = dt.date(2026, 11, 22)
 
