@@ -143,12 +143,17 @@ def run_codes_bench(codesets: CodeSets, *, rounds: int = 200) -> dict[str, Any]:
 
 
 if __name__ == "__main__":  # python -m evals.codes_eval CACHE_DIR
+    import argparse
     import json
-    import sys
 
     from knowledge.codesets import load_codesets
 
-    loaded = load_codesets(Path(sys.argv[1]))
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.codes_eval", description="Code search quality (top-1/top-5) and lookup speed."
+    )
+    parser.add_argument("cache_dir", type=Path, help="the code-set cache folder, e.g. HOME/cache")
+    arguments = parser.parse_args()
+    loaded = load_codesets(arguments.cache_dir)
     print(json.dumps(run_codes_eval(loaded), indent=2))
     print(json.dumps(run_codes_bench(loaded), indent=2))
 

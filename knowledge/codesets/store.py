@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 _PARENTHESES = re.compile(r"\([^()]*\)")
 
 #: Bump when a parser or the index layout changes: old caches are then rebuilt.
-PARSER_VERSION = "6"
+PARSER_VERSION = "7"
 #: While a server has no code vectors, how often it looks whether they were completed since.
 VECTOR_RECHECK_SECONDS = 2.0
 #: Code descriptions embedded per checkpoint file of a vector build (about 10 s of work on 2 cores).

@@ -108,6 +108,10 @@ _PHRASES = (
 )
 
 
+#: Words ending in -ism that are not a condition named after its adjective (organism is not organ).
+_NOT_ISM = frozenset({"organism", "organisms", "mechanism", "mechanisms"})
+
+
 def stem(token: str) -> str:
     """A light, consistent suffix stemmer (fracture, fractures, fractured -> fractur)."""
     if len(token) <= 3 or token.isdigit():
@@ -116,6 +120,8 @@ def stem(token: str) -> str:
         token = token[:-3] + "y"
     elif token.endswith("s") and not token.endswith(("ss", "us", "is")):
         token = token[:-1]
+    if token.endswith("ism") and len(token) > 7 and token not in _NOT_ISM:
+        token = token[:-3]  # hypothyroidism -> hypothyroid: coders type the adjective ("hypothyroid dx")
     if token.endswith("ing") and len(token) > 5:
         token = token[:-3]
     elif token.endswith("ed") and len(token) > 4:
