@@ -32,16 +32,25 @@ from assistant import composer, repair
 from assistant.dialogue import PLAN_KEY, read_state_note, turn_messages
 from assistant.router import Router, RouteScore, saved_router, shared_router
 from tools.descriptor import NeedSlot, ToolDescriptor
-from tools.slots import Slots, find_birth_date, find_payer, read_slots, replace_payer
+from tools.slots import WHOLE_BALANCE, Slots, find_birth_date, find_payer, read_slots, replace_payer
 
 # Conversation patterns (how people refer back), not requests: kept as patterns because they are regular.
 FOLLOW_BEFORE = re.compile(r"\b(the one before|one before (?:it|that)|previous one|prior one|before that)\b", re.I)
 FOLLOW_AFTER = re.compile(r"\b(the (?:one|claim) after|next one|after that)\b", re.I)
 ELLIPSIS = re.compile(
     r"^\s*(?:and|what about|how about|same (?:for|with|on)|same thing for|and for|also|now|ok(?:ay)?|then|"
-    r"do the same for|do that for|repeat for|what of|different claim)\b",
+    r"do the same for|do that for|repeat for|what of|different claim|"
+    r"what (?:was|is|were|are|about) \w+['’]s\b)",  # "what was aetna's before 2024": the same question, another payer
     re.I,
 )
+#: What a claim shows (its lines, money and dates): asked about with a claim in the thread, the claim answers.
+_CLAIM_FIELD = re.compile(
+    r"\b(?:balance|bal|owes?|owed|paid|allowed|billed|charges?|modifiers?|mods?|lines?|units|dos|"
+    r"date of service|remit|eob|check (?:number|no|#)|dx(?:s|es)? on|diagnos[ie]s on)\b",
+    re.I,
+)
+#: A time the carried question keeps ("before 2024"): which version of a policy applied.
+_WHEN = re.compile(r"\b(?:before|after|since|until|prior to|as of|in)\s+(?:19|20)\d\d\b", re.I)
 NARROWING = re.compile(r"^\s*(?:only|just)\b|\b(?:the|those) [\w -]{2,30} ones\b", re.I)
 PRONOUN = re.compile(r"\b(it|its|that|this|them|those|these|same|the claim|that claim|the patient|that one)\b", re.I)
 # Where one message asks two things: "explain the denial and tell me the balance".
@@ -119,7 +128,13 @@ class OfflinePlanner(BaseChatModel):
         routes: dict[str, Sequence[str]] = {d.name: d.examples for d in self.all_descriptors() if d.examples}
         routes[repair.HELP] = repair.HELP_EXAMPLES
         routes[repair.UNSUPPORTED] = repair.UNSUPPORTED_EXAMPLES
-        families: dict[str, str] = {d.name: str(d.access) for d in self.all_descriptors()}
+        # Code tools and knowledge search are one family for the router's confidence: both answer from public
+        # reference (code sets, policies, guidance) about what the message names, so a message split between
+        # them ("how do i fix co-16 m51": the codes or the playbook?) is a sure reference question.
+        families: dict[str, str] = {
+            d.name: "reference" if str(d.access) in {"codes", "knowledge"} else str(d.access)
+            for d in self.all_descriptors()
+        }
         return routes, families
 
     def router(self) -> Router:
@@ -198,6 +213,13 @@ class OfflinePlanner(BaseChatModel):
             return Understanding(parts)
         top = ranked[0]
         last = (state.get("last_calls") or [{}])[0].get("name")
+        if not sure and state.get("claim") and _CLAIM_FIELD.search(text) and not (slots.codes or slots.payer):
+            # "and the balance?", "what modifier was on the line": not sure of the route, but the thread is about
+            # a claim and the message asks for something the claim shows. Showing that claim answers it.
+            claim_view = self.descriptor("get_claim")
+            if claim_view is not None and claim_view.name in self.tool_names and not slots.patient_name:
+                slots.claim_numbers = slots.claim_numbers or [str(state["claim"])]
+                return Understanding([self._part(claim_view, slots, state)])
         if not sure and last and last not in _WRITES and len(text.split()) <= 4:
             # "excludes1?", "billable?" after a lookup: the same question about the same subject.
             descriptor = self.descriptor(last)
@@ -221,7 +243,6 @@ class OfflinePlanner(BaseChatModel):
         last answer listed, told apart by its date, status, payer or description."""
         if slots.claim_number or slots.medical_codes or slots.patient_name or slots.birth_date:
             return None
-        top = self.descriptor(ranked[0].route)
         narrowed = _narrow_claims(slots, state.get("claim_candidates") or [])
         if narrowed:
             awaiting = state.get("awaiting") or {}
@@ -229,8 +250,8 @@ class OfflinePlanner(BaseChatModel):
             if awaiting.get("slot") == "claim_number" and (asked := self.descriptor(str(awaiting.get("route")))):
                 chosen = asked  # the answer to "which claim do you mean?"
                 _restore(awaiting, slots)
-            elif top is not None and "claim" in top.referents and router.confidence(ranked) >= router.floor:
-                chosen = top  # "why was the october one denied"
+            elif (about := self._about_a_claim(router, ranked)) is not None:
+                chosen = about  # "why was the october one denied", "explain the denial on the top one"
             else:  # "oct visit balance", "post $40 to the october one"
                 chosen = self.descriptor("post_patient_payment" if slots.amount is not None else "get_claim")
             if chosen is None or chosen.name not in self.tool_names:
@@ -257,6 +278,23 @@ class OfflinePlanner(BaseChatModel):
         if code and lookup is not None and lookup.name in self.tool_names:
             slots.codes = [("code", code)]
             return Understanding([self._part(lookup, slots, state)])
+        return None
+
+    def _about_a_claim(self, router: Router, ranked: list[RouteScore]) -> ToolDescriptor | None:
+        """The tool for one claim among the two best routes, when the router is sure of their family: "explain
+        the denial on the top one" scores the denial list first and the one claim's denial close behind; the
+        message picks one claim, so it is the latter."""
+        if router.confidence(ranked) < router.floor:
+            return None
+        family = router.families.get(ranked[0].route, ranked[0].route)
+        for scored in ranked[:2]:
+            descriptor = self.descriptor(scored.route)
+            if (
+                descriptor is not None
+                and "claim" in descriptor.referents
+                and router.families.get(scored.route, scored.route) == family
+            ):
+                return descriptor
         return None
 
     def _in_context(self, ranked: list[RouteScore], slots: Slots, state: dict[str, Any]) -> list[RouteScore]:
@@ -341,7 +379,7 @@ class OfflinePlanner(BaseChatModel):
                 slots.claim_numbers = [picked]
             elif state.get("claim"):
                 slots.claim_numbers = [str(state["claim"])]
-        if descriptor.name == "post_patient_payment" and slots.amount is None and _WHOLE_BALANCE.search(slots.text):
+        if descriptor.name == "post_patient_payment" and slots.amount is None and WHOLE_BALANCE.search(slots.text):
             owed = (state.get("patient_balances") or {}).get(slots.claim_number or "")
             if owed not in (None, "0", "0.00"):
                 from decimal import Decimal
@@ -441,6 +479,9 @@ class OfflinePlanner(BaseChatModel):
             question = str(previous_args.get("question") or "")
             if slots.payer:
                 question = replace_payer(question, slots.payer) if find_payer(question) else f"{question} {slots.payer}"
+                when = _WHEN.search(text)
+                if when and when.group(0).lower() not in question.lower():
+                    question = f"{question} {when.group(0)}"
                 carried = read_slots(question, today=self.today())
                 carried.payer = slots.payer
             return Understanding([Part(previous.name, calls=[_clean({"question": question, "payer": carried.payer})])])
@@ -572,11 +613,6 @@ class OfflinePlanner(BaseChatModel):
         return {"name": name, "args": arguments, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
 
 
-_WHOLE_BALANCE = re.compile(
-    r"\b(the rest|rest of it|full (?:amount|amt|balance|bal)|in full|"
-    r"(?:what|all) (?:s?he|they|the pt|the patient) owe[sd]?|the (?:pt |patient )?balance|remaining|what'?s left)\b",
-    re.I,
-)
 _PICKS = re.compile(r"\b(?:one|ones|that code|this code|that dx|the code for the)\b", re.I)
 _CANDIDATE_STOP = frozenset(
     re.findall(
@@ -600,6 +636,55 @@ def _candidate_numbers(state: dict[str, Any]) -> list[str]:
     return [str(c["claim_number"] if isinstance(c, dict) else c) for c in state.get("claim_candidates") or []]
 
 
+_ORDINALS = {
+    "first": 1,
+    "1st": 1,
+    "top": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "sixth": 6,
+    "6th": 6,
+    "seventh": 7,
+    "7th": 7,
+    "eighth": 8,
+    "8th": 8,
+    "ninth": 9,
+    "9th": 9,
+    "tenth": 10,
+    "10th": 10,
+    "last": -1,
+    "bottom": -1,
+}
+# "the 4th one", "the first claim", "the last one", "the second denied one", "#2", "number 3", "no. 3".
+_ORDINAL = re.compile(
+    r"\b(?P<word>" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + r")\s+(?:(?P<kind>[a-z]+)\s+)?"
+    r"(?:one|claim|visit|code|dx|result|line|entry)\b|(?:#|\bnumber\s+|\bno\.?\s*)(?P<number>10|[1-9])(?!\d)",
+    re.I,
+)
+
+
+def _ordinal(text: str) -> tuple[int, str | None] | None:
+    """The position a message picks from the list just shown (1-based; -1 the last) and the word between
+    ordinal and noun ("the second *denied* one"), or None when it picks by position nowhere."""
+    match = _ORDINAL.search(text)
+    if match is None:
+        return None
+    if match.group("number"):
+        return int(match.group("number")), None
+    return _ORDINALS[match.group("word").lower()], (match.group("kind") or None)
+
+
+def _at(items: list[Any], position: int) -> list[Any]:
+    index = position - 1 if position > 0 else len(items) + position
+    return [items[index]] if 0 <= index < len(items) else []
+
+
 def _pick_claim(slots: Slots, candidates: list[Any]) -> str | None:
     """The one claim of those just shown that "the october one", "the denied one", "the 10/20 one" means."""
     narrowed = _narrow_claims(slots, candidates)
@@ -613,6 +698,11 @@ def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
         return None
     text = slots.text.lower()
     chosen = [c for c in candidates if isinstance(c, dict)]
+    picked = _ordinal(text)
+    if picked is not None and picked[1] is None:
+        # "the 4th one", "#2": a place in the list as it was shown (a status word elsewhere in the message,
+        # "why was the 4th one denied", is the question, not a filter).
+        return [str(c["claim_number"]) for c in _at(chosen, picked[0])]
     narrowed = False
     short_date = re.search(r"\b(\d{1,2})/(\d{1,2})\b", text)
     if short_date:
@@ -628,15 +718,20 @@ def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
     if slots.payer:
         chosen = [c for c in chosen if slots.payer.lower() in str(c.get("payer") or "").lower()] or chosen
         narrowed = True
+    if picked is not None and narrowed:  # "the second denied one": the place among those the filter keeps
+        return [str(c["claim_number"]) for c in _at(chosen, picked[0])]
     return [str(c["claim_number"]) for c in chosen] if narrowed else None
 
 
 def _pick_code(text: str, candidates: list[Any]) -> str | None:
     """The code of a search's results that "the unspecified one" or "the vertebrogenic one" means."""
+    shown = [c for c in candidates if isinstance(c, dict)]
+    picked = _ordinal(text)
+    if picked is not None and picked[1] is None and shown:  # "look up the second one", "is #3 billable"
+        return next((str(c["code"]) for c in _at(shown, picked[0])), None)
     words = [w for w in re.findall(r"[a-z][a-z0-9-]{2,}", text.lower()) if w not in _CANDIDATE_STOP]
     if not words or not candidates:
         return None
-    shown = [c for c in candidates if isinstance(c, dict)]
 
     def has(candidate: dict[str, Any], word: str) -> bool:
         return bool(re.search(rf"\b{re.escape(word[:7])}", str(candidate.get("description", "")).lower()))
@@ -647,7 +742,18 @@ def _pick_code(text: str, candidates: list[Any]) -> str | None:
     if not telling or not _PICKS.search(text):
         return None
     matching = [c for c in shown if all(has(c, w) for w in telling)]
+    if len(matching) > 1:
+        # "the unspecified one" of a low back pain search: M54.50 (closest to the code the list is about, its
+        # first hit M54.5), not M54.9 Dorsalgia, unspecified further down.
+        first = str(shown[0]["code"])
+        shared = [_shared_prefix(first, str(c["code"])) for c in matching]
+        matching = [c for c, n in zip(matching, shared, strict=True) if n == max(shared)]
     return str(matching[0]["code"]) if len(matching) == 1 else None
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    """How many leading characters two codes share (M54.5 and M54.50: 5; M54.5 and M54.9: 4)."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
 # The claims just listed, all of them: "for those", "all of them", "these claims", "each one".

@@ -51,7 +51,7 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
 
 
 def plan(slots: Slots) -> list[dict[str, Any]]:
-    numbers = slots.claim_numbers or slots.maybe_claims
+    numbers = slots.claims_named
     if not numbers:
         raise NeedSlot(CLAIM_SLOT)
     return [{"claim_numbers": numbers}]

@@ -68,6 +68,9 @@ class ToolDescriptor:
     plan: Callable[[Any], list[dict[str, Any]]] | None = None
     render: Renderer | None = None
     describe: Callable[..., str] | None = None  # writes: what would be written, checked now
+    # Writes: the arguments a request leaves to the data ("write off the balance": the open amount), fixed
+    # when the action is proposed, so what a person confirms is exactly what is written.
+    settle: Callable[..., dict[str, Any]] | None = None
     # A read tool that also files a draft a person edits before anything leaves the practice (an appeal
     # letter): it gets the read-write session and runs without the confirm step; its call is audited.
     writes_draft: bool = False

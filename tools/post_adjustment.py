@@ -21,7 +21,7 @@ CONFIRM_ROLES = ("admin", "biller")
 
 def post_adjustment(
     claim_number: str,
-    amount: Decimal,
+    amount: Decimal | None = None,
     reason_code: str = "45",
     group_code: str = "CO",
     side: Literal["payer", "patient"] = "payer",
@@ -34,8 +34,10 @@ def post_adjustment(
 ) -> PostingResult:
     """Adjust (write off) part of a claim's balance: `side` payer for the insurance balance (e.g. CO-45
     contractual) or patient for the patient balance (e.g. a small-balance write-off); `reason_code` is a
-    claim adjustment reason code (CARC) and `group_code` CO, OA, PI or PR. Only runs after a person with
-    the biller or admin role confirms it."""
+    claim adjustment reason code (CARC) and `group_code` CO, OA, PI or PR. Leave `amount` out to write off
+    that side's whole open balance ("write off the balance on 1333"): the amount is fixed when the action is
+    proposed and shown to the person who confirms it. Only runs after a person with the biller or admin
+    role confirms it."""
     entry, totals = posting.post_adjustment(
         session,
         practice_id=practice_id,
@@ -59,7 +61,7 @@ def post_adjustment(
 
 def describe(
     claim_number: str,
-    amount: Decimal,
+    amount: Decimal | None = None,
     reason_code: str = "45",
     group_code: str = "CO",
     side: Literal["payer", "patient"] = "payer",
@@ -80,8 +82,44 @@ def describe(
     ).description
 
 
+def settle(
+    claim_number: str,
+    amount: Decimal | None = None,
+    reason_code: str = "45",
+    group_code: str = "CO",
+    side: Literal["payer", "patient"] = "payer",
+    memo: str | None = None,
+    *,
+    session: Session,
+    practice_id: int,
+) -> dict[str, Any]:
+    """The arguments with the amount fixed: no amount is the side's whole open balance as it is now."""
+    arguments: dict[str, Any] = {
+        "claim_number": claim_number,
+        "amount": amount,
+        "reason_code": reason_code,
+        "group_code": group_code,
+        "side": side,
+        "memo": memo,
+    }
+    if amount is None:
+        arguments["amount"] = posting.plan_adjustment(
+            session,
+            practice_id=practice_id,
+            claim_number=claim_number,
+            amount=None,
+            group_code=group_code,
+            reason_code=reason_code,
+            responsibility=Responsibility(side),
+        ).amount
+    return arguments
+
+
 def plan(slots: Slots) -> list[dict[str, Any]]:
-    claim_number, amount = money_on_a_claim(slots)
+    if slots.amount is None and slots.claim_number and slots.extras.get("whole_balance"):
+        claim_number, amount = slots.claim_number, None  # "write off the balance on 1333": settled on proposal
+    else:
+        claim_number, amount = money_on_a_claim(slots)
     return [
         {
             "claim_number": claim_number,
@@ -175,6 +213,12 @@ EXAMPLES = (
     "adjust the $45 over the contract rate off 1043, co-45",
     "we're not appealing 1188, write off the $210 as co-50",
     "take the $6.40 pt balance on 1500 off the books",
+    # No amount: the whole open balance, fixed when the action is proposed (2026-12-02).
+    "we lost the appeal on 1188, write off the balance",
+    "1333 is a timely filing denial we can't fight, write it off",
+    "write off the remaining insurance balance on 1610",
+    "w/o the rest of the pt balance on 1043",
+    "write off the patient balance on 1500 as bad debt",
     "please adjust $30 off the insurance side of clm 2001 for the contractual",
     "the $1.10 left on 1610 isn't worth billing, w/o",
     "write off $95 on 1911 for timely filing co-29, we missed it",
@@ -190,6 +234,7 @@ DESCRIPTOR = ToolDescriptor(
     referents=("claim",),
     plan=plan,
     describe=describe,
+    settle=settle,
     confirm_roles=CONFIRM_ROLES,
     roles_hint=("biller", "admin"),
 )

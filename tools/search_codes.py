@@ -134,6 +134,11 @@ EXAMPLES = (
     "which modifier means left side",
     "carc for duplicate claim",
     "remark code for missing referral",
+    # The code for a denial reason, not the claims it applies to (2026-12-02).
+    "which denial code is the one for untimely filing",
+    "adjustment reason code for filing limit expired",
+    "what carc do payers use for no prior auth",
+    "remark code that says the appeal was late",
     "code for gerd w/o esophagitis",
     "icd for seasonal allergies",
     "ICD-10 for major depressive disorder recurrent moderate",

@@ -84,6 +84,8 @@ SHORTHAND = {
     "w/o": "without",
     "abt": "about",
     "pls": "please",
+    # "appeal window", "filing window": the deadline, which policies write as "within N days".
+    "window": "deadline (within how many days)",
 }
 _SHORTHAND = re.compile(
     r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(SHORTHAND, key=len, reverse=True)) + r")(?![\w/])", re.I
@@ -291,6 +293,8 @@ def find_codes(text: str) -> list[tuple[str, str]]:
         head, tail = m.group(1).upper(), m.group(2).upper()
         if not tail and not re.search(r"\d", head[1:]):
             continue
+        if head == "B12" and not tail:  # ICD-10-CM has no category B12: "b12" is the vitamin ("b12 def dx")
+            continue
         add("icd10cm", f"{head}.{tail}" if tail else head, m.span())
     for m in _CPT.finditer(cleaned):
         add("cpt", m.group(1).upper(), m.span())
@@ -439,6 +443,10 @@ def _system_word(lowered: str) -> str | None:
 _LINE = re.compile(r"\b(\d{4}[0-9FTU]|[A-V]\d{4})((?:\s*[-:, ]\s*(?:mod(?:ifier)?\s*)?[0-9A-Z]{2}\b(?!\.))*)", re.I)
 _UNITS = re.compile(r"\bx\s*(\d{1,3})\b|\b(\d{1,3})\s*units?\b", re.I)
 _FILE = re.compile(r"(\S+\.(?:835|edi|x12|txt|dat|277|837))\b", re.I)
+# "the folder nov-remits", "the nov-remits folder": a folder of the inbox (a name with a dash, digit or dot).
+_FOLDER = re.compile(
+    r"\bfolder\s+(?:named\s+|called\s+)?([\w.-]*[-\d.][\w.-]*)|\b([\w.-]*[-\d.][\w.-]*)\s+folder\b", re.I
+)
 _GROUP_ONLY = re.compile(r"^(CO|PR|OA|PI)-")
 
 
@@ -451,6 +459,9 @@ class Slots:
     named_claim: bool = False  # the message says "claim", "clm", "#": a number is surely a claim
     #: Bare numbers shaped like a year (2001, 2026): a claim number only when a claim tool is asked for.
     maybe_claims: list[str] = field(default_factory=list)
+    #: Year-shaped numbers after "for" ("276 for 2017", "limit for 2026"): a claim only for a tool that needs one
+    #: and finds no other.
+    years_after_for: list[str] = field(default_factory=list)
     amount: Decimal | None = None
     method: str | None = None
     on_date: dt.date | None = None
@@ -469,6 +480,13 @@ class Slots:
         """The claim the message names; for a claim tool, a year-shaped number counts too."""
         numbers = self.claim_numbers or self.maybe_claims
         return numbers[0] if numbers else None
+
+    @property
+    def claims_named(self) -> list[str]:
+        """The claims a tool that acts on named claims takes (a 276, a claim lookup): the named or bare numbers,
+        else a year-shaped one after "for" ("276 for 2017"). `claim_number` leaves that one out: it also
+        decides whether a message names a claim at all, and "the limit for 2026" names none."""
+        return self.claim_numbers or self.maybe_claims or self.years_after_for
 
     @property
     def medical_codes(self) -> list[str]:
@@ -528,6 +546,7 @@ def read_slots(text: str, *, today: dt.date) -> Slots:
         bare = [n for n in bare if n not in {c for _, c in codes}]
         slots.claim_numbers = [n for n in bare if not is_year(n)]
         slots.maybe_claims = [n for n in bare if is_year(n) and not _YEAR_CONTEXT.search(stripped.split(n)[0])]
+        slots.years_after_for = [n for n in bare if is_year(n) and re.search(r"\bfor\s*$", stripped.split(n)[0], re.I)]
     slots.amount = find_amount(stripped)
     if slots.amount is None and _MONEY_VERBS.search(stripped):
         slots.amount = _leftover_amount(stripped, codes, slots.claim_numbers + slots.maybe_claims)
@@ -548,7 +567,14 @@ def read_slots(text: str, *, today: dt.date) -> Slots:
         dated = [d for _, d in find_dates(stripped) if d != slots.birth_date]
         slots.on_date = dated[0] if dated else None
     file_match = _FILE.search(stripped)
-    slots.file_name = file_match.group(1) if file_match else None
+    folder_match = _FOLDER.search(stripped)
+    slots.file_name = (
+        file_match.group(1)
+        if file_match
+        else (folder_match.group(1) or folder_match.group(2))
+        if folder_match
+        else None
+    )
     carc = next((c for s, c in codes if s == "carc" and _GROUP_ONLY.match(c)), None)
     if carc:
         group, _, reason = carc.rpartition("-")
@@ -556,9 +582,24 @@ def read_slots(text: str, *, today: dt.date) -> Slots:
     elif (worded := find_denial_reason(stripped)) is not None:
         slots.extras["reason_words"] = worded
     slots.extras["side"] = (
-        "patient" if re.search(r"\b(patient|pt|small bal(?:ance)?|sm bal(?:ance)?|sb)\b", lowered) else "payer"
+        "patient"
+        if re.search(r"\b(patient|pt|small bal(?:ance)?|sm bal(?:ance)?|sb|bad debt|collections?)\b", lowered)
+        else "payer"
     )
+    if WHOLE_BALANCE.search(stripped):
+        slots.extras["whole_balance"] = True
     return slots
+
+
+#: "the rest", "the balance", "what's left": a posting of everything open, with no amount typed.
+WHOLE_BALANCE = re.compile(
+    r"\b(?:the rest|rest of it|in full|remaining|"
+    r"(?:full|whole|entire|total|open|remaining|outstanding)\s+(?:\w+\s+)?(?:balance|bal|amount|amt|thing)|"
+    r"(?:what|all|everything) (?:s?he|they|the pt|the patient) (?:still )?owe[sd]?|"
+    r"the (?:\w+ )?(?:balance|bal)(?! of \$)|"
+    r"what(?:ever)?'?s? (?:is )?(?:left|remaining|still owed|owed|due|open|outstanding))\b",
+    re.I,
+)
 
 
 def money_value(text: str) -> Decimal | None:
@@ -589,7 +630,7 @@ def per_claim(slots: Slots) -> list[dict[str, Any]]:
     """One call per claim the message names (at most three): "status of 1042 and 1043"."""
     if not slots.claim_number:
         raise NeedSlot(CLAIM_SLOT)
-    return [{"claim_number": number} for number in (slots.claim_numbers or slots.maybe_claims)[:3]]
+    return [{"claim_number": number} for number in slots.claims_named[:3]]
 
 
 def money_on_a_claim(slots: Slots) -> tuple[str, str]:

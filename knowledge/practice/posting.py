@@ -262,13 +262,13 @@ def plan_adjustment(
     *,
     practice_id: int,
     claim_number: str,
-    amount: Decimal | str,
+    amount: Decimal | str | None,
     group_code: str,
     reason_code: str,
     responsibility: Responsibility,
 ) -> PostingPlan:
+    """Check an adjustment against the claim now. ``amount`` None: the whole open balance of that side."""
     claim = get_claim(session, practice_id=practice_id, claim_number=claim_number)
-    value = parse_amount(amount)
     group = group_code.strip().upper()
     if group not in GROUP_CODES:
         raise InvalidInput(f"Group code {group_code!r} is not one of {', '.join(GROUP_CODES)}.")
@@ -276,6 +276,14 @@ def plan_adjustment(
         raise InvalidInput(f"{reason_code!r} is not a claim adjustment reason code (CARC) such as 45 or B7.")
     before = claim_totals(session, claim_id=claim.id)
     open_amount = before.patient_balance if responsibility is Responsibility.PATIENT else before.insurance_balance
+    if amount is None:
+        if open_amount <= 0:
+            raise InvalidInput(
+                f"Claim {claim.claim_number} has no open {responsibility.value} balance to write off "
+                f"(patient ${before.patient_balance:,.2f}, insurance ${before.insurance_balance:,.2f})."
+            )
+        amount = open_amount
+    value = parse_amount(amount)
     if value > open_amount:
         raise InvalidInput(
             f"${value} is more than the ${open_amount} {responsibility.value} balance of claim {claim.claim_number}."
@@ -293,7 +301,7 @@ def post_adjustment(
     *,
     practice_id: int,
     claim_number: str,
-    amount: Decimal | str,
+    amount: Decimal | str | None,
     group_code: str,
     reason_code: str,
     responsibility: Responsibility,

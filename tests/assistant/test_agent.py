@@ -128,6 +128,28 @@ def test_roles_decide_who_may_confirm(practice: Practice, service_factory) -> No
     assert service.confirm(reply.pending_action.id, requester=practice.requester(Role.BILLER)).status == "confirmed"
 
 
+def test_writing_off_the_balance_fixes_the_open_amount_when_proposed(  # type: ignore[no-untyped-def]
+    practice: Practice, service_factory
+) -> None:
+    """ "write off the balance on N as bad debt": no amount typed; the pending action holds the patient balance
+    as it was when proposed, the confirm writes exactly that, and the claim's patient side is then zero."""
+    claim = _owing_claim(practice)
+    with Session(practice.engine) as session:
+        owed = claim_totals(session, claim_id=claim.id).patient_balance
+    service = service_factory()
+    biller = practice.requester(Role.BILLER)
+    reply = service.ask(f"write off the balance on {claim.claim_number} as bad debt", requester=biller)
+    assert reply.pending_action is not None and reply.pending_action.tool == "post_adjustment"
+    assert Decimal(str(reply.pending_action.arguments["amount"])) == owed
+    assert reply.pending_action.arguments["side"] == "patient"
+    assert f"{owed:,.2f}" in reply.pending_action.summary
+    assert service.confirm(reply.pending_action.id, requester=biller).status == "confirmed"
+    with Session(practice.engine) as session:
+        assert claim_totals(session, claim_id=claim.id).patient_balance == 0
+    again = service.ask(f"write off the pt balance on {claim.claim_number}", requester=biller)
+    assert again.pending_action is None and "no open patient balance" in again.answer
+
+
 def test_bad_posting_is_refused_before_anyone_is_asked(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
     # A claim the patient owes on (a CO denial is refused for its own reason: see the next test).
     claim = _owing_claim(practice)

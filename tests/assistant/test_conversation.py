@@ -229,3 +229,36 @@ def test_the_month_one_of_two_asks_which_and_the_answer_goes_to_the_request(
     answered = full_service.ask(f"claim {number}", requester=front_desk, thread_id=listed.thread_id)
     assert _names(answered) == ["post_patient_payment"]
     assert answered.tool_calls[0].arguments["claim_number"] == number
+
+
+def test_a_place_in_the_list_just_shown_picks_that_claim(practice: Practice, full_service: AgentService) -> None:
+    """ "the 4th one", "#2", "the last one": the claim at that place in the list as it was shown."""
+    with Session(practice.engine) as session:  # a patient with several claims
+        patient_id = session.scalar(
+            select(Claim.patient_id)
+            .where(Claim.practice_id == practice.practice_id)
+            .group_by(Claim.patient_id)
+            .having(func.count() >= 4)
+        )
+        patient = session.get(Patient, patient_id)
+        assert patient is not None
+        who = f"{patient.first_name.lower()} {patient.last_name.lower()} {patient.birth_date:%m/%d/%Y} claims"
+    biller = practice.requester(Role.BILLER)
+    listed = full_service.ask(who, requester=biller)
+    shown = [c["claim_number"] for card in listed.cards if "claims" in card.data for c in card.data["claims"]]
+    assert len(shown) >= 4
+    for message, expected in (("status of the 4th one", shown[3]), ("and #2?", shown[1]), ("the last one", shown[-1])):
+        reply = full_service.ask(message, requester=biller, thread_id=listed.thread_id)
+        asked = [c.arguments.get("claim_number") for c in reply.tool_calls]
+        assert asked == [expected], (message, asked, shown)
+
+
+def test_a_place_in_a_code_list_and_the_closest_of_two_alike(practice: Practice, full_service: AgentService) -> None:
+    coder = practice.requester(Role.CODER)
+    found = full_service.ask("codes for low back pain", requester=coder)
+    hits = [h["code"] for card in found.cards if "hits" in card.data for h in card.data["hits"]]
+    second = full_service.ask("look up the second one", requester=coder, thread_id=found.thread_id)
+    assert [c.arguments["code"] for c in second.tool_calls] == [hits[1]]
+    # Two listed codes say "unspecified" (M54.50 and M54.9 Dorsalgia): the one closest to the list's subject.
+    unspecified = full_service.ask("the unspecified one billable?", requester=coder, thread_id=found.thread_id)
+    assert [c.arguments["code"] for c in unspecified.tool_calls] == ["M54.50"]

@@ -27,6 +27,15 @@ def test_a_bare_year_shaped_number_is_kept_aside_for_a_claim_tool() -> None:
     assert slots.claim_number == "2001"  # what a claim tool's plan uses
 
 
+def test_a_year_after_for_is_a_claim_only_for_a_tool_that_needs_one() -> None:
+    from tools.claim_status_request import plan
+
+    slots = read_slots("claim status request (276) for 2017 to medicare", today=TODAY)
+    assert slots.claim_number is None and slots.claims_named == ["2017"]
+    assert plan(slots) == [{"claim_numbers": ["2017"]}]
+    assert read_slots("aetna timely filing since 2017", today=TODAY).claims_named == []
+
+
 def test_a_named_claim_is_a_claim_even_when_it_looks_like_a_year() -> None:
     slots = read_slots("status of claim 2001", today=TODAY)
     assert slots.claim_numbers == ["2001"] and slots.named_claim
