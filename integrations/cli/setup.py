@@ -60,9 +60,10 @@ def init(
     ] = VectorsMode.now,
     as_json: JsonOption = False,
 ) -> None:
-    """Set up HOME: apply database migrations, build the code-set cache and the knowledge index (nearly free
-    when nothing changed) and, with --demo, create the demo practice. With --vectors background the
-    embedding is left to `serve` (scripts/run.sh does this: the chat is up in about two minutes)."""
+    """Set up HOME: migrations, code-set cache, knowledge index and, with --demo, the demo practice.
+
+    Nearly free when nothing changed. With --vectors background the embedding is left to `serve`, which
+    builds it while it answers (scripts/run.sh does this: the chat is up in about a minute)."""
     ctx = CliContext()
     settings = ctx.settings
     home = settings.resolved_home
