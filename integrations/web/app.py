@@ -32,6 +32,7 @@ from integrations.slack.http import mount_slack
 from integrations.web.api import router
 from integrations.web.errors import as_assistant_error, status_for, unexpected_message
 from integrations.web.ratelimit import LoginThrottle, TokenBucket
+from integrations.web.worklists import router as worklists_router
 from knowledge.errors import AssistantError
 from knowledge.practice.database import check_schema
 from knowledge.practice.limits import DatabaseCounterStore
@@ -149,6 +150,7 @@ def create_app(settings: Settings, *, agent: AgentService | None = None) -> Fast
     app.state.login_limiter = LoginThrottle(store=limits)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(router)
+    app.include_router(worklists_router)
     _error_handlers(app)
 
     @app.get("/", include_in_schema=False)

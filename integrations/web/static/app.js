@@ -484,11 +484,17 @@ function denialCard(d) {
 }
 
 function worklistCard(d) {
+  const items = d.items || [];
+  const shown = items.slice(0, 15);
   return el("section", { class: "card worklist", "aria-label": "Denial worklist" },
     el("h3", { text: `Denials to work: ${d.total_claims} (${money(d.total_amount)})` }),
-    el("ul", {}, (d.items || []).slice(0, 15).map((item) =>
+    el("ul", {}, shown.map((item) =>
       el("li", { text: `${item.claim_number} · ${item.payer} · ${item.reason} · ${money(item.amount)} · ${item.next_action}` +
         (item.deadline ? ` · by ${item.deadline}` : "") }))),
+    el("p", { class: "card-note" },
+      shown.length < d.total_claims ? `Showing ${shown.length} of ${d.total_claims}. ` : "",
+      // Every open denial as a spreadsheet (the same rows, from /api/worklists/denials).
+      el("a", { href: "/api/worklists/denials?format=csv", download: "", text: "Download all as CSV" })),
   );
 }
 

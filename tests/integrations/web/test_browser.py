@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -169,3 +170,17 @@ def test_biller_downloads_and_edits_an_appeal_letter_from_its_card(page: Page, w
     with Session(web_practice.engine) as session:
         letter = session.get(AppealLetter, letter_id)
         assert letter is not None and letter.body == "Edited in the browser.\n"
+
+
+def test_biller_takes_the_whole_denial_worklist_as_csv(page: Page, web_practice: WebPractice) -> None:
+    sign_in(page, web_practice, "biller@demo.example")
+    ask(page, "open denials")
+    card = page.locator(".msg.assistant").last.locator("section.card.worklist")
+    expect(card).to_be_visible()
+    with page.expect_download() as download:
+        card.get_by_role("link", name="Download all as CSV").click()
+    assert download.value.suggested_filename.startswith("denials-")
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    total = int(re.search(r"Denials to work: (\d+)", card.inner_text()).group(1))  # type: ignore[union-attr]
+    assert lines[0].startswith("claim_number,payer") and len(lines) - 1 == min(total, 200)
+    shot(page, "denial-worklist")

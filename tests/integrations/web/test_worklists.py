@@ -1,0 +1,75 @@
+"""Worklists as tables (`/api/worklists/{kind}`): the same rows as the chat's tools, sorted, paged, as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from knowledge.practice.models import AuditRecord
+from tests.integrations.web.conftest import OTHER_EMAIL, WebPractice
+from tools.denial_worklist import denial_worklist
+
+BILLER = "biller@demo.example"
+
+
+@pytest.fixture(scope="module")
+def biller(web_practice: WebPractice) -> TestClient:
+    return web_practice.sign_in(BILLER)
+
+
+def test_the_denial_worklist_pages_and_sorts_every_open_denial(web_practice: WebPractice, biller: TestClient) -> None:
+    with Session(web_practice.engine) as session:
+        expected = denial_worklist(limit=200, session=session, practice_id=web_practice.practice_id)
+    first = biller.get("/api/worklists/denials", params={"sort": "amount", "order": "desc", "page_size": 5})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["total_claims"] == expected.total_claims and body["total_rows"] == len(expected.items)
+    assert Decimal(body["total_amount"]) == expected.total_amount
+    assert body["pages"] == -(-len(expected.items) // 5) and len(body["rows"]) == min(5, len(expected.items))
+    amounts = [Decimal(r["amount"]) for r in body["rows"]]
+    assert amounts == sorted(amounts, reverse=True)
+    second = biller.get("/api/worklists/denials", params={"sort": "amount", "order": "desc", "page_size": 5, "page": 2})
+    seen = {r["claim_number"] for r in body["rows"]}
+    assert not seen & {r["claim_number"] for r in second.json()["rows"]}  # page 2 continues, repeats nothing
+    assert set(body["columns"]) >= {"claim_number", "payer", "reason", "amount", "deadline"}
+
+
+def test_csv_has_every_row_plain_amounts_and_no_patient_fields(web_practice: WebPractice, biller: TestClient) -> None:
+    response = biller.get("/api/worklists/aging", params={"format": "csv", "older_than_days": 90})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"].startswith('attachment; filename="aging-')
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    listed = biller.get("/api/worklists/aging", params={"older_than_days": 90}).json()
+    assert len(rows) == listed["total_rows"] > 0
+    assert all(int(r["days"]) > 90 for r in rows)
+    assert all(Decimal(r["balance"]) == Decimal(r["insurance_balance"]) + Decimal(r["patient_balance"]) for r in rows)
+    assert not {"patient", "patient_name", "birth_date", "member_id"} & set(rows[0])
+    with Session(web_practice.engine) as session:  # the read is audited, its rows are not
+        audit = session.scalars(select(AuditRecord).order_by(AuditRecord.id.desc())).first()
+        assert audit is not None and audit.action == "ar_aging"
+
+
+def test_filing_risk_lists_passed_deadlines_beside_the_ones_at_risk(biller: TestClient) -> None:
+    body = biller.get("/api/worklists/filing-risk", params={"within_days": 60, "page_size": 200}).json()
+    passed = [r for r in body["rows"] if r["deadline_passed"]]
+    assert all(r["days_left"] < 0 for r in passed) and all(r["days_left"] >= 0 for r in body["rows"] if r not in passed)
+
+
+def test_another_practice_sees_none_of_these_claims(web_practice: WebPractice) -> None:
+    other = web_practice.sign_in(OTHER_EMAIL)
+    body = other.get("/api/worklists/denials").json()
+    assert body["total_claims"] == 0 and body["rows"] == []
+
+
+def test_bad_requests_say_what_is_expected(biller: TestClient, web_practice: WebPractice) -> None:
+    wrong = biller.get("/api/worklists/denials", params={"sort": "patient_name"})
+    assert wrong.status_code == 422 and "claim_number" in wrong.json()["message"]
+    assert biller.get("/api/worklists/payroll").status_code == 422
+    assert web_practice.client().get("/api/worklists/denials").status_code == 401
