@@ -53,8 +53,13 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
                 .replace("Excludes1", "Excludes1")
                 .replace("Excludes2", "Excludes2")
             )
-            texts = "; ".join(f"{quote(n['text'], 160)} (from {n['source_code']})" for n in picked[:6])
-            lines.append(f"{label}: {texts}")
+            texts = "; ".join(f"{quote(n['text'], 160)} (from {n['source_code']})" for n in picked[:NOTES_SHOWN])
+            more = (
+                f" … and {len(picked) - NOTES_SHOWN} more not quoted here (the code card and `codes lookup` list all)"
+                if len(picked) > NOTES_SHOWN
+                else ""
+            )
+            lines.append(f"{label}: {texts}{more}")
     seventh = data.get("seventh_characters") or {}
     if seventh:
         lines.append("7th characters: " + ", ".join(f"{k} {v}" for k, v in list(seventh.items())[:8]))
@@ -68,6 +73,10 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
     for message in data.get("messages") or []:
         lines.append(f"_{message}_")
     return "\n".join(lines)
+
+
+#: Notes of one kind the text answer quotes; it says how many more there are (never drops them silently).
+NOTES_SHOWN = 8
 
 
 def plan(slots: Slots) -> list[dict[str, Any]]:

@@ -57,7 +57,9 @@ def render(data: dict[str, Any], cite: Mapping[str, int]) -> str:
     lines = []
     for passage in passages[:3]:
         where = " > ".join(passage.get("section_path") or [])
-        who = f"{passage['payer']}: " if passage.get("payer") else ""
+        payer = passage.get("payer") or ""
+        # The policies' titles name their payer already ("UnitedHealthcare: Appeals ..."): say it once.
+        who = f"{payer}: " if payer and not str(passage.get("title") or "").startswith(payer) else ""
         lines.append(f"**{who}{passage['title']}**" + (f" — {where}" if where else ""))
         lines.append(passage_line(passage, cite))
     for note in data.get("notes") or []:

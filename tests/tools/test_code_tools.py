@@ -63,3 +63,16 @@ def test_explain_adjustment_codes(codesets: CodeSets) -> None:
     assert (m33.kind, m33.active) == ("rarc", False)  # stopped 08/01/2004
     with pytest.raises(InvalidInput):
         explain_adjustment_codes([], codesets=codesets)
+
+
+def test_the_text_answer_says_how_many_notes_it_leaves_out(codesets: CodeSets) -> None:
+    """E11.65 inherits more Excludes1 notes from E11 than the answer quotes: it says how many more."""
+    from tools.lookup_code import NOTES_SHOWN, render
+
+    record = lookup_code("E11.65", codesets=codesets).model_dump(mode="json")
+    excludes1 = [n for n in record["notes"] if n["kind"] == "excludes1"]
+    assert len(excludes1) > NOTES_SHOWN
+    text = render(record, {})
+    assert f"and {len(excludes1) - NOTES_SHOWN} more" in text
+    assert all(n["text"][:30] in text for n in excludes1[:NOTES_SHOWN])
+    assert excludes1[-1]["text"][:30] not in text

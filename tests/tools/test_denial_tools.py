@@ -95,3 +95,15 @@ def test_the_offline_agent_answers_why_a_claim_was_denied(
     assert reply.citations and reply.citations[0].passage_id
     assert f"[{reply.citations[0].number}]" in reply.answer
     assert reply.removed_codes == []
+
+
+def test_a_policy_heading_names_its_payer_once() -> None:
+    from tools.search_knowledge import render
+
+    passages = [
+        {"passage_id": "p1", "payer": "Aetna", "title": "Aetna: Timely filing", "text": "File within 90 days."},
+        {"passage_id": "p2", "payer": "Aetna", "title": "Corrected claims", "text": "Use frequency code 7."},
+    ]
+    text = render({"passages": passages}, {"p1": 1, "p2": 2})
+    assert "**Aetna: Timely filing**" in text and "Aetna: Aetna" not in text
+    assert "**Aetna: Corrected claims**" in text  # a title without the payer gets it in front

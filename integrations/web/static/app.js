@@ -399,12 +399,17 @@ function codeCard(d) {
   if (d.valid === false) badges.push(el("span", { class: "badge bad", text: "not found" }));
   else if (d.billable === true) badges.push(el("span", { class: "badge ok", text: "billable" }));
   else if (d.billable === false) badges.push(el("span", { class: "badge warn", text: "header — not billable" }));
-  const notes = (d.notes || []).slice(0, 8);
+  const allNotes = d.notes || [];
+  const notes = allNotes.slice(0, 8);
   const children = (d.children || []).slice(0, 8);
+  const noteItem = (n) => el("li", {}, el("strong", { text: `${label(n.kind)}: ` }), n.text);
   return el("section", { class: "card code", "aria-label": `Code ${d.code}` },
     el("h3", {}, `${d.code} `, el("span", { class: "muted", text: d.system_name || d.system }), badges),
     el("p", { text: d.description || "" }),
-    notes.length ? el("ul", { "aria-label": "Notes" }, notes.map((n) => el("li", {}, el("strong", { text: `${label(n.kind)}: ` }), n.text))) : null,
+    notes.length ? el("ul", { "aria-label": "Notes" }, notes.map(noteItem)) : null,
+    // Never fewer notes than the code has without saying so: the rest open under "All notes".
+    allNotes.length > notes.length ? el("details", {}, el("summary", { text: `All notes (${allNotes.length})` }),
+      el("ul", { "aria-label": "All notes" }, allNotes.map(noteItem))) : null,
     children.length ? el("details", {}, el("summary", { text: `More specific codes (${(d.children || []).length})` }),
       el("ul", {}, children.map((c) => el("li", { text: `${c.code} — ${c.description}` })))) : null,
     (d.messages || []).length ? el("p", { class: "muted", text: d.messages.join(" ") }) : null,
