@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from integrations.cli.common import CliContext, JsonOption, PracticeOption, console, emit, err_console
@@ -63,6 +64,8 @@ def _render_import(report: ImportReport) -> None:
         console.print(f"[bold]{prefix}{file.path}[/bold]")
         if file.error:
             console.print(f"  [red]error:[/red] {file.error}")
+        for warning in file.warnings:  # read anyway (a count that does not match, a synthesised envelope)
+            console.print(f"  [yellow]warning:[/yellow] {escape(warning)}", highlight=False)
         for t in file.transactions:
             what = f"  ST {t.control_number} {t.transaction_type} ({t.version}): {t.status.replace('_', ' ')}"
             if t.status == "imported":
@@ -78,6 +81,8 @@ def _render_import(report: ImportReport) -> None:
                 if t.exceptions:
                     what += f"; [yellow]{t.exceptions} sent to the exceptions queue[/yellow]"
             console.print(what)
+            for warning in t.warnings:
+                console.print(f"    [yellow]warning:[/yellow] {escape(warning)}", highlight=False)
             for message in t.messages[:20]:
                 console.print(f"    - {message}")
     console.print(

@@ -235,3 +235,17 @@ def test_a_practice_of_your_own_then_its_first_user(cli, database: str) -> None:
     row = next(p for p in listed if p["slug"] == "northside")
     assert (row["users"], row["patients"], row["claims"]) == (1, 0, 0)
     assert not any(p["slug"] == "south" for p in listed)  # refused ones left nothing behind
+
+
+def test_import_prints_what_it_read_anyway(cli, database: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A bare ST..SE 835 (a portal download) is read with a synthesised envelope: the plain report says so."""
+    text = (FIXTURES / "alshival" / "X221-multiple-claims-single-check.edi").read_text(encoding="latin-1")
+    bare = tmp_path / "portal-download.835"
+    bare.write_text(text[text.index("ST*835") : text.index("GE*")], encoding="latin-1")
+    outcome = cli("x12", "import", str(bare))
+    assert_no_traceback_anywhere(outcome)
+    assert "warning:" in outcome.stdout and "no ISA/GS envelope" in outcome.stdout, outcome.stdout
+
+
+def assert_no_traceback_anywhere(outcome: Outcome) -> None:
+    assert "Traceback" not in outcome.stderr + outcome.stdout
