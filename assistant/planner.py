@@ -45,8 +45,15 @@ ELLIPSIS = re.compile(
 )
 #: What a claim shows (its lines, money and dates): asked about with a claim in the thread, the claim answers.
 _CLAIM_FIELD = re.compile(
-    r"\b(?:balance|bal|owes?|owed|paid|allowed|billed|charges?|modifiers?|mods?|lines?|units|dos|"
+    r"\b(?:balance|bal|owes?|owed|paid|pay|payer|insurance|allowed|billed|charges?|modifiers?|mods?|lines?|units|dos|"
     r"date of service|remit|eob|check (?:number|no|#)|dx(?:s|es)? on|diagnos[ie]s on)\b",
+    re.I,
+)
+#: What a code's record shows: asked about "it" with a code in the thread, the code's lookup answers.
+_CODE_FIELD = re.compile(
+    r"\b(?:7th|seventh) char(?:acter)?s?\b|\bbillable\b|\bheader\b|\bexcludes?\s?[12]?\b|\bincludes\b|"
+    r"\bparent\b|\bcodes? (?:under|below)\b|\bchild(?:ren)? codes?\b|\bcode first\b|\buse additional\b|"
+    r"\bstill (?:valid|active)\b|\bterminated\b",
     re.I,
 )
 #: A time the carried question keeps ("before 2024"): which version of a policy applied.
@@ -213,6 +220,18 @@ class OfflinePlanner(BaseChatModel):
             return Understanding(parts)
         top = ranked[0]
         last = (state.get("last_calls") or [{}])[0].get("name")
+        code_view = self.descriptor("lookup_code")
+        if (
+            state.get("code")
+            and PRONOUN.search(text)
+            and _CODE_FIELD.search(text)
+            and not (slots.codes or slots.claim_numbers or slots.patient_name)
+            and code_view is not None
+            and code_view.name in self.tool_names
+        ):
+            # "does it need a 7th character", "what codes are under it": the code the thread is about, looked
+            # up (its record has the notes, the 7th characters and the codes under it), not a guideline search.
+            return Understanding([self._part(code_view, slots, state)])
         if not sure and state.get("claim") and _CLAIM_FIELD.search(text) and not (slots.codes or slots.payer):
             # "and the balance?", "what modifier was on the line": not sure of the route, but the thread is about
             # a claim and the message asks for something the claim shows. Showing that claim answers it.
@@ -718,7 +737,7 @@ def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
     if slots.payer:
         chosen = [c for c in chosen if slots.payer.lower() in str(c.get("payer") or "").lower()] or chosen
         narrowed = True
-    if picked is not None and narrowed:  # "the second denied one": the place among those the filter keeps
+    if picked is not None:  # "the second denied one": the place among those the filter keeps (if any)
         return [str(c["claim_number"]) for c in _at(chosen, picked[0])]
     return [str(c["claim_number"]) for c in chosen] if narrowed else None
 

@@ -262,3 +262,14 @@ def test_a_place_in_a_code_list_and_the_closest_of_two_alike(practice: Practice,
     # Two listed codes say "unspecified" (M54.50 and M54.9 Dorsalgia): the one closest to the list's subject.
     unspecified = full_service.ask("the unspecified one billable?", requester=coder, thread_id=found.thread_id)
     assert [c.arguments["code"] for c in unspecified.tool_calls] == ["M54.50"]
+
+
+def test_what_a_claim_shows_is_asked_of_the_claim_the_thread_is_about(
+    practice: Practice, full_service: AgentService
+) -> None:
+    """A policy question in between does not lose the claim: "and the balance?" is that claim's."""
+    biller = practice.requester(Role.BILLER)
+    first = full_service.ask("status of claim 1042", requester=biller)
+    full_service.ask("cigna corrected claim rules", requester=biller, thread_id=first.thread_id)
+    reply = full_service.ask("and the balance?", requester=biller, thread_id=first.thread_id)
+    assert [(c.name, c.arguments.get("claim_number")) for c in reply.tool_calls] == [("get_claim", "1042")]
