@@ -107,3 +107,16 @@ def test_a_policy_heading_names_its_payer_once() -> None:
     text = render({"passages": passages}, {"p1": 1, "p2": 2})
     assert "**Aetna: Timely filing**" in text and "Aetna: Aetna" not in text
     assert "**Aetna: Corrected claims**" in text  # a title without the payer gets it in front
+
+
+def test_a_playbook_checklist_keeps_one_item_a_line() -> None:
+    from pathlib import Path
+
+    from tools.render import passage_line
+
+    playbook = Path(__file__).resolve().parents[2] / "knowledge" / "data" / "playbooks" / "carc-50.md"
+    items = [line for line in playbook.read_text(encoding="utf-8").splitlines() if line.startswith("- ")][:3]
+    text = passage_line({"passage_id": "p", "text": "Remark codes seen with it:\n" + "\n".join(items)}, {"p": 4})
+    lines = text.splitlines()
+    assert lines[0] == "> Remark codes seen with it:" and all(line.startswith("> - ") for line in lines[1:])
+    assert len(lines) >= 3 and lines[-1].endswith("[4]")  # items one a line, cut to the quote's length
