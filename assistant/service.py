@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import Any, Literal
 
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -529,19 +530,40 @@ class AgentService:
             raise error
         return thread
 
-    def thread_messages(self, thread_id: str, *, requester: Requester) -> list[dict[str, str]]:
-        """The person's messages and the assistant's answers of a thread (tool traffic left out). Only its
-        owner reads it, from any channel: a Slack reply links to the web chat for the details."""
+    def thread_messages(self, thread_id: str, *, requester: Requester) -> list[dict[str, Any]]:
+        """The person's messages and the assistant's answers of a thread, each answer with the cards and
+        citations of its turn (rebuilt from the turn's tool results, as the live reply built them; the tool
+        traffic itself is left out). Only its owner reads it, from any channel: a Slack reply links to the web
+        chat for the details. The tool results were stored as the turn's channel could show them, and are
+        scrubbed again for the reader's."""
         with session_scope(self.read_sessions) as session:
             self._owned(session, thread_id, requester, "read_thread")
         state = self.checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
         messages = state.checkpoint["channel_values"].get("messages", []) if state else []
-        shown: list[dict[str, str]] = []
+        card_kinds = {spec.name: spec.card for spec in self.specs if spec.card is not None}
+        shown: list[dict[str, Any]] = []
+        results: list[tuple[str, dict[str, Any]]] = []
         for message in messages:
             if isinstance(message, HumanMessage):
                 shown.append({"role": "user", "text": str(message.content)})
+                results = []
+            elif isinstance(message, ToolMessage):
+                data = _loaded(message.content)
+                if data is not None:
+                    results.append((message.name or "", data))
             elif isinstance(message, AIMessage) and not message.tool_calls and message.content:
-                shown.append({"role": "assistant", "text": str(message.content)})
+                scrubber = self._scrubber(requester, results)
+                cards = [
+                    Card(kind=card_kinds[name], data=data).model_dump(mode="json")
+                    for name, data in results
+                    if name in card_kinds and "error" not in data
+                ]
+                citations = [c.model_dump(mode="json") for c in citations_from_results(results)]
+                shown.append(
+                    scrubber.data(
+                        {"role": "assistant", "text": str(message.content), "cards": cards, "citations": citations}
+                    )
+                )
         return shown
 
     def feedback(self, thread_id: str, *, requester: Requester, value: int, message_id: str | None = None) -> None:
@@ -590,6 +612,15 @@ def owned_thread_id(requester: Requester, name: str) -> str:
 
 def _all_phi_fields(specs: list[ToolSpec]) -> frozenset[str]:
     return frozenset(name for spec in specs for name in spec.phi_fields)
+
+
+def _loaded(content: Any) -> dict[str, Any] | None:
+    """A stored tool result (JSON text, as the tools returned it), or None if it is not one."""
+    try:
+        data = json.loads(content) if isinstance(content, str) else content
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _as_shown(reply: AgentReply, scrubber: Scrubber, results: list[tuple[str, dict[str, Any]]]) -> AgentReply:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from assistant.types import Card, Citation
 from knowledge.practice.letters import MAX_BODY_CHARS
 from tools.draft_appeal import AppealLetterView
 
@@ -71,6 +72,8 @@ class ThreadSummary(BaseModel):
 class ThreadMessage(BaseModel):
     role: Literal["user", "assistant"]
     text: str
+    cards: list[Card] = Field(default_factory=list, description="An answer's cards, as the live reply had them.")
+    citations: list[Citation] = Field(default_factory=list, description="The passages an answer cites.")
 
 
 class ThreadDetail(BaseModel):

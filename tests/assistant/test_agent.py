@@ -226,6 +226,9 @@ def test_memory_follows_the_thread_across_restarts(practice: Practice, service_f
     messages = restarted.thread_messages(first.thread_id, requester=biller)
     assert [m["role"] for m in messages] == ["user", "assistant"] * 3
     assert messages[2]["text"] == "and the one before it?"
+    # Each answer comes back with the cards its turn showed (rebuilt from the stored tool results).
+    assert [card["data"]["claim_number"] for card in messages[3]["cards"]] == ["1049"]
+    assert messages[3]["cards"] == [card.model_dump(mode="json") for card in second.cards]
     assert restarted.threads(requester=biller)[0]["id"] == first.thread_id
 
 

@@ -273,3 +273,12 @@ def test_what_a_claim_shows_is_asked_of_the_claim_the_thread_is_about(
     full_service.ask("cigna corrected claim rules", requester=biller, thread_id=first.thread_id)
     reply = full_service.ask("and the balance?", requester=biller, thread_id=first.thread_id)
     assert [(c.name, c.arguments.get("claim_number")) for c in reply.tool_calls] == [("get_claim", "1042")]
+
+
+def test_a_reopened_answer_keeps_its_cards_and_citations(practice: Practice, full_service: AgentService) -> None:
+    biller = practice.requester(Role.BILLER)
+    reply = full_service.ask("why was claim 1042 denied?", requester=biller)
+    assert reply.citations and reply.cards
+    (_, answer) = full_service.thread_messages(reply.thread_id, requester=biller)
+    assert [c["passage_id"] for c in answer["citations"]] == [c.passage_id for c in reply.citations]
+    assert [c["kind"] for c in answer["cards"]] == [c.kind for c in reply.cards]

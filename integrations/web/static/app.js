@@ -195,11 +195,10 @@ async function openThread(threadId) {
     for (const message of detail.messages) {
       if (message.role === "user") log.append(el("div", { class: "msg user", text: message.text }));
       else {
+        // As the live answer showed it: cards, numbered citations, sources, feedback.
         const bubble = el("div", { class: "msg assistant" });
-        const answer = el("div", { class: "answer" });
-        answer.innerHTML = renderMarkdown(message.text);
-        bubble.append(answer);
         log.append(bubble);
+        renderReply(bubble, { thread_id: threadId, answer: message.text, cards: message.cards, citations: message.citations }, { reopened: true });
       }
     }
     log.scrollTop = log.scrollHeight;
@@ -295,7 +294,7 @@ async function readEvents(response, onEvent) {
   }
 }
 
-function renderReply(bubble, reply) {
+function renderReply(bubble, reply, { reopened = false } = {}) {
   state.threadId = reply.thread_id;
   const answer = el("div", { class: "answer" });
   answer.innerHTML = renderMarkdown(reply.answer);
@@ -323,7 +322,7 @@ function renderReply(bubble, reply) {
     );
   }
   bubble.append(feedbackButtons(reply));
-  loadThreads();
+  if (!reopened) loadThreads();
 }
 
 function feedbackButtons(reply) {

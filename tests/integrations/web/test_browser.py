@@ -184,3 +184,21 @@ def test_biller_takes_the_whole_denial_worklist_as_csv(page: Page, web_practice:
     total = int(re.search(r"Denials to work: (\d+)", card.inner_text()).group(1))  # type: ignore[union-attr]
     assert lines[0].startswith("claim_number,payer") and len(lines) - 1 == min(total, 200)
     shot(page, "denial-worklist")
+
+
+def test_a_reopened_conversation_shows_its_cards_and_sources(page: Page, web_practice: WebPractice) -> None:
+    sign_in(page, web_practice, "biller@demo.example")
+    ask(page, "why was claim 1042 denied?")
+    live = page.locator(".msg.assistant").last
+    expect(live.locator("section.card.denial")).to_be_visible()
+    sources = live.get_by_role("list", name="Sources").locator("li").count()
+    page.reload()  # a new page: the conversation comes back from the server
+    sign_in_again = page.get_by_label("Email")
+    if sign_in_again.is_visible():
+        sign_in(page, web_practice, "biller@demo.example")
+    page.get_by_role("navigation", name="Conversations").get_by_role("button", name=re.compile("1042")).first.click()
+    reopened = page.locator(".msg.assistant").last
+    expect(reopened.locator("section.card.denial")).to_be_visible()
+    expect(reopened.get_by_role("list", name="Sources").locator("li")).to_have_count(sources)
+    expect(reopened.get_by_role("group", name="Was this helpful?")).to_be_visible()
+    shot(page, "reopened-conversation")
