@@ -169,6 +169,17 @@ async function signOut() {
 
 // ---------------------------------------------------------------------------------------------------
 // Conversations
+// When a conversation was last active: the time today, else the day ("Dec 1"), the year if not this one.
+function whenShort(iso) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "";
+  const now = new Date();
+  if (when.toDateString() === now.toDateString()) return when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const options = { month: "short", day: "numeric" };
+  if (when.getFullYear() !== now.getFullYear()) options.year = "numeric";
+  return when.toLocaleDateString([], options);
+}
+
 async function loadThreads() {
   let threads = [];
   try { threads = await api("/api/threads"); } catch (_) { return; }
@@ -181,8 +192,9 @@ async function loadThreads() {
           "aria-current": t.id === state.threadId ? "true" : null,
           title: t.title,
           onclick: () => openThread(t.id),
-          text: t.title || "Conversation",
-        }))),
+        },
+        el("span", { class: "thread-title", text: t.title || "Conversation" }),
+        el("span", { class: "thread-date", text: whenShort(t.updated_at) })))),
   );
 }
 
@@ -294,12 +306,22 @@ async function readEvents(response, onEvent) {
   }
 }
 
+// The answer's own "Sources:" lines (written for Slack and the CLI) when the page lists the sources itself.
+function withoutSourceLines(text) {
+  const lines = String(text || "").split("\n");
+  const at = lines.findIndex((line) => /^\s*Sources:\s*$/.test(line));
+  if (at < 0) return text;
+  let end = at + 1;
+  while (end < lines.length && /^\s*\[\d+\]/.test(lines[end])) end++;
+  return [...lines.slice(0, at), ...lines.slice(end)].join("\n").trimEnd();
+}
+
 function renderReply(bubble, reply, { reopened = false } = {}) {
   state.threadId = reply.thread_id;
-  const answer = el("div", { class: "answer" });
-  answer.innerHTML = renderMarkdown(reply.answer);
-  bubble.append(answer);
   const citations = reply.citations || [];
+  const answer = el("div", { class: "answer" });
+  answer.innerHTML = renderMarkdown(citations.length ? withoutSourceLines(reply.answer) : reply.answer);
+  bubble.append(answer);
   answer.querySelectorAll("button.cite").forEach((button) => {
     const citation = citations.find((c) => String(c.number) === button.dataset.cite);
     if (citation) button.addEventListener("click", () => openCitation(citation, button));

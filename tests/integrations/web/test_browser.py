@@ -98,6 +98,7 @@ def test_biller_asks_reads_sources_and_confirms_a_payment(page: Page, web_practi
     expect(bubble.locator(".answer strong").first).to_have_text(f"Claim {denied.claim_number}")
     expect(bubble.get_by_label(f"Denial of claim {denied.claim_number}")).to_be_visible()
     expect(bubble.get_by_role("list", name="Sources").locator("li")).to_have_count(2)
+    expect(bubble.locator(".answer")).not_to_contain_text("Sources:")  # listed once, not also as text
     expect(bubble.get_by_label(f"Denial of claim {denied.claim_number}")).to_contain_text("Next step")
     assert bubble.locator(".answer script, .answer img").count() == 0
     shot(page, "denial-answer")
@@ -196,7 +197,9 @@ def test_a_reopened_conversation_shows_its_cards_and_sources(page: Page, web_pra
     sign_in_again = page.get_by_label("Email")
     if sign_in_again.is_visible():
         sign_in(page, web_practice, "biller@demo.example")
-    page.get_by_role("navigation", name="Conversations").get_by_role("button", name=re.compile("1042")).first.click()
+    listed = page.get_by_role("navigation", name="Conversations").get_by_role("button", name=re.compile("1042")).first
+    expect(listed.locator(".thread-date")).to_have_text(re.compile(r"\d"))  # when it was last active
+    listed.click()
     reopened = page.locator(".msg.assistant").last
     expect(reopened.locator("section.card.denial")).to_be_visible()
     expect(reopened.get_by_role("list", name="Sources").locator("li")).to_have_count(sources)
