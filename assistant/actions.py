@@ -50,7 +50,7 @@ def propose(spec: ToolSpec, arguments: dict[str, Any], ctx: RequestContext) -> P
     assert spec.describe is not None, f"write tool {spec.name} needs a describe function"
     parsed = spec.args_schema()(**arguments).model_dump()
     if spec.settle is not None:
-        parsed = spec.args_schema()(**spec.settle(**parsed, **bind_context(spec.settle, ctx.bound_value))).model_dump()
+        parsed = spec.args_schema()(**spec.settle(parsed, **bind_context(spec.settle, ctx.bound_value))).model_dump()
     summary = spec.describe(**parsed, **bind_context(spec.describe, ctx.bound_value))
     action = PendingAction(
         id=uuid.uuid4().hex[:20],

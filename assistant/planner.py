@@ -45,7 +45,8 @@ ELLIPSIS = re.compile(
 )
 #: What a claim shows (its lines, money and dates): asked about with a claim in the thread, the claim answers.
 _CLAIM_FIELD = re.compile(
-    r"\b(?:balance|bal|owes?|owed|paid|pay|payer|insurance|allowed|billed|charges?|modifiers?|mods?|lines?|units|dos|"
+    r"\b(?:balance|bal|owes?|owed|paid|(?:did|has|have)\b[\w ]{0,24}\bpay|payer|insurance|allowed|billed|charges?|"
+    r"modifiers?|mods?|lines?|units|dos|"
     r"date of service|remit|eob|check (?:number|no|#)|dx(?:s|es)? on|diagnos[ie]s on)\b",
     re.I,
 )
@@ -225,7 +226,7 @@ class OfflinePlanner(BaseChatModel):
             state.get("code")
             and PRONOUN.search(text)
             and _CODE_FIELD.search(text)
-            and not (slots.codes or slots.claim_numbers or slots.patient_name)
+            and not (slots.codes or slots.claim_numbers or slots.patient_name or slots.payer)
             and code_view is not None
             and code_view.name in self.tool_names
         ):

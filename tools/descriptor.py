@@ -69,7 +69,8 @@ class ToolDescriptor:
     render: Renderer | None = None
     describe: Callable[..., str] | None = None  # writes: what would be written, checked now
     # Writes: the arguments a request leaves to the data ("write off the balance": the open amount), fixed
-    # when the action is proposed, so what a person confirms is exactly what is written.
+    # when the action is proposed, so what a person confirms is exactly what is written. Called with the
+    # parsed arguments as one dict and the server-bound keyword-only parameters it names.
     settle: Callable[..., dict[str, Any]] | None = None
     # A read tool that also files a draft a person edits before anything leaves the practice (an appeal
     # letter): it gets the read-write session and runs without the confirm step; its call is audited.

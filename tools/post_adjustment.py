@@ -82,36 +82,21 @@ def describe(
     ).description
 
 
-def settle(
-    claim_number: str,
-    amount: Decimal | None = None,
-    reason_code: str = "45",
-    group_code: str = "CO",
-    side: Literal["payer", "patient"] = "payer",
-    memo: str | None = None,
-    *,
-    session: Session,
-    practice_id: int,
-) -> dict[str, Any]:
+def settle(arguments: dict[str, Any], *, session: Session, practice_id: int) -> dict[str, Any]:
     """The arguments with the amount fixed: no amount is the side's whole open balance as it is now."""
-    arguments: dict[str, Any] = {
-        "claim_number": claim_number,
-        "amount": amount,
-        "reason_code": reason_code,
-        "group_code": group_code,
-        "side": side,
-        "memo": memo,
-    }
-    if amount is None:
-        arguments["amount"] = posting.plan_adjustment(
-            session,
-            practice_id=practice_id,
-            claim_number=claim_number,
-            amount=None,
-            group_code=group_code,
-            reason_code=reason_code,
-            responsibility=Responsibility(side),
-        ).amount
+    if arguments.get("amount") is None:
+        arguments = {
+            **arguments,
+            "amount": posting.plan_adjustment(
+                session,
+                practice_id=practice_id,
+                claim_number=arguments["claim_number"],
+                amount=None,
+                group_code=arguments["group_code"],
+                reason_code=arguments["reason_code"],
+                responsibility=Responsibility(arguments["side"]),
+            ).amount,
+        }
     return arguments
 
 

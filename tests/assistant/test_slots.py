@@ -125,3 +125,41 @@ def test_a_group_code_alone_is_a_code() -> None:
     from tools.lookup_code import plan
 
     assert plan(slots) == [{"code": "GROUP PI"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "whole"),
+    [
+        ("write off the rest of the pt balance on 1046", True),
+        ("w/o whatever's left on 1127", True),
+        ("adjust off the full ins balance on 1110", True),
+        ("w/o 1094 in full", True),
+        ("write off $5 small balance on 1500", False),
+        ("small bal writeoff $10 on 1167", False),
+    ],
+)
+def test_a_write_off_of_everything_open_is_told_from_one_with_an_amount(text: str, whole: bool) -> None:
+    slots = read_slots(text, today=TODAY)
+    assert bool(slots.extras.get("whole_balance")) is whole
+
+
+def test_bad_debt_is_the_patient_side() -> None:
+    assert read_slots("write off the balance on 1005 as bad debt", today=TODAY).extras["side"] == "patient"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("import the folder nov-remits", "nov-remits"),
+        ("load the dec-remits folder", "dec-remits"),
+        ("import era-2026-11-20.835", "era-2026-11-20.835"),
+        ("file it in the appeals folder", None),
+    ],
+)
+def test_a_folder_of_the_inbox_is_a_file_name(text: str, name: str | None) -> None:
+    assert read_slots(text, today=TODAY).file_name == name
+
+
+def test_b12_is_the_vitamin_not_a_code() -> None:
+    assert read_slots("vit b12 deficiency dx code", today=TODAY).codes == []
+    assert read_slots("B12.0", today=TODAY).codes == [("icd10cm", "B12.0")]
