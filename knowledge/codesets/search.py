@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.codesets.text import TypoCorrector, query_tokens, tokens
+from knowledge.codesets.text import TypoCorrector, query_tokens, query_words, tokens
 
 K1 = 1.2
 B = 0.75
@@ -34,6 +34,15 @@ SEMANTIC_FLOOR = 0.25  # cosine below this carries no signal for this model
 SEMANTIC_ONLY_MIN = 0.45  # without any lexical match, a semantic hit must be at least this similar
 DEFAULT_WORDS = frozenset({"unspecifi", "specifi", "not", "sit", "nos"})
 DEFAULT_FACTOR = 1.03  # the unspecified code is the default when a question gives no detail
+ALTERNATE_WEIGHT = 0.8  # a "see also" word counts a little less than the word the coder typed
+SEGMENT_FLOOR = 0.5  # an index-style query: a code that matches none of its subterms keeps this share
+OTHER_SYSTEM_FACTOR = 0.85  # an index-style query is an ICD-10-CM one unless a system is named
+SIDE_FACTOR = 0.97  # a query that names no side: the right/left codes rank below the unspecified one
+HEADER_BELOW_CHILD = 0.995  # a header ranks just below its best billable code
+INHERIT_FACTOR = 0.98  # a code under a matching header scores a little below what its own text matches
+INHERITING_HEADERS = 40  # the best-matching headers whose codes inherit their match
+SIDE_WORDS = frozenset({"right", "left", "bilateral"})
+CONTEXT_LABEL = "hierarchy"  # the source label of a code's text that walks its parents ("A › B › C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,17 @@ class Target:
     description: str
     billable: bool | None  # None where billable/header does not apply
     active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TermGroup:
+    """One query word resolved against the vocabulary: its term id first, then its alternates'."""
+
+    ids: tuple[int, ...]
+    word: str
+    segment: int
+    soft: bool
+    weight: float = 1.0
 
 
 @dataclass(slots=True)
@@ -69,11 +89,23 @@ class SearchIndex:
     target_of: dict[str, int]  # "system:code" -> target id
     seventh_table: npt.NDArray[np.int16]  # per target: its 7th-character table, or -1
     seventh_tables: list[dict[str, str]]
+    parent: npt.NDArray[np.int32]  # per target: the target of its parent code (ICD-10-CM), or -1
+    children_ptr: npt.NDArray[np.int64]
+    children: npt.NDArray[np.int32]
+    sided: npt.NDArray[np.bool_]  # the description names a side (right, left, bilateral)
     _typos: TypoCorrector | None = field(default=None, repr=False)
+    _terms: list[str] | None = field(default=None, repr=False)
 
     @staticmethod
     def key(system: str, code: str) -> str:
         return f"{system}:{code}"
+
+    def term_text(self, term_id: int) -> str:
+        if self._terms is None:
+            self._terms = [""] * len(self.vocabulary)
+            for word, i in self.vocabulary.items():
+                self._terms[i] = word
+        return self._terms[term_id]
 
     def typo_corrector(self) -> TypoCorrector:
         if self._typos is None:
@@ -81,41 +113,78 @@ class SearchIndex:
             self._typos = TypoCorrector(self.vocabulary, frequency)
         return self._typos
 
-    def resolve_terms(self, query: str) -> tuple[list[int], list[str], list[str]]:
-        """Term ids of the query (typos corrected), the words used, and the corrections made."""
-        ids: list[int] = []
-        used: list[str] = []
+    def resolve_query(self, query: str) -> tuple[list[TermGroup], int, list[str]]:
+        """The query's words as term groups (typos corrected), its index segments, and the corrections."""
+        words, segments = query_words(query)
+        groups: list[TermGroup] = []
         corrections: list[str] = []
-        for token in dict.fromkeys(query_tokens(query)):
-            term_id = self.vocabulary.get(token)
+        seen: set[int] = set()
+        for word in words:
+            token, term_id = word.term, self.vocabulary.get(word.term)
             if term_id is None:
                 fixed = self.typo_corrector().correct(token)
-                if fixed is None:
-                    continue
-                corrections.append(f"{token}→{fixed}")
-                token, term_id = fixed, self.vocabulary[fixed]
-            if term_id not in ids:
-                ids.append(term_id)
-                used.append(token)
-        return ids, used, corrections
+                if fixed is not None:
+                    corrections.append(f"{token}→{fixed}")
+                    token, term_id = fixed, self.vocabulary[fixed]
+            ids = [term_id] if term_id is not None and term_id not in seen else []
+            ids += [self.vocabulary[alt] for alt in word.alternates if alt in self.vocabulary]
+            ids = [i for i in dict.fromkeys(ids) if i not in seen or i == term_id]
+            if not ids:
+                continue
+            seen.update(ids)
+            groups.append(TermGroup(tuple(ids), token, word.segment, word.soft, word.weight))
+        return groups, segments, corrections
 
-    def lexical_scores(self, term_ids: Sequence[int]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32]]:
-        """Per-document BM25 scores, scaled by the share of query terms each document matches."""
-        scores = np.zeros(len(self.doc_target), dtype=np.float32)
-        matched = np.zeros(len(self.doc_target), dtype=np.int32)
-        for term_id in term_ids:
-            start, end = self.indptr[term_id], self.indptr[term_id + 1]
-            docs = self.postings[start:end]
-            scores[docs] += self.weights[start:end]
-            matched[docs] += 1
-        if term_ids:
+    def lexical_scores(self, groups: Sequence[TermGroup]) -> npt.NDArray[np.float32]:
+        """Per-document BM25 scores, scaled by the share of the query's words each document matches.
+
+        A word's alternates add to the score but count once towards the share; soft words (generic
+        main terms, words in parentheses) add to the score but do not count against a text."""
+        n_docs = len(self.doc_target)
+        scores = np.zeros(n_docs, dtype=np.float32)
+        matched = np.zeros(n_docs, dtype=np.float32)
+        required = [g for g in groups if not g.soft] or list(groups)
+        counted = {id(g) for g in required}
+        for group in groups:
+            present = np.zeros(n_docs, dtype=np.bool_)
+            for k, term_id in enumerate(group.ids):
+                start, end = self.indptr[term_id], self.indptr[term_id + 1]
+                docs = self.postings[start:end]
+                weight = self.weights[start:end]
+                scores[docs] += weight * (group.weight if k == 0 else group.weight * ALTERNATE_WEIGHT)
+                present[docs] = True
+            if id(group) in counted:
+                matched += present
+        if groups:
             # A text that covers more of the question beats one that repeats a single rare word, and a
             # text the question covers entirely ("hypertension") beats one it only touches.
-            hit = np.nonzero(matched)[0]
-            query_share = matched[hit].astype(np.float32) / len(term_ids)
+            hit = np.nonzero(scores)[0]
+            query_share = matched[hit] / len(required)
             text_share = np.minimum(1.0, matched[hit] / self.doc_length[hit])
             scores[hit] *= (0.5 + 0.5 * query_share) * (0.8 + 0.2 * text_share)
-        return scores, matched
+        return scores
+
+    def segment_coverage(self, groups: Sequence[TermGroup], segments: int) -> npt.NDArray[np.float32] | None:
+        """For an index-style query: per target, the share of its subterm segments that any of the
+        target's texts (its own, its hierarchy) matches. None for a plain query."""
+        wanted = sorted({g.segment for g in groups if not g.soft})
+        if segments < 2 or len(wanted) < 2:
+            return None
+        covered = np.zeros(len(self.targets), dtype=np.float32)
+        for segment in wanted:
+            hit = np.zeros(len(self.targets), dtype=np.bool_)
+            for group in groups:
+                if group.segment != segment:
+                    continue
+                for term_id in group.ids:
+                    docs = self.postings[self.indptr[term_id] : self.indptr[term_id + 1]]
+                    hit[self.doc_target[docs]] = True
+            covered += hit
+        result: npt.NDArray[np.float32] = (covered / len(wanted)).astype(np.float32)
+        return result
+
+    def children_of(self, target: int) -> npt.NDArray[np.int32]:
+        return self.children[self.children_ptr[target] : self.children_ptr[target + 1]]
 
     def best_doc(self, target: int, doc_scores: npt.NDArray[np.float32]) -> int:
         docs = self.target_docs[self.target_docs_ptr[target] : self.target_docs_ptr[target + 1]]
@@ -126,10 +195,12 @@ def build_search_index(
     targets: list[Target],
     documents: list[tuple[int, str, str]],
     seventh: dict[int, dict[str, str]] | None = None,
+    parents: dict[int, int] | None = None,
 ) -> SearchIndex:
     """Index ``documents`` (target id, text, source label) with BM25 weights.
 
-    ``seventh`` maps the targets that need a 7th character to their table of 7th characters.
+    ``seventh`` maps the targets that need a 7th character to their table of 7th characters;
+    ``parents`` maps a target to the target of its parent code (the ICD-10-CM hierarchy).
     """
     systems = sorted({t.system for t in targets})
     system_id = {name: i for i, name in enumerate(systems)}
@@ -147,15 +218,24 @@ def build_search_index(
         for term in counts:
             if term not in vocabulary:
                 vocabulary[term] = len(vocabulary)
-    n_docs = len(documents)
-    average = float(lengths.mean()) if n_docs else 1.0
+    # The hierarchy texts are long by nature: they are left out of the average length, so that adding
+    # them does not change how the codes' own texts compare, and they win only by covering more words.
+    own = np.array([label != CONTEXT_LABEL for _, _, label in documents], dtype=np.bool_)
+    average = float(lengths[own].mean()) if own.any() else 1.0
     per_term: list[list[tuple[int, float]]] = [[] for _ in vocabulary]
     for doc_id, counts in enumerate(doc_terms):
         norm = K1 * (1 - B + B * lengths[doc_id] / average)
         for term, tf in counts.items():
             per_term[vocabulary[term]].append((doc_id, tf * (K1 + 1) / (tf + norm)))
     df = np.array([len(p) for p in per_term], dtype=np.float32)
-    idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+    # Word rarity, likewise, from the codes' own texts only (the hierarchy texts repeat their parents').
+    own_df = np.zeros(len(vocabulary), dtype=np.float32)
+    for doc_id, counts in enumerate(doc_terms):
+        if own[doc_id]:
+            for term in counts:
+                own_df[vocabulary[term]] += 1
+    n_own = max(1, int(own.sum()))
+    idf = np.log(1 + (n_own - own_df + 0.5) / (own_df + 0.5)).astype(np.float32)
     indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum(df.astype(np.int64))
     postings = np.empty(int(indptr[-1]), dtype=np.int32)
@@ -176,7 +256,10 @@ def build_search_index(
         if not target.active:
             factor[i] *= INACTIVE_FACTOR
         lowered = target.description.lower()
-        if "unspecified" in lowered or "not specified" in lowered or lowered.endswith(" nos"):
+        # The default code when a question gives no detail: "unspecified", and, as the ICD-10-CM Index's
+        # "with" convention has it, "without" (E11.9 without complications, K57.32 without perforation).
+        without = target.system == "icd10cm" and "without" in lowered
+        if "unspecified" in lowered or "not specified" in lowered or lowered.endswith(" nos") or without:
             factor[i] *= DEFAULT_FACTOR
     tables: list[dict[str, str]] = []
     table_ids: dict[tuple[tuple[str, str], ...], int] = {}
@@ -187,7 +270,19 @@ def build_search_index(
             table_ids[table_key] = len(tables)
             tables.append(dict(table))
         seventh_table[target_id] = table_ids[table_key]
+    parent = np.full(len(targets), -1, dtype=np.int32)
+    for child, parent_id in (parents or {}).items():
+        parent[child] = parent_id
+    child_order = np.argsort(parent, kind="stable").astype(np.int32)
+    child_order = child_order[parent[child_order] >= 0]
+    children_ptr = np.zeros(len(targets) + 1, dtype=np.int64)
+    children_ptr[1:] = np.cumsum(np.bincount(parent[parent >= 0], minlength=len(targets)))
+    sided = np.array([bool(SIDE_WORDS.intersection(tokens(t.description))) for t in targets], dtype=np.bool_)
     index = SearchIndex(
+        parent=parent,
+        children_ptr=children_ptr,
+        children=child_order,
+        sided=sided,
         targets=targets,
         seventh_table=seventh_table,
         seventh_tables=tables,
@@ -257,8 +352,8 @@ def rank(
     query_vector: npt.NDArray[np.float32] | None,
 ) -> tuple[list[RankedTarget], list[str]]:
     """The best ``limit`` targets for ``query`` (and the typo corrections applied)."""
-    term_ids, used, corrections = index.resolve_terms(query)
-    doc_scores, _ = index.lexical_scores(term_ids)
+    groups, segments, corrections = index.resolve_query(query)
+    doc_scores = index.lexical_scores(groups)
     lexical = np.zeros(len(index.targets), dtype=np.float32)
     hit_docs = np.nonzero(doc_scores)[0]
     if len(hit_docs):
@@ -276,6 +371,15 @@ def rank(
                 bonus_by_table[table_id] = idf_sum(index, best[2])
         bonus = bonus_by_table[index.seventh_table]  # -1 picks the trailing zero
         lexical = np.where(lexical > 0, lexical + bonus, lexical).astype(np.float32)
+    # An index-style query: a code must answer each subterm, through its own texts or its hierarchy's.
+    coverage = index.segment_coverage(groups, segments)
+    if coverage is not None:
+        lexical *= SEGMENT_FLOOR + (1 - SEGMENT_FLOOR) * coverage
+        if not systems and "icd10cm" in index.systems:
+            icd = index.target_system == index.systems.index("icd10cm")
+            lexical = np.where(icd, lexical, lexical * OTHER_SYSTEM_FACTOR).astype(np.float32)
+    if not SIDE_WORDS.intersection(g.word for g in groups):
+        lexical = np.where(index.sided, lexical * SIDE_FACTOR, lexical).astype(np.float32)
     allowed: npt.NDArray[np.bool_] | None = None
     if systems:
         wanted = [i for i, name in enumerate(index.systems) if name in systems]
@@ -298,31 +402,60 @@ def rank(
         sem_max = float(semantic[top].max()) if len(top) else 0.0
         floor = SEMANTIC_FLOOR if lex_max > 0 else SEMANTIC_ONLY_MIN
         candidates.update(int(i) for i in top if semantic[i] >= floor)
-    # Score every candidate first (cheap), then work out which text matched only for the few returned.
-    scored: list[tuple[float, str, int, float | None, tuple[str, str, list[str]] | None]] = []
-    for target in candidates:
+    # What a header's texts match, the codes under it match too (an inclusion term such as "Graves'
+    # disease" sits on E05.0, the billable code is E05.00): a coder wants the billable one.
+    headers = [t for t in candidates if index.targets[t].billable is False]
+    headers.sort(key=lambda t: -lexical[t])
+    for header in headers[:INHERITING_HEADERS]:
+        inherited = float(lexical[header]) * INHERIT_FACTOR
+        stack = [int(child) for child in index.children_of(header)]
+        while stack:
+            child = stack.pop()
+            if lexical[child] < inherited:
+                lexical[child] = inherited
+            candidates.add(child)
+            stack.extend(int(grandchild) for grandchild in index.children_of(child))
+
+    def combined_score(target: int) -> float:
         lex_part = float(lexical[target]) / lex_max if lex_max > 0 else 0.0
-        sem_value: float | None = None
         sem_part = 0.0
         if semantic is not None and semantic[target] >= -0.5:
-            sem_value = float(semantic[target])
             span = max(sem_max - SEMANTIC_FLOOR, 1e-6)
-            sem_part = min(1.0, max(0.0, (sem_value - SEMANTIC_FLOOR) / span))
-        combined = LEXICAL_WEIGHT * lex_part + SEMANTIC_WEIGHT * sem_part if semantic is not None else lex_part
-        combined *= float(index.factor[target])
+            sem_part = min(1.0, max(0.0, (float(semantic[target]) - SEMANTIC_FLOOR) / span))
+        value = LEXICAL_WEIGHT * lex_part + SEMANTIC_WEIGHT * sem_part if semantic is not None else lex_part
+        value *= float(index.factor[target])
+        table_id = int(index.seventh_table[target])
+        if table_id >= 0 and chosen and chosen[table_id] is not None:
+            value /= HEADER_FACTOR  # with its 7th character chosen the base code is complete
+        return value
+
+    score = {target: combined_score(target) for target in candidates}
+    # A header never ranks above a billable code under it that answers the query as well.
+    best_below: dict[int, float] = {}
+    for target, value in score.items():
+        ancestor = int(index.parent[target])
+        while ancestor >= 0:
+            if value > best_below.get(ancestor, -1.0):
+                best_below[ancestor] = value
+            ancestor = int(index.parent[ancestor])
+    for target in score:
+        if target in best_below and index.targets[target].billable is False:
+            score[target] = min(score[target], best_below[target] * HEADER_BELOW_CHILD)
+    ordered = sorted(score, key=lambda t: (-score[t], index.targets[t].code))
+    ranked: list[RankedTarget] = []
+    query_terms = {index_term for g in groups for index_term in _group_words(index, g)}
+    for target in ordered[:limit]:
         table_id = int(index.seventh_table[target])
         seventh = chosen[table_id] if table_id >= 0 and chosen else None
-        if seventh is not None:
-            combined /= HEADER_FACTOR  # with its 7th character chosen the base code is complete
-        scored.append((-combined, index.targets[target].code, target, sem_value, seventh))
-    scored.sort(key=lambda row: (row[0], row[1]))
-    ranked: list[RankedTarget] = []
-    query_terms = set(used)
-    for negative, _, target, sem_value, seventh in scored[:limit]:
+        sem_value = float(semantic[target]) if semantic is not None and semantic[target] >= -0.5 else None
         doc = index.best_doc(target, doc_scores) if lexical[target] > 0 else None
         matched = sorted(query_terms & set(tokens(index.doc_text[doc]))) if doc is not None else []
-        ranked.append(RankedTarget(target, -negative, float(lexical[target]), sem_value, doc, matched, seventh))
+        ranked.append(RankedTarget(target, score[target], float(lexical[target]), sem_value, doc, matched, seventh))
     return ranked, corrections
+
+
+def _group_words(index: SearchIndex, group: TermGroup) -> list[str]:
+    return [index.term_text(term_id) for term_id in group.ids]
 
 
 @lru_cache(maxsize=1024)

@@ -36,7 +36,7 @@ from knowledge.codesets.icd10cm import TABULAR_SOURCE, Icd10cm, default_tabular_
 from knowledge.codesets.icd_tables import TABLE_TITLES, IndexEntry, parse_index_tables
 from knowledge.codesets.ncci import NcciEdits, parse_ncci_file
 from knowledge.codesets.pos import PlaceOfService, parse_pos
-from knowledge.codesets.search import SearchIndex, Target, VectorIndex, build_search_index
+from knowledge.codesets.search import CONTEXT_LABEL, SearchIndex, Target, VectorIndex, build_search_index
 from knowledge.codesets.x12codes import X12Code, parse_code_csv
 from knowledge.errors import FileFormatError, InvalidInput
 from knowledge.progress import Progress
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 _PARENTHESES = re.compile(r"\([^()]*\)")
 
 #: Bump when a parser or the index layout changes: old caches are then rebuilt.
-PARSER_VERSION = "7"
+PARSER_VERSION = "8"
 #: While a server has no code vectors, how often it looks whether they were completed since.
 VECTOR_RECHECK_SECONDS = 2.0
 #: Code descriptions embedded per checkpoint file of a vector build (about 10 s of work on 2 cores).
@@ -292,6 +292,16 @@ def _build_index(
         icd_target[code] = target_id
         if needs:
             seventh[target_id] = icd.allowed_seventh(code)
+    # The hierarchy: each code's parent, and a text that walks it the way the Alphabetic Index does
+    # ("Pain in joint › Pain in knee › Pain in left knee"), so that "Pain, joint, knee, left" finds the
+    # code whose own description never says "joint".
+    parents: dict[int, int] = {}
+    for code, target_id in icd_target.items():
+        node = icd.nodes[code]
+        if node.parent in icd_target:
+            parents[target_id] = icd_target[node.parent]
+            chain = [icd.nodes[a].description for a in reversed(icd.ancestors(code)) if a in icd_target]
+            add_text(target_id, " › ".join([*chain, node.description]), CONTEXT_LABEL)
     labels = {
         "neoplasm": "Table of Neoplasms",
         "drug": "Table of Drugs and Chemicals",
@@ -321,7 +331,7 @@ def _build_index(
         add(Target("pos", code, place.name, None), [(place.name, "name"), (place.definition, "definition")])
     for code, description in cpt.items():
         add(Target("cpt", code, description, None), [(description, "description")])
-    return build_search_index(targets, documents, seventh)
+    return build_search_index(targets, documents, seventh, parents)
 
 
 def build_codeset_cache(

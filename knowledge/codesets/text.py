@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from knowledge.codesets.lay_terms import LAY_TERMS
 
 _WORD = re.compile(r"[a-z0-9]+")
-STOPWORDS = frozenset({"of", "the", "a", "an", "and", "or", "to", "for", "by", "on", "at", "as", "is", "pt"})
+# "s" is what is left of a possessive ("Crohn's"): the eponym itself is the word that matters.
+STOPWORDS = frozenset({"of", "the", "a", "an", "and", "or", "to", "for", "by", "on", "at", "as", "is", "pt", "s"})
 
 # How coders and billers abbreviate; expanded in queries only (the code texts are spelled out).
 ABBREVIATIONS: dict[str, str] = {
@@ -107,6 +112,107 @@ _PHRASES = (
     (re.compile(r"\blate effects?\b"), " sequela "),
 )
 
+#: "see" and "see also" of the Alphabetic Index, for words whose Tabular wording differs: each word
+#: of a query also matches its alternates (counted once). The Index itself is not in the shipped data
+#: (CDC publishes it as a separate file), so these are the common cross-references a coder knows.
+SEE_ALSO: dict[str, tuple[str, ...]] = {
+    "anomaly": ("malformation", "congenital"),
+    "anomalous": ("malformation", "congenital"),
+    "deformity": ("malformation", "deformation"),
+    "distal": ("lower",),
+    "proximal": ("upper",),
+    "senile": ("age", "related"),
+    "lice": ("pediculosis", "pediculus"),
+    "louse": ("pediculosis", "pediculus"),
+    "pinworm": ("enterobiasis",),
+    "ringworm": ("tinea", "dermatophytosis"),
+    "tapeworm": ("taeniasis", "cestode"),
+    "hookworm": ("ancylostomiasis", "necatoriasis"),
+    "kidney": ("renal",),
+    "renal": ("kidney",),
+    "cancer": ("malignant", "neoplasm"),
+    "tumor": ("neoplasm",),
+    "growth": ("neoplasm",),
+    "stone": ("calculus",),
+    "calculi": ("calculus",),
+    "bedsore": ("pressure", "ulcer"),
+    "decubitus": ("pressure", "ulcer"),
+    "examination": ("exam",),
+    "checkup": ("examination",),
+    "physical": ("examination",),
+    "vaccination": ("immunization",),
+    "immunization": ("vaccination",),
+    # Organ nouns and the adjectives the Tabular uses, and the organ system a category names
+    # ("Screening, neoplasm, lung" is Z12.2 "... of respiratory organs").
+    "heart": ("cardiac",),
+    "cardiac": ("heart",),
+    "lung": ("pulmonary", "respiratory"),
+    "lungs": ("pulmonary", "respiratory"),
+    "pulmonary": ("lung",),
+    "bronchus": ("bronchial", "respiratory"),
+    "trachea": ("tracheal", "respiratory"),
+    "liver": ("hepatic", "digestive"),
+    "hepatic": ("liver",),
+    "stomach": ("gastric", "digestive"),
+    "gastric": ("stomach",),
+    "duodenum": ("duodenal",),
+    "duodenal": ("duodenum",),
+    "colon": ("colonic", "digestive", "large intestine"),
+    "rectum": ("rectal", "digestive"),
+    "esophagus": ("esophageal", "digestive"),
+    "pancreas": ("pancreatic", "digestive"),
+    "intestine": ("intestinal",),
+    "bowel": ("intestine", "intestinal"),
+    "ovary": ("ovarian", "genital"),
+    "ovarian": ("ovary",),
+    "uterus": ("uterine", "genital"),
+    "uterine": ("uterus",),
+    "cervix": ("cervical", "genital"),
+    "prostate": ("prostatic", "genital"),
+    "testis": ("testicular", "genital"),
+    "bladder": ("vesical", "urinary"),
+    "cornea": ("corneal",),
+    "corneal": ("cornea",),
+    "skin": ("cutaneous",),
+    "vein": ("venous",),
+    "artery": ("arterial",),
+    "spine": ("spinal",),
+    "brain": ("cerebral",),
+    "cerebral": ("brain",),
+    "nose": ("nasal",),
+    "mouth": ("oral",),
+    "tooth": ("dental",),
+    "teeth": ("dental", "tooth"),
+    "breast": ("mammary",),
+    "status": ("presence",),
+    "elevated": ("abnormal", "raised", "high"),
+    "phobia": ("phobic",),
+    "weight": ("obesity",),
+    "overweight": ("obesity",),
+}
+
+#: Main terms of the Index that name no particular condition ("Disease, Crohn's", "Syndrome, Down"):
+#: the subterms carry the meaning, so a code need not repeat these words to match.
+GENERIC_WORDS = (
+        "disease",
+        "disorder",
+        "syndrome",
+        "condition",
+        "anomaly",
+        "anomalous",
+        "deformity",
+        "infection",
+        "infestation",
+        "abnormal",
+        "abnormality",
+        "finding",
+        "lesion",
+        "problem",
+        "complication",
+        "encounter",
+        "admission",
+)
+
 
 #: Words ending in -ism that are not a condition named after its adjective (organism is not organ).
 _NOT_ISM = frozenset({"organism", "organisms", "mechanism", "mechanisms"})
@@ -138,19 +244,88 @@ def tokens(text: str) -> list[str]:
     return [stem(word) for word in _WORD.findall(text.lower()) if word not in STOPWORDS]
 
 
-def query_tokens(text: str) -> list[str]:
-    """Stemmed tokens of a query, with the coder abbreviations spelled out."""
+GENERIC_TERMS = frozenset(stem(word) for word in GENERIC_WORDS)
+_PARENTHESIZED = re.compile(r"\(([^()]*)\)")
+_BRACKETED = re.compile(r"\[([^\[\]]*)\]")
+LAY_WEIGHT = 0.25  # a lay phrase's own words, once its Tabular wording is in the query ("hives" is not HIV)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryWord:
+    """One word of a query, as the search weighs it."""
+
+    term: str  # stemmed
+    alternates: tuple[str, ...]  # stemmed "see also" words that count as this word
+    segment: int  # which comma-separated part of an index-style query ("Pain, joint, knee, left")
+    soft: bool  # nonessential: an Index main term that names no condition, or a word in parentheses
+    weight: float = 1.0
+
+
+def rewrite(text: str) -> str:
+    """The query in lower case with shorthand phrases and lay words spelled the way the Tabular does."""
     lowered = text.lower()
     for pattern, replacement in _PHRASES:
         lowered = pattern.sub(replacement, lowered)
-    out: list[str] = []
-    for word in _WORD.findall(lowered):
-        expansion = ABBREVIATIONS.get(word)
-        if expansion:
-            out.extend(stem(part) for part in _WORD.findall(expansion) if part not in STOPWORDS)
-        elif word not in STOPWORDS:
-            out.append(stem(word))
-    return out
+    lowered = _lay_pattern().sub(_lay_words, lowered)
+    return _BMI.sub(_bmi_range, lowered)
+
+
+@lru_cache(maxsize=1)
+def _lay_pattern() -> re.Pattern[str]:
+    phrases = sorted(LAY_TERMS, key=len, reverse=True)
+    return re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![\w'])")
+
+
+def _lay_words(match: re.Match[str]) -> str:
+    """The Tabular's words for a lay phrase, the phrase kept in brackets (words that barely count)."""
+    phrase = match.group(0)
+    return f" {LAY_TERMS[phrase]} [{phrase}] "
+
+
+_BMI = re.compile(r"\b(?:bmi|body mass index)\s*(?:of\s*)?(\d{1,2})(?:\.\d)?\b")
+
+
+def _bmi_range(match: re.Match[str]) -> str:
+    """"bmi 42" names the Z68 range it falls in by the range's first number ("40.0-44.9, adult")."""
+    value = int(match.group(1))
+    bands = ((70, 70), (60, 60), (50, 50), (45, 45), (40, 40), (20, value))
+    lower = next((start for floor, start in bands if value >= floor), 19)
+    return f" body mass index {lower} "
+
+
+def query_words(text: str) -> tuple[list[QueryWord], int]:
+    """The words of a query (abbreviations spelled out, each once) and how many index segments it has.
+
+    A query written as an Alphabetic Index path ("Ulcer, pressure, sacral region, stage 2") has one
+    segment per comma-separated part: the main term, then subterms that narrow it. Words in parentheses
+    are nonessential modifiers, as in the Index; a generic main term ("Disease", "Syndrome") is soft too.
+    """
+    out: list[QueryWord] = []
+    seen: set[str] = set()
+    segments = [part for part in rewrite(text).split(",") if _WORD.search(part)]
+    for number, part in enumerate(segments):
+        soft_words = {word for inner in _PARENTHESIZED.findall(part) for word in _WORD.findall(inner)}
+        lay_words = {word for inner in _BRACKETED.findall(part) for word in _WORD.findall(inner)}
+        for word in _WORD.findall(part):
+            expansion = ABBREVIATIONS.get(word)
+            parts = _WORD.findall(expansion) if expansion else [word]
+            for piece in parts:
+                if piece in STOPWORDS:
+                    continue
+                term = stem(piece)
+                if term in seen:
+                    continue
+                seen.add(term)
+                alternates = tuple(stem(alt) for alt in SEE_ALSO.get(piece, ()) if stem(alt) != term)
+                lay = word in lay_words
+                soft = lay or word in soft_words or (number == 0 and len(segments) > 1 and term in GENERIC_TERMS)
+                out.append(QueryWord(term, alternates, number, soft, LAY_WEIGHT if lay else 1.0))
+    return out, len(segments)
+
+
+def query_tokens(text: str) -> list[str]:
+    """Stemmed tokens of a query, with the coder abbreviations spelled out."""
+    return [word.term for word in query_words(text)[0]]
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
