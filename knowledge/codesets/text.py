@@ -194,23 +194,23 @@ SEE_ALSO: dict[str, tuple[str, ...]] = {
 #: Main terms of the Index that name no particular condition ("Disease, Crohn's", "Syndrome, Down"):
 #: the subterms carry the meaning, so a code need not repeat these words to match.
 GENERIC_WORDS = (
-        "disease",
-        "disorder",
-        "syndrome",
-        "condition",
-        "anomaly",
-        "anomalous",
-        "deformity",
-        "infection",
-        "infestation",
-        "abnormal",
-        "abnormality",
-        "finding",
-        "lesion",
-        "problem",
-        "complication",
-        "encounter",
-        "admission",
+    "disease",
+    "disorder",
+    "syndrome",
+    "condition",
+    "anomaly",
+    "anomalous",
+    "deformity",
+    "infection",
+    "infestation",
+    "abnormal",
+    "abnormality",
+    "finding",
+    "lesion",
+    "problem",
+    "complication",
+    "encounter",
+    "admission",
 )
 
 
@@ -286,7 +286,7 @@ _BMI = re.compile(r"\b(?:bmi|body mass index)\s*(?:of\s*)?(\d{1,2})(?:\.\d)?\b")
 
 
 def _bmi_range(match: re.Match[str]) -> str:
-    """"bmi 42" names the Z68 range it falls in by the range's first number ("40.0-44.9, adult")."""
+    """A BMI names the Z68 range it falls in by the range's first number (42 -> "40.0-44.9, adult")."""
     value = int(match.group(1))
     bands = ((70, 70), (60, 60), (50, 50), (45, 45), (40, 40), (20, value))
     lower = next((start for floor, start in bands if value >= floor), 19)
