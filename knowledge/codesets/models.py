@@ -108,6 +108,10 @@ class SearchResult(BaseModel):
     system: str | None
     semantic: bool = Field(description="semantic vectors were used (lexical only when False)")
     hits: list[SearchHit]
+    ask: list[str] = Field(
+        default_factory=list,
+        description="what the question leaves open that the code depends on (side, 7th character), to ask",
+    )
 
 
 class ClaimLine(BaseModel):

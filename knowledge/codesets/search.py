@@ -14,6 +14,7 @@ mentions ("initial encounter", "sequela").
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ OTHER_SYSTEM_FACTOR = 0.85  # an index-style query is an ICD-10-CM one unless a 
 SIDE_FACTOR = 0.97  # a query that names no side: the right/left codes rank below the unspecified one
 HEADER_BELOW_CHILD = 0.995  # a header ranks just below its best billable code
 INHERIT_FACTOR = 0.98  # a code under a matching header scores a little below what its own text matches
+WITH_UNASKED_FACTOR = 0.97  # an ICD code "with X" when the question names no X (the Index's "with" rule)
+ADDED_WORD_PENALTY = 0.01  # ... less this for each word it adds to the header's description
 INHERITING_HEADERS = 40  # the best-matching headers whose codes inherit their match
 SIDE_WORDS = frozenset({"right", "left", "bilateral"})
 CONTEXT_LABEL = "hierarchy"  # the source label of a code's text that walks its parents ("A › B › C")
@@ -182,6 +185,11 @@ class SearchIndex:
             covered += hit
         result: npt.NDArray[np.float32] = (covered / len(wanted)).astype(np.float32)
         return result
+
+    def target_words(self, target: int) -> set[str]:
+        """Every word of every text of ``target`` (its hierarchy text included)."""
+        docs = self.target_docs[self.target_docs_ptr[target] : self.target_docs_ptr[target + 1]]
+        return {word for doc in docs for word in tokens(self.doc_text[int(doc)])}
 
     def children_of(self, target: int) -> npt.NDArray[np.int32]:
         return self.children[self.children_ptr[target] : self.children_ptr[target + 1]]
@@ -340,6 +348,8 @@ class RankedTarget:
     doc: int | None
     matched_terms: list[str]
     seventh: tuple[str, str, list[str]] | None = None  # (char, meaning, words matched)
+    via: int | None = None  # the header whose texts matched, when the code's own did not match as well
+    unmatched: list[int] = field(default_factory=list)  # index segments no text of the code answers
 
 
 def rank(
@@ -404,17 +414,26 @@ def rank(
         candidates.update(int(i) for i in top if semantic[i] >= floor)
     # What a header's texts match, the codes under it match too (an inclusion term such as "Graves'
     # disease" sits on E05.0, the billable code is E05.00): a coder wants the billable one.
+    via: dict[int, int] = {}
     headers = [t for t in candidates if index.targets[t].billable is False]
     headers.sort(key=lambda t: -lexical[t])
     for header in headers[:INHERITING_HEADERS]:
         inherited = float(lexical[header]) * INHERIT_FACTOR
+        header_words = set(tokens(index.targets[header].description))
         stack = [int(child) for child in index.children_of(header)]
         while stack:
             child = stack.pop()
-            if lexical[child] < inherited:
-                lexical[child] = inherited
+            # Among the codes under a header, the one that adds the fewest words to it comes first
+            # (E11.9 "... without complications" before E11.00 "... with hyperosmolarity without ...").
+            added = len(set(tokens(index.targets[child].description)) - header_words - DEFAULT_WORDS)
+            value = inherited * (1 - ADDED_WORD_PENALTY * min(added, 10))
+            if lexical[child] < value:
+                lexical[child] = value
+                via[child] = via.get(header, header)
             candidates.add(child)
             stack.extend(int(grandchild) for grandchild in index.children_of(child))
+
+    asked = {term for g in groups for term in _group_words(index, g)}
 
     def combined_score(target: int) -> float:
         lex_part = float(lexical[target]) / lex_max if lex_max > 0 else 0.0
@@ -424,6 +443,8 @@ def rank(
             sem_part = min(1.0, max(0.0, (float(semantic[target]) - SEMANTIC_FLOOR) / span))
         value = LEXICAL_WEIGHT * lex_part + SEMANTIC_WEIGHT * sem_part if semantic is not None else lex_part
         value *= float(index.factor[target])
+        if index.targets[target].system == "icd10cm" and not with_detail(index.targets[target].description) <= asked:
+            value *= WITH_UNASKED_FACTOR  # "E11.8 ... with unspecified complications" when none were named
         table_id = int(index.seventh_table[target])
         if table_id >= 0 and chosen and chosen[table_id] is not None:
             value /= HEADER_FACTOR  # with its 7th character chosen the base code is complete
@@ -443,19 +464,58 @@ def rank(
             score[target] = min(score[target], best_below[target] * HEADER_BELOW_CHILD)
     ordered = sorted(score, key=lambda t: (-score[t], index.targets[t].code))
     ranked: list[RankedTarget] = []
-    query_terms = {index_term for g in groups for index_term in _group_words(index, g)}
+    query_terms = [index_term for g in groups for index_term in _group_words(index, g)]
+    segment_words: dict[int, set[str]] = {}
+    if coverage is not None:
+        for group in groups:
+            if not group.soft:
+                segment_words.setdefault(group.segment, set()).update(_group_words(index, group))
     for target in ordered[:limit]:
         table_id = int(index.seventh_table[target])
         seventh = chosen[table_id] if table_id >= 0 and chosen else None
         sem_value = float(semantic[target]) if semantic is not None and semantic[target] >= -0.5 else None
-        doc = index.best_doc(target, doc_scores) if lexical[target] > 0 else None
-        matched = sorted(query_terms & set(tokens(index.doc_text[doc]))) if doc is not None else []
-        ranked.append(RankedTarget(target, score[target], float(lexical[target]), sem_value, doc, matched, seventh))
+        source = via.get(target, target)
+        doc = index.best_doc(source, doc_scores) if lexical[target] > 0 else None
+        doc_words = set(tokens(index.doc_text[doc])) if doc is not None else set()
+        matched = [term for term in dict.fromkeys(query_terms) if term in doc_words]
+        unmatched: list[int] = []
+        if segment_words:
+            words = index.target_words(source) | set(seventh[2] if seventh else ())
+            unmatched = [seg for seg, wanted in sorted(segment_words.items()) if not wanted & words]
+        ranked.append(
+            RankedTarget(
+                target,
+                score[target],
+                float(lexical[target]),
+                sem_value,
+                doc,
+                matched,
+                seventh,
+                via=source if source != target else None,
+                unmatched=unmatched,
+            )
+        )
     return ranked, corrections
 
 
 def _group_words(index: SearchIndex, group: TermGroup) -> list[str]:
     return [index.term_text(term_id) for term_id in group.ids]
+
+
+_WITH_CLAUSE = re.compile(r"\bwith\b(.*?)(?=\bwithout\b|,|;|$)")
+
+
+@lru_cache(maxsize=65536)
+def with_detail(description: str) -> frozenset[str]:
+    """The words of a description's "with ..." clauses (up to "without" or a comma), defaults left out."""
+    words: set[str] = set()
+    for clause in _WITH_CLAUSE.findall(description.lower()):
+        words.update(tokens(clause))
+    return frozenset(words - DEFAULT_WORDS)
+
+
+#: Words of the 7th-character definitions that every injury query has: on their own they choose nothing.
+_NOT_DECIDING = frozenset(tokens("fracture encounter"))
 
 
 @lru_cache(maxsize=1024)
@@ -469,8 +529,8 @@ def seventh_overlap(words: set[str], definitions: dict[str, str]) -> tuple[str, 
     for char, text in definitions.items():
         ext_words = _definition_words(text)
         common = words & ext_words
-        if not common:
-            continue
+        if not common - _NOT_DECIDING:
+            continue  # "Fracture, femur, neck" names no encounter: ask for it rather than guess
         # Prefer the definition that is most fully covered (sequela beats "subsequent ... sequela").
         value = len(common) + len(common) / len(ext_words)
         if best is None or value > best[1]:

@@ -286,11 +286,18 @@ _BMI = re.compile(r"\b(?:bmi|body mass index)\s*(?:of\s*)?(\d{1,2})(?:\.\d)?\b")
 
 
 def _bmi_range(match: re.Match[str]) -> str:
-    """A BMI names the Z68 range it falls in by the range's first number (42 -> "40.0-44.9, adult")."""
+    """A BMI as the Z68 range the Tabular writes for it (42 -> "40.0-44.9", 18 -> "19.9 or less")."""
     value = int(match.group(1))
-    bands = ((70, 70), (60, 60), (50, 50), (45, 45), (40, 40), (20, value))
-    lower = next((start for floor, start in bands if value >= floor), 19)
-    return f" body mass index {lower} "
+    if value < 20:
+        band = "19.9 or less"
+    elif value < 40:
+        band = f"{value}.0-{value}.9"
+    elif value >= 70:
+        band = "70 or greater"
+    else:
+        low, high = next((lo, hi) for lo, hi in ((40, 44), (45, 49), (50, 59), (60, 69)) if value <= hi)
+        band = f"{low}.0-{high}.9"
+    return f" body mass index {band} "
 
 
 def query_words(text: str) -> tuple[list[QueryWord], int]:
@@ -376,3 +383,20 @@ class TypoCorrector:
                     if best is None or key < best:
                         best = key
         return best[2] if best else None
+
+
+def term_display(text: str) -> dict[str, str]:
+    """Each stemmed term of a query, and the word it came from, to show a person ("kne" -> "knee")."""
+    out: dict[str, str] = {}
+    for word in _WORD.findall(rewrite(text)):
+        expansion = ABBREVIATIONS.get(word)
+        for piece in _WORD.findall(expansion) if expansion else [word]:
+            out.setdefault(stem(piece), piece)
+            for alternate in SEE_ALSO.get(piece, ()):
+                out.setdefault(stem(alternate), alternate)
+    return out
+
+
+def index_segments(text: str) -> list[str]:
+    """The comma-separated parts of a query as typed (what ``query_words`` numbers as segments)."""
+    return [" ".join(part.split()) for part in text.split(",") if _WORD.search(part.lower())]

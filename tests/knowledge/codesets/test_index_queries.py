@@ -1,0 +1,101 @@
+"""Code search as coders walk the Alphabetic Index ("Main term, subterm, subterm"), lay words, and the
+reasons and questions a hit carries (issue 18). Lexical search over the real shipped code sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.codesets import CodeSets, search_codes
+from knowledge.codesets.text import query_words, rewrite
+
+
+def top(codesets: CodeSets, query: str) -> str:
+    return search_codes(codesets, query, semantic=False).hits[0].code
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # The subterm "joint" is only in the parent M25.5 "Pain in joint": the hierarchy answers it.
+        ("Pain, joint, knee, left", "M25.562"),
+        # The inclusion term "Graves' disease" sits on the header E05.0; the billable code is E05.00.
+        ("Disease, Graves'", "E05.00"),
+        # Screening of the lung is Z12.2 "... of respiratory organs" (organ -> system).
+        ("Screening, neoplasm, lung", "Z12.2"),
+        ("Long-term, drug therapy, anticoagulants", "Z79.01"),
+        # "senile" is "age-related" in the Tabular; the header H25 is not billable.
+        ("Cataract, senile", "H25.9"),
+        # No "with" subterm given: the "without" code is the default, as the Index has it.
+        ("Diabetes, type 2", "E11.9"),
+        ("Diabetes, type 2, with, hyperglycemia", "E11.65"),
+    ],
+)
+def test_index_paths_find_the_billable_code(codesets: CodeSets, query: str, expected: str) -> None:
+    assert top(codesets, query) == expected
+
+
+def test_a_header_ranks_below_its_billable_code(codesets: CodeSets) -> None:
+    hits = search_codes(codesets, "Syndrome, Down", semantic=False).hits
+    codes = [hit.code for hit in hits]
+    assert codes[0] == "Q90.9"
+    assert codes.index("Q90") > 0
+    header = hits[codes.index("Q90")]
+    assert header.billable is False and "header" in header.reason
+
+
+def test_no_side_given_asks_for_it_and_does_not_guess(codesets: CodeSets) -> None:
+    result = search_codes(codesets, "Pain, joint, knee", semantic=False)
+    assert result.hits[0].code == "M25.569"  # the code for "side not documented"
+    assert result.ask and "M25.561" in result.ask[0] and "M25.562" in result.ask[0]
+    sided = search_codes(codesets, "Pain, joint, knee, right", semantic=False)
+    assert sided.hits[0].code == "M25.561" and sided.ask == []
+
+
+def test_no_encounter_given_asks_for_the_seventh_character(codesets: CodeSets) -> None:
+    result = search_codes(codesets, "Fracture, femur, neck", semantic=False)
+    best = result.hits[0]
+    assert len(best.code) < 8 and not best.code.endswith("A")  # no 7th character guessed
+    assert any("7th character" in ask and f"{best.code}A" in ask for ask in result.ask)
+    chosen = search_codes(codesets, "Fracture, femur, neck, right, initial encounter", semantic=False)
+    assert chosen.hits[0].code.endswith("A") and len(chosen.hits[0].code) == 8
+
+
+def test_reasons_are_words_a_coder_reads(codesets: CodeSets) -> None:
+    hits = search_codes(codesets, "Pain, joint, knee, left", semantic=False).hits
+    assert "M25.5 Pain in joint" in hits[0].reason  # the parents, by code
+    assert "knee" in hits[0].reason and "kne," not in hits[0].reason  # the typed word, not its stem
+    unspecified = next(hit for hit in hits if hit.code == "M25.569")
+    assert "“left”" in unspecified.reason  # what the code does not answer
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("hives", "L50.9"),  # not an HIV code, though the stem of "hives" is "hiv"
+        ("a fib", "I48.91"),
+        ("bmi 42", "Z68.41"),  # 40.0-44.9
+        ("sugar diabetes", "E11.9"),
+        ("pink eye left", None),  # some conjunctivitis code of the left eye
+    ],
+)
+def test_lay_words(codesets: CodeSets, query: str, expected: str | None) -> None:
+    hit = search_codes(codesets, query, semantic=False).hits[0]
+    if expected is None:
+        assert hit.code.startswith("H10.") and "left" in hit.description
+    else:
+        assert hit.code == expected
+
+
+def test_a_lay_phrase_keeps_its_words_for_other_code_sets(codesets: CodeSets) -> None:
+    # "flu shot" is Z23 for a diagnosis and the HCPCS influenza vaccine codes for the service.
+    assert "immunization" in rewrite("flu shot")
+    assert any(hit.system == "hcpcs" for hit in search_codes(codesets, "flu shot admin", semantic=False).hits)
+
+
+def test_index_segments_and_soft_words() -> None:
+    words, segments = query_words("Disease, Crohn's, small intestine")
+    assert segments == 3
+    assert [w.term for w in words if w.soft] == ["diseas"]  # a generic main term does not have to match
+    assert "s" not in [w.term for w in words]  # the possessive is not a word
+    words, _ = query_words("Hypertension (essential), with heart failure")
+    assert {w.term for w in words if w.soft} == {"essential"}  # parentheses: nonessential modifiers
