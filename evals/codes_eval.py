@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from knowledge.codesets import CodeSets, lookup, search_codes
-from knowledge.errors import AssistantError, InvalidInput
+from knowledge.errors import AssistantError, InvalidInput, NotFound
 
 DEFAULT_DATASET = Path(__file__).resolve().parent / "codes" / "queries.csv"
 #: Issue 18's sets, each row marked ``dev`` (the search may be tuned on it) or ``holdout`` (never looked at
@@ -77,10 +77,14 @@ def run_codes_eval(
     search_codes(codesets, "warm up", limit=5, semantic=semantic)  # model and vectors load once
     for query, expected, system in rows:
         started = time.perf_counter()
-        result = search_codes(codesets, query, limit=5, semantic=semantic)
+        try:
+            result = search_codes(codesets, query, limit=5, semantic=semantic)
+        except NotFound:  # nothing matched at all: a miss like any other
+            codes: list[str] = []
+        else:
+            used_semantic = used_semantic or result.semantic
+            codes = [hit.code for hit in result.hits]
         latencies.append((time.perf_counter() - started) * 1000)
-        used_semantic = used_semantic or result.semantic
-        codes = [hit.code for hit in result.hits]
         stats = per_system.setdefault(system, {"n": 0, "top1": 0, "top5": 0})
         stats["n"] += 1
         stats["top1"] += int(codes[:1] == [expected])
@@ -180,6 +184,12 @@ if __name__ == "__main__":  # python -m evals.codes_eval CACHE_DIR
     arguments = parser.parse_args()
     loaded = load_codesets(arguments.cache_dir)
     print(json.dumps(run_codes_eval(loaded), indent=2))
+    index = run_index_eval(loaded)
+    for name, splits in index.items():  # figures only: the holdout's misses are never printed
+        for split, figures in splits.items():
+            shown = {key: figures[key] for key in ("queries", "semantic", "top1", "top5", "latency_ms")}
+            print(f"{name} {split}: {json.dumps(shown)}")
+    print("index_form dev misses:", json.dumps(index["index_form"]["dev"]["misses"], indent=1))
     print(json.dumps(run_codes_bench(loaded), indent=2))
 
 

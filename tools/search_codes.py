@@ -16,9 +16,12 @@ def search_codes(query: str, system: str | None = None, limit: int = 10, *, code
 
     Example queries: "type 2 diabetes with hyperglycemia", "neoplasm, colon, malignant primary",
     "fx neck of right femur initial encounter", "annual wellness visit subsequent", "medical necessity".
-    Abbreviations (htn, copd, fx, w/o) and small typos are understood. Each hit carries its code, system,
-    description, whether it is billable, and the reason it matched. Results are real codes of the
-    loaded code sets, billable codes first when equally relevant; always confirm with lookup_code.
+    Alphabetic Index paths ("Pain, joint, knee, left"; "Ulcer, pressure, sacral region, stage 2"), lay
+    words (hives, pink eye, broke, a fib, bmi 40), abbreviations (htn, copd, fx, w/o) and small typos are
+    understood. Each hit carries its code, system, description, whether it is billable, and the reason it
+    matched in words. ``ask`` lists what the question leaves open (the side, the 7th character): ask the
+    person rather than pick. Results are real codes of the loaded code sets, billable codes before their
+    headers; always confirm with lookup_code.
 
     system: optional filter (icd10cm, hcpcs, cpt, modifier, carc, rarc, group, pos). limit: 1-50.
     """
@@ -33,6 +36,7 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
     for hit in hits[:8]:
         billable = " (billable)" if hit.get("billable") else (" (header)" if hit.get("billable") is False else "")
         lines.append(f"- **{hit['code']}** {hit['description']}{billable}: {hit['reason']}")
+    lines.extend(f"_{question}_" for question in data.get("ask") or [])
     return "\n".join(lines)
 
 

@@ -85,6 +85,8 @@ def _render_search(result: SearchResult) -> None:
         mark = "" if hit.billable is None else (" *" if hit.billable else "")
         table.add_row(hit.code + mark, hit.system, hit.description, hit.reason)
     console.print(table)
+    for question in result.ask:
+        console.print(f"[yellow]{escape(question)}[/yellow]")
     if not result.semantic:
         console.print("(lexical search only: run `billing-assistant init` to build the semantic vectors)")
 

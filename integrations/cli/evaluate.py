@@ -32,11 +32,13 @@ def _knowledge_base(ctx: CliContext) -> Any:
 
 
 def _suite_codes(ctx: CliContext, dataset: Path | None) -> dict[str, Any]:
-    from evals.codes_eval import run_codes_baselines, run_codes_eval
+    from evals.codes_eval import run_codes_baselines, run_codes_eval, run_index_eval
 
     codesets = _codesets(ctx)
     result = run_codes_eval(codesets, dataset)
     result["baselines"] = run_codes_baselines(codesets, dataset)
+    if dataset is None:  # issue 18's sets: index paths and lay words, dev and holdout apart
+        result["index"] = run_index_eval(codesets)
     return result
 
 

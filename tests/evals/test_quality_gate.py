@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evals.codes_eval import run_codes_eval
+from evals.codes_eval import run_codes_eval, run_index_eval
 from evals.retrieval_eval import run_retrieval_eval
 from evals.x12_eval import run_x12_eval
 from knowledge.codesets import CodeSets
@@ -27,6 +27,19 @@ def test_code_search_holds_its_figures(codesets: CodeSets) -> None:
     _hold(result["systems"]["icd10cm"]["top5"], committed["icd10cm_top5"], "ICD-10-CM top-5")
     _hold(result["systems"]["icd10cm"]["top1"], committed["icd10cm_top1"], "ICD-10-CM top-1")
     _hold(result["systems"]["hcpcs"]["top5"], committed["hcpcs_top5"], "HCPCS top-5")
+
+
+def test_index_and_lay_code_search_hold_their_figures(codesets: CodeSets) -> None:
+    result = run_index_eval(codesets, semantic=False)
+    committed = THRESHOLDS["codes_index_lexical"]
+    index, lay = result["index_form"], result["lay_terms"]
+    _hold(index["dev"]["top1"], committed["index_dev_top1"], "index-form dev top-1")
+    _hold(index["dev"]["top5"], committed["index_dev_top5"], "index-form dev top-5")
+    _hold(index["holdout"]["top1"], committed["index_holdout_top1"], "index-form holdout top-1")
+    _hold(index["holdout"]["top5"], committed["index_holdout_top5"], "index-form holdout top-5")
+    _hold(lay["dev"]["top1"], committed["lay_dev_top1"], "lay-term dev top-1")
+    _hold(lay["holdout"]["top1"], committed["lay_holdout_top1"], "lay-term holdout top-1")
+    assert index["holdout"]["misses"] == []  # the holdout's cases are never shown
 
 
 def test_retrieval_holds_its_figures(shipped_kb: KnowledgeBase) -> None:

@@ -443,7 +443,10 @@ function codesCard(d) {
     el("h3", { text: `Codes for “${d.query}”` }),
     el("ul", {}, hits.map((h) =>
       el("li", {}, el("strong", { text: h.code }), ` ${h.description} `,
-        h.billable === false ? el("span", { class: "badge warn", text: "header" }) : null))),
+        h.billable === false ? el("span", { class: "badge warn", text: "header" }) : null,
+        h.reason ? el("div", { class: "muted", text: h.reason }) : null))),
+    // What the question leaves open (side, 7th character): asked, never guessed.
+    (d.ask || []).length ? el("ul", { "aria-label": "To ask" }, d.ask.map((q) => el("li", { class: "ask", text: q }))) : null,
   );
 }
 
