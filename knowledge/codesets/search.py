@@ -10,6 +10,18 @@ Documents are texts that point at a *target* (one code of one system): descripti
 similarity is computed per target from one embedded text (its description); ICD-10-CM codes that need a
 7th character share their base code's vector and get the 7th character whose definition the query
 mentions ("initial encounter", "sequela").
+
+How coders search, and what the ranking does about it (issue 18):
+- An Alphabetic Index path ("Pain, joint, knee, left") is a main term and subterms, one per comma. Each
+  ICD-10-CM code also has a *hierarchy* text walking its parents ("Pain in joint › Pain in knee › Pain
+  in left knee"), and a code is scaled by the share of the path's parts its texts answer. Generic main
+  terms ("Disease", "Syndrome") and words in parentheses are nonessential, as in the Index.
+- What a header's texts match, the codes under it match too (inclusion terms often sit on the header);
+  a header ranks just below its best billable code, and among the codes under it the one adding the
+  fewest words comes first. The Index's defaults: "unspecified" and "without" codes first, a code
+  "with X" lower when no X was named, the unspecified side when no side was named.
+- Words have "see also" alternates (organ adjectives, anomaly -> malformation) and lay phrases are spelled
+  the Tabular's way (text.py, lay_terms.py).
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.codesets.text import TypoCorrector, query_tokens, query_words, tokens
+from knowledge.codesets.text import TypoCorrector, fold, lay_pattern, query_tokens, query_words, tokens
 
 K1 = 1.2
 B = 0.75
@@ -41,7 +53,7 @@ OTHER_SYSTEM_FACTOR = 0.85  # an index-style query is an ICD-10-CM one unless a 
 SIDE_FACTOR = 0.97  # a query that names no side: the right/left codes rank below the unspecified one
 HEADER_BELOW_CHILD = 0.995  # a header ranks just below its best billable code
 INHERIT_FACTOR = 0.98  # a code under a matching header scores a little below what its own text matches
-WITH_UNASKED_FACTOR = 0.97  # an ICD code "with X" when the question names no X (the Index's "with" rule)
+WITH_UNASKED_FACTOR = 0.93  # an ICD code "with X" when the question names no X (the Index's "with" rule)
 ADDED_WORD_PENALTY = 0.01  # ... less this for each word it adds to the header's description
 INHERITING_HEADERS = 40  # the best-matching headers whose codes inherit their match
 SIDE_WORDS = frozenset({"right", "left", "bilateral"})
@@ -96,6 +108,7 @@ class SearchIndex:
     children_ptr: npt.NDArray[np.int64]
     children: npt.NDArray[np.int32]
     sided: npt.NDArray[np.bool_]  # the description names a side (right, left, bilateral)
+    known_lay: frozenset[str]  # lay phrases the code texts use themselves ("swimmer's ear")
     _typos: TypoCorrector | None = field(default=None, repr=False)
     _terms: list[str] | None = field(default=None, repr=False)
 
@@ -118,7 +131,7 @@ class SearchIndex:
 
     def resolve_query(self, query: str) -> tuple[list[TermGroup], int, list[str]]:
         """The query's words as term groups (typos corrected), its index segments, and the corrections."""
-        words, segments = query_words(query)
+        words, segments = query_words(query, known=self.known_lay)
         groups: list[TermGroup] = []
         corrections: list[str] = []
         seen: set[int] = set()
@@ -286,7 +299,11 @@ def build_search_index(
     children_ptr = np.zeros(len(targets) + 1, dtype=np.int64)
     children_ptr[1:] = np.cumsum(np.bincount(parent[parent >= 0], minlength=len(targets)))
     sided = np.array([bool(SIDE_WORDS.intersection(tokens(t.description))) for t in targets], dtype=np.bool_)
+    # Lay phrases a code's own name or inclusion term uses ("Swimmer's ear" is H60.33-) stay as typed.
+    named = (text for target, text, label in documents if label in ("description", "inclusion term"))
+    found = lay_pattern().findall("\n".join(fold(text) for text in named))
     index = SearchIndex(
+        known_lay=frozenset(found),
         parent=parent,
         children_ptr=children_ptr,
         children=child_order,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -116,6 +117,7 @@ _PHRASES = (
 #: of a query also matches its alternates (counted once). The Index itself is not in the shipped data
 #: (CDC publishes it as a separate file), so these are the common cross-references a coder knows.
 SEE_ALSO: dict[str, tuple[str, ...]] = {
+    "palsy": ("paralysis",),
     "anomaly": ("malformation", "congenital"),
     "anomalous": ("malformation", "congenital"),
     "deformity": ("malformation", "deformation"),
@@ -239,9 +241,17 @@ def stem(token: str) -> str:
     return token
 
 
+def fold(text: str) -> str:
+    """Lower case without accents: "Ménière's", "Guillain-Barré" and "Sjögren" are typed without them."""
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    return "".join(c for c in unicodedata.normalize("NFKD", lowered) if not unicodedata.combining(c))
+
+
 def tokens(text: str) -> list[str]:
     """Stemmed tokens of a code text (stopwords dropped)."""
-    return [stem(word) for word in _WORD.findall(text.lower()) if word not in STOPWORDS]
+    return [stem(word) for word in _WORD.findall(fold(text)) if word not in STOPWORDS]
 
 
 GENERIC_TERMS = frozenset(stem(word) for word in GENERIC_WORDS)
@@ -261,25 +271,43 @@ class QueryWord:
     weight: float = 1.0
 
 
-def rewrite(text: str) -> str:
-    """The query in lower case with shorthand phrases and lay words spelled the way the Tabular does."""
-    lowered = text.lower()
+def rewrite(text: str, *, known: frozenset[str] = frozenset()) -> str:
+    """The query in lower case with shorthand phrases and lay words spelled the way the Tabular does.
+
+    ``known``: lay phrases the loaded code texts use themselves ("swimmer's ear", "tennis elbow"); those
+    stay as typed, with the clinical wording added as nonessential words."""
+    lowered = _index_eponym(fold(text))
     for pattern, replacement in _PHRASES:
         lowered = pattern.sub(replacement, lowered)
-    lowered = _lay_pattern().sub(_lay_words, lowered)
+
+    def lay_words(match: re.Match[str]) -> str:
+        phrase = match.group(0)
+        if phrase in known:
+            return f" {phrase} ({LAY_TERMS[phrase]}) "
+        return f" {LAY_TERMS[phrase]} [{phrase}] "  # the phrase's own words barely count ("hives" is not HIV)
+
+    lowered = lay_pattern().sub(lay_words, lowered)
     return _BMI.sub(_bmi_range, lowered)
 
 
+def _index_eponym(text: str) -> str:
+    """An Index path names an eponym after its main term ("Disease, Plummer's", "Ulcer, Curling's"): when
+    subterm + main term is a known name, the path is read as that name ("plummer's disease")."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) < 2:
+        return text
+    for i in range(1, len(parts)):
+        phrase = " ".join(f"{parts[i]} {parts[0]}".split())
+        if phrase in LAY_TERMS:
+            return ", ".join([phrase, *parts[1:i], *parts[i + 1 :]])
+    return text
+
+
 @lru_cache(maxsize=1)
-def _lay_pattern() -> re.Pattern[str]:
+def lay_pattern() -> re.Pattern[str]:
+    """Every lay phrase as whole words, longest first."""
     phrases = sorted(LAY_TERMS, key=len, reverse=True)
     return re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![\w'])")
-
-
-def _lay_words(match: re.Match[str]) -> str:
-    """The Tabular's words for a lay phrase, the phrase kept in brackets (words that barely count)."""
-    phrase = match.group(0)
-    return f" {LAY_TERMS[phrase]} [{phrase}] "
 
 
 _BMI = re.compile(r"\b(?:bmi|body mass index)\s*(?:of\s*)?(\d{1,2})(?:\.\d)?\b")
@@ -300,7 +328,7 @@ def _bmi_range(match: re.Match[str]) -> str:
     return f" body mass index {band} "
 
 
-def query_words(text: str) -> tuple[list[QueryWord], int]:
+def query_words(text: str, *, known: frozenset[str] = frozenset()) -> tuple[list[QueryWord], int]:
     """The words of a query (abbreviations spelled out, each once) and how many index segments it has.
 
     A query written as an Alphabetic Index path ("Ulcer, pressure, sacral region, stage 2") has one
@@ -309,7 +337,7 @@ def query_words(text: str) -> tuple[list[QueryWord], int]:
     """
     out: list[QueryWord] = []
     seen: set[str] = set()
-    segments = [part for part in rewrite(text).split(",") if _WORD.search(part)]
+    segments = [part for part in rewrite(text, known=known).split(",") if _WORD.search(part)]
     for number, part in enumerate(segments):
         soft_words = {word for inner in _PARENTHESIZED.findall(part) for word in _WORD.findall(inner)}
         lay_words = {word for inner in _BRACKETED.findall(part) for word in _WORD.findall(inner)}
@@ -323,7 +351,10 @@ def query_words(text: str) -> tuple[list[QueryWord], int]:
                 if term in seen:
                     continue
                 seen.add(term)
-                alternates = tuple(stem(alt) for alt in SEE_ALSO.get(piece, ()) if stem(alt) != term)
+                see = SEE_ALSO.get(piece, ())
+                if piece.endswith("virus") and len(piece) > 6:
+                    see = (*see, piece[:-5] + "viral")  # "Gastroenteritis, due to, rotavirus": A08.0 Rotaviral
+                alternates = tuple(stem(alt) for alt in see if stem(alt) != term)
                 lay = word in lay_words
                 soft = lay or word in soft_words or (number == 0 and len(segments) > 1 and term in GENERIC_TERMS)
                 out.append(QueryWord(term, alternates, number, soft, LAY_WEIGHT if lay else 1.0))

@@ -34,6 +34,22 @@ def test_index_paths_find_the_billable_code(codesets: CodeSets, query: str, expe
     assert top(codesets, query) == expected
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # An eponym after its main term, as the Index lists it, and not used by the Tabular.
+        ("Disease, Plummer's", "E05.20"),
+        ("Ulcer, Curling's", "K27.3"),
+        # Typed without the accent the Tabular writes ("Guillain-Barré").
+        ("Syndrome, Guillain-Barre", "G61.0"),
+        # A lay name the Tabular itself uses stays as typed.
+        ("Swimmer's ear, right", "H60.331"),
+    ],
+)
+def test_eponyms_accents_and_names_the_tabular_uses(codesets: CodeSets, query: str, expected: str) -> None:
+    assert top(codesets, query) == expected
+
+
 def test_a_header_ranks_below_its_billable_code(codesets: CodeSets) -> None:
     hits = search_codes(codesets, "Syndrome, Down", semantic=False).hits
     codes = [hit.code for hit in hits]
