@@ -93,6 +93,7 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
             if codes:
                 state["adjustment_codes"] = list(dict.fromkeys(codes))
         if name == "search_codes" and data.get("hits"):
+            state["code_query"] = str(args.get("query") or "")  # "left" then narrows this same search
             state["code"] = str(data["hits"][0].get("code"))
             state["code_candidates"] = [
                 {"code": str(h.get("code")), "description": str(h.get("description") or "")} for h in data["hits"][:8]

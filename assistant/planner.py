@@ -51,6 +51,14 @@ _CLAIM_FIELD = re.compile(
     re.I,
 )
 #: What a code's record shows: asked about "it" with a code in the thread, the code's lookup answers.
+#: An Alphabetic Index path: a main term of one or two words, then one to six comma-separated subterms.
+_INDEX_PATH = re.compile(r"[A-Za-z][A-Za-z'\-]+(?: [A-Za-z'\-]+)?(?:\s*,\s*[A-Za-z0-9'\-. ]{1,40}){1,6}\.?")
+#: A bare answer to a code search's question (the side, the encounter): "left", "right side", "initial".
+_REFINEMENT = re.compile(
+    r"(?i)(?:(?:and|the|its|it's|on the|for the|,)\s*)*"
+    r"(right|left|bilateral|both sides|both|initial(?: encounter)?|subsequent(?: encounter)?|sequela|"
+    r"first visit|follow[- ]?up(?: visit)?)(?:\s+(?:side|one|sided|pls|please))?\s*[.?!]*"
+)
 _CODE_FIELD = re.compile(
     r"\b(?:7th|seventh) char(?:acter)?s?\b|\bbillable\b|\bheader\b|\bexcludes?\s?[12]?\b|\bincludes\b|"
     r"\bparent\b|\bcodes? (?:under|below)\b|\bchild(?:ren)? codes?\b|\bcode first\b|\buse additional\b|"
@@ -212,6 +220,17 @@ class OfflinePlanner(BaseChatModel):
         ranked = router.honest(scored)
         # Given up for "I can't do that yet" (see Router.honest): that is the answer, not "I'm not sure".
         sure = ranked[0] is not scored[0] or router.confidence(ranked) >= router.floor
+        last_call = (state.get("last_calls") or [{}])[0].get("name")
+        search = self.descriptor("search_codes")
+        if (
+            last_call == "search_codes"
+            and state.get("code_query")
+            and _REFINEMENT.fullmatch(text.strip())
+            and search is not None
+            and search.name in self.tool_names
+        ):
+            # "left" after "Which side?": the answer to the search's question, whatever the router makes of it.
+            return Understanding([self._part(search, slots, state)])
         for step in (self._one_of_those_shown, self._follow_up):
             understood = step(text, slots, state, router, ranked)
             if understood is not None:
@@ -247,6 +266,18 @@ class OfflinePlanner(BaseChatModel):
                 part = self._part(descriptor, slots, state)
                 if part.calls:
                     return Understanding([part])
+        search = self.descriptor("search_codes")
+        if (
+            not sure
+            and _INDEX_PATH.fullmatch(text.strip())
+            and "search_codes" in [r.route for r in ranked[:2]]
+            and not (slots.codes or slots.claim_numbers or slots.patient_name or slots.payer or slots.birth_date)
+            and search is not None
+            and search.name in self.tool_names
+        ):
+            # "Infestation, lice, head": the shape of an Alphabetic Index path (a main term, then subterms), and
+            # the router leans to the code search without being sure. The path is what a coder searches by.
+            return Understanding([self._part(search, slots, state)])
         if not sure:
             closest = [d for r in ranked[:3] if (d := self.descriptor(r.route)) and d.name in self.tool_names][:2]
             return Understanding([], reply=repair.not_understood(self.bound(), role, closest))
@@ -405,6 +436,11 @@ class OfflinePlanner(BaseChatModel):
                 from decimal import Decimal
 
                 slots.amount = Decimal(str(owed))
+        if descriptor.name == "search_codes" and state.get("code_query") and _REFINEMENT.fullmatch(slots.text.strip()):
+            # "left", "initial encounter": the answer to the search's "which side?" / "which encounter?",
+            # so the same search with it added, as the next subterm of the path.
+            answer = _REFINEMENT.fullmatch(slots.text.strip())
+            slots.extras["refined_query"] = f"{state['code_query']}, {answer.group(1) if answer else slots.text}"
         if descriptor.name == "lookup_code" and not slots.medical_codes:
             picked = _pick_code(slots.text, state.get("code_candidates") or [])
             if picked:

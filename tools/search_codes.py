@@ -41,7 +41,8 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
 
 
 def plan(slots: Slots) -> list[dict[str, Any]]:
-    return [{"query": slots.search_text, "system": slots.system}]
+    # "refined_query": the thread's last search with the side or encounter the person just gave.
+    return [{"query": slots.extras.get("refined_query") or slots.search_text, "system": slots.system}]
 
 
 #: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.

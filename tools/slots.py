@@ -505,9 +505,10 @@ class Slots:
         """The description to search codes for: the message without its asking words."""
         text = expand_shorthand(self.text)
         text = re.sub(
-            r"(?i)\b(?:what(?:'s| is)?|whats|the|a|an|pls|please|plz|need|find|give me|get|looking for|lookup|"
+            r"(?i)\b(?:what(?:'s| is)?|whats|the|a(?![- ]fib)|an|pls|please|plz|need|find|give me|get|"
+            r"looking for|lookup|right(?=\s+(?:code|codes|dx|icd|diagnosis|one)\b)|"
             r"look up|search|which|code|codes|icd[- ]?10(?:[- ]?cm)?|icd|dx|diagnosis|hcpcs|cpt|for|to use|use|"
-            r"should i|do i|can i|billable|correct|right|i need|me|is there|any|of|\?+)\b",
+            r"should i|do i|can i|billable|correct|i need|me|is there|any|of|pt has|patient has|has|had|\?+)\b",
             " ",
             text,
         )

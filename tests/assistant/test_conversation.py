@@ -282,3 +282,25 @@ def test_a_reopened_answer_keeps_its_cards_and_citations(practice: Practice, ful
     (_, answer) = full_service.thread_messages(reply.thread_id, requester=biller)
     assert [c["passage_id"] for c in answer["citations"]] == [c.passage_id for c in reply.citations]
     assert [c["kind"] for c in answer["cards"]] == [c.kind for c in reply.cards]
+
+
+def test_an_index_path_is_a_code_search_and_a_side_answers_its_question(
+    practice: Practice, full_service: AgentService
+) -> None:
+    coder = practice.requester(Role.CODER)
+    first = full_service.ask("Pain, joint, knee", requester=coder)
+    assert _names(first) == ["search_codes"]
+    assert "M25.569" in first.answer and "Which side?" in first.answer  # asked, not guessed
+    second = full_service.ask("left", requester=coder, thread_id=first.thread_id)
+    assert _names(second) == ["search_codes"], second.answer
+    assert second.tool_calls[0].arguments["query"] == "Pain, joint, knee, left"  # the same search, narrowed
+    assert "M25.562" in second.answer
+
+
+def test_the_search_keeps_the_side_and_lay_words(practice: Practice, full_service: AgentService) -> None:
+    coder = practice.requester(Role.CODER)
+    right = full_service.ask("icd10 for right shoulder pain", requester=coder)
+    assert "right" in right.tool_calls[0].arguments["query"]  # not read as "the right code"
+    assert "M25.511" in right.answer
+    afib = full_service.ask("pt has a fib, what do i code", requester=coder)
+    assert afib.tool_calls[0].arguments["query"] == "a fib" and "I48.91" in afib.answer
