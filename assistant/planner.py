@@ -50,7 +50,6 @@ _CLAIM_FIELD = re.compile(
     r"date of service|remit|eob|check (?:number|no|#)|dx(?:s|es)? on|diagnos[ie]s on)\b",
     re.I,
 )
-#: What a code's record shows: asked about "it" with a code in the thread, the code's lookup answers.
 #: An Alphabetic Index path: a main term of one or two words, then one to six comma-separated subterms.
 _INDEX_PATH = re.compile(r"[A-Za-z][A-Za-z'\-]+(?: [A-Za-z'\-]+)?(?:\s*,\s*[A-Za-z0-9'\-. ]{1,40}){1,6}\.?")
 #: A bare answer to a code search's question (the side, the encounter): "left", "right side", "initial".
@@ -59,6 +58,7 @@ _REFINEMENT = re.compile(
     r"(right|left|bilateral|both sides|both|initial(?: encounter)?|subsequent(?: encounter)?|sequela|"
     r"first visit|follow[- ]?up(?: visit)?)(?:\s+(?:side|one|sided|pls|please))?\s*[.?!]*"
 )
+#: What a code's record shows: asked about "it" with a code in the thread, the code's lookup answers.
 _CODE_FIELD = re.compile(
     r"\b(?:7th|seventh) char(?:acter)?s?\b|\bbillable\b|\bheader\b|\bexcludes?\s?[12]?\b|\bincludes\b|"
     r"\bparent\b|\bcodes? (?:under|below)\b|\bchild(?:ren)? codes?\b|\bcode first\b|\buse additional\b|"
@@ -440,7 +440,9 @@ class OfflinePlanner(BaseChatModel):
             # "left", "initial encounter": the answer to the search's "which side?" / "which encounter?",
             # so the same search with it added, as the next subterm of the path.
             answer = _REFINEMENT.fullmatch(slots.text.strip())
-            slots.extras["refined_query"] = f"{state['code_query']}, {answer.group(1) if answer else slots.text}"
+            given = answer.group(1).lower() if answer else slots.text
+            given = "bilateral" if given.startswith("both") else given  # the Tabular's word for both sides
+            slots.extras["refined_query"] = f"{state['code_query']}, {given}"
         if descriptor.name == "lookup_code" and not slots.medical_codes:
             picked = _pick_code(slots.text, state.get("code_candidates") or [])
             if picked:

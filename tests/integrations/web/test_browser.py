@@ -187,6 +187,20 @@ def test_biller_takes_the_whole_denial_worklist_as_csv(page: Page, web_practice:
     shot(page, "denial-worklist")
 
 
+def test_coder_searches_an_index_path_and_answers_the_side(page: Page, web_practice: WebPractice) -> None:
+    sign_in(page, web_practice, "coder@demo.example")
+    ask(page, "Pain, joint, knee")
+    card = page.locator(".msg.assistant").last.locator("section.card.codes")
+    expect(card).to_be_visible()
+    expect(card.locator("li").first).to_contain_text("M25.569")
+    expect(card.locator("li").first).to_contain_text("M25.5 Pain in joint")  # why it matched, in words
+    expect(card.get_by_label("To ask")).to_contain_text("Which side?")
+    ask(page, "left")
+    narrowed = page.locator(".msg.assistant").last.locator("section.card.codes")
+    expect(narrowed.locator("li").first).to_contain_text("M25.562")
+    shot(page, "index-path-search")
+
+
 def test_a_reopened_conversation_shows_its_cards_and_sources(page: Page, web_practice: WebPractice) -> None:
     sign_in(page, web_practice, "biller@demo.example")
     ask(page, "why was claim 1042 denied?")
