@@ -109,6 +109,8 @@ class SearchIndex:
     children: npt.NDArray[np.int32]
     sided: npt.NDArray[np.bool_]  # the description names a side (right, left, bilateral)
     known_lay: frozenset[str]  # lay phrases the code texts use themselves ("swimmer's ear")
+    chapter_of: npt.NDArray[np.int16]  # per ICD-10-CM target: its chapter (index into chapter_titles), or -1
+    chapter_titles: list[str]
     _typos: TypoCorrector | None = field(default=None, repr=False)
     _terms: list[str] | None = field(default=None, repr=False)
 
@@ -217,11 +219,13 @@ def build_search_index(
     documents: list[tuple[int, str, str]],
     seventh: dict[int, dict[str, str]] | None = None,
     parents: dict[int, int] | None = None,
+    chapters: dict[int, str] | None = None,
 ) -> SearchIndex:
     """Index ``documents`` (target id, text, source label) with BM25 weights.
 
     ``seventh`` maps the targets that need a 7th character to their table of 7th characters;
-    ``parents`` maps a target to the target of its parent code (the ICD-10-CM hierarchy).
+    ``parents`` maps a target to the target of its parent code (the ICD-10-CM hierarchy); ``chapters``
+    a target to the title of its ICD-10-CM chapter ("Diseases of the eye and adnexa (H00-H59)").
     """
     systems = sorted({t.system for t in targets})
     system_id = {name: i for i, name in enumerate(systems)}
@@ -299,11 +303,18 @@ def build_search_index(
     children_ptr = np.zeros(len(targets) + 1, dtype=np.int64)
     children_ptr[1:] = np.cumsum(np.bincount(parent[parent >= 0], minlength=len(targets)))
     sided = np.array([bool(SIDE_WORDS.intersection(tokens(t.description))) for t in targets], dtype=np.bool_)
+    chapter_titles = sorted(set((chapters or {}).values()))
+    chapter_id = {title: i for i, title in enumerate(chapter_titles)}
+    chapter_of = np.full(len(targets), -1, dtype=np.int16)
+    for target_id, title in (chapters or {}).items():
+        chapter_of[target_id] = chapter_id[title]
     # Lay phrases a code's own name or inclusion term uses ("Swimmer's ear" is H60.33-) stay as typed.
     named = (text for target, text, label in documents if label in ("description", "inclusion term"))
     found = lay_pattern().findall("\n".join(fold(text) for text in named))
     index = SearchIndex(
         known_lay=frozenset(found),
+        chapter_of=chapter_of,
+        chapter_titles=chapter_titles,
         parent=parent,
         children_ptr=children_ptr,
         children=child_order,
@@ -380,6 +391,7 @@ def rank(
 ) -> tuple[list[RankedTarget], list[str]]:
     """The best ``limit`` targets for ``query`` (and the typo corrections applied)."""
     groups, segments, corrections = index.resolve_query(query)
+    groups = _screened_body_system(index, groups)
     doc_scores = index.lexical_scores(groups)
     lexical = np.zeros(len(index.targets), dtype=np.float32)
     hit_docs = np.nonzero(doc_scores)[0]
@@ -513,6 +525,46 @@ def rank(
             )
         )
     return ranked, corrections
+
+
+_SCREENING = frozenset(tokens("screening"))
+_TITLE_FILLER = frozenset([*tokens("diseases disease disorders certain conditions other and the of"), "ii", "iii"])
+
+
+def _screened_body_system(index: SearchIndex, groups: list[TermGroup]) -> list[TermGroup]:
+    """ "Screening, glaucoma" is Z13.5 "... screening for eye and ear disorders": a screening for a condition
+    the Z codes do not name is filed under its body system. The condition's best code outside chapter 21
+    gives its chapter ("Diseases of the eye and adnexa"), whose words count as the condition's."""
+    main = [g for g in groups if g.segment == 0]
+    rest = [g for g in groups if g.segment > 0 and not g.soft]
+    if not rest or not main or not any(index.term_text(i) in _SCREENING for g in main for i in g.ids):
+        return groups
+    if not index.chapter_titles:
+        return groups
+    scores = index.lexical_scores(rest)
+    best = -1.0
+    chapter = -1
+    for doc in np.argsort(-scores)[:50]:
+        target = int(index.doc_target[doc])
+        if scores[doc] <= 0:
+            break
+        if index.chapter_of[target] >= 0 and not index.targets[target].code.startswith("Z") and scores[doc] > best:
+            best, chapter = float(scores[doc]), int(index.chapter_of[target])
+    if chapter < 0:
+        return groups
+    words = [w for w in tokens(_PARENS.sub(" ", index.chapter_titles[chapter])) if w not in _TITLE_FILLER]
+    ids = tuple(dict.fromkeys(index.vocabulary[w] for w in words if w in index.vocabulary))
+    known = {i for g in groups for i in g.ids}
+    ids = tuple(i for i in ids if i not in known)
+    if not ids:
+        return groups
+    # The body system answers for the condition: "eye" counts as the subterm "glaucoma" itself.
+    condition = rest[0]
+    widened = TermGroup(condition.ids + ids, condition.word, condition.segment, condition.soft, condition.weight)
+    return [widened if g is condition else g for g in groups]
+
+
+_PARENS = re.compile(r"\([^()]*\)")
 
 
 def _group_words(index: SearchIndex, group: TermGroup) -> list[str]:

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 _PARENTHESES = re.compile(r"\([^()]*\)")
 
 #: Bump when a parser or the index layout changes: old caches are then rebuilt.
-PARSER_VERSION = "8"
+PARSER_VERSION = "9"
 #: While a server has no code vectors, how often it looks whether they were completed since.
 VECTOR_RECHECK_SECONDS = 2.0
 #: Code descriptions embedded per checkpoint file of a vector build (about 10 s of work on 2 cores).
@@ -296,8 +296,12 @@ def _build_index(
     # ("Pain in joint › Pain in knee › Pain in left knee"), so that "Pain, joint, knee, left" finds the
     # code whose own description never says "joint".
     parents: dict[int, int] = {}
+    chapters: dict[int, str] = {}
     for code, target_id in icd_target.items():
         node = icd.nodes[code]
+        top = icd.ancestors(code)[-1:] or [code]
+        if icd.nodes[top[0]].kind == "chapter":
+            chapters[target_id] = icd.nodes[top[0]].description
         if node.parent in icd_target:
             parents[target_id] = icd_target[node.parent]
             chain = [icd.nodes[a].description for a in reversed(icd.ancestors(code)) if a in icd_target]
@@ -331,7 +335,7 @@ def _build_index(
         add(Target("pos", code, place.name, None), [(place.name, "name"), (place.definition, "definition")])
     for code, description in cpt.items():
         add(Target("cpt", code, description, None), [(description, "description")])
-    return build_search_index(targets, documents, seventh, parents)
+    return build_search_index(targets, documents, seventh, parents, chapters)
 
 
 def build_codeset_cache(

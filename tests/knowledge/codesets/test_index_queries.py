@@ -23,6 +23,8 @@ def top(codesets: CodeSets, query: str) -> str:
         # Screening of the lung is Z12.2 "... of respiratory organs" (organ -> system).
         ("Screening, neoplasm, lung", "Z12.2"),
         ("Long-term, drug therapy, anticoagulants", "Z79.01"),
+        # A screening the Z codes do not name is filed under the condition's body system (its chapter).
+        ("Screening, glaucoma", "Z13.5"),
         # "senile" is "age-related" in the Tabular; the header H25 is not billable.
         ("Cataract, senile", "H25.9"),
         # No "with" subterm given: the "without" code is the default, as the Index has it.
