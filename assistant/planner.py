@@ -270,13 +270,13 @@ class OfflinePlanner(BaseChatModel):
         if (
             not sure
             and _INDEX_PATH.fullmatch(text.strip())
-            and "search_codes" in [r.route for r in ranked[:2]]
+            and ranked[0].route == "search_codes"  # "Lee, Anna" is a name: there the router leans to help
             and not (slots.codes or slots.claim_numbers or slots.patient_name or slots.payer or slots.birth_date)
             and search is not None
             and search.name in self.tool_names
         ):
-            # "Infestation, lice, head": the shape of an Alphabetic Index path (a main term, then subterms), and
-            # the router leans to the code search without being sure. The path is what a coder searches by.
+            # "Lice, pubic": the shape of an Alphabetic Index path (a main term, then subterms), and the router's
+            # best guess is the code search, short of sure. The path is what a coder searches by.
             return Understanding([self._part(search, slots, state)])
         if not sure:
             closest = [d for r in ranked[:3] if (d := self.descriptor(r.route)) and d.name in self.tool_names][:2]

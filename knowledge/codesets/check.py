@@ -12,12 +12,12 @@ from knowledge.codesets.lookup import icd_notes, lookup
 from knowledge.codesets.models import CheckIssue, ClaimCheckResult, ClaimLine
 from knowledge.codesets.ncci import MODIFIER_INDICATORS
 from knowledge.codesets.store import CodeSets
+from knowledge.codesets.text import PARENTHESIZED
 from knowledge.errors import InvalidInput, NotFound
 
 MAX_DIAGNOSES = 12  # an 837P claim carries at most 12 diagnosis pointers
 MAX_LINES = 50
 _CODE_REF = re.compile(r"[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?")
-_PARENS = re.compile(r"\(([^()]*)\)")
 #: Modifiers that may bypass a PTP edit whose modifier indicator is 1 (NCCI policy manual, ch. I).
 PTP_BYPASS_MODIFIERS = frozenset(
     {
@@ -72,7 +72,7 @@ PTP_BYPASS_MODIFIERS = frozenset(
 def excludes1_references(text: str) -> list[tuple[str, str]]:
     """Code ranges named in an Excludes1 note: (low, high) prefixes, dotless ("E08.-" -> E08..E08)."""
     ranges: list[tuple[str, str]] = []
-    for group in _PARENS.findall(text):
+    for group in PARENTHESIZED.findall(text):
         matches = list(_CODE_REF.finditer(group))
         i = 0
         while i < len(matches):

@@ -47,12 +47,13 @@ def _quote(text: str) -> str:
     return f"“{text if len(text) <= 90 else text[:87] + '...'}”"
 
 
-def _hit(codesets: CodeSets, ranked: RankedTarget, query: str) -> SearchHit:
-    """One hit and, in words a coder reads, why it matched (which text, which of the query's words)."""
+def _hit(codesets: CodeSets, ranked: RankedTarget, query: str, shown: dict[str, str]) -> SearchHit:
+    """One hit and, in words a coder reads, why it matched (which text, which of the query's words).
+
+    ``shown``: each stemmed term and the word the person typed (``term_display``, once per search)."""
     index = codesets.index
     target = index.targets[ranked.target]
     code, description, billable = target.code, target.description, target.billable
-    shown = term_display(query)
     reasons: list[str] = []
     if ranked.doc is not None:
         source = index.doc_source[ranked.doc]
@@ -184,8 +185,9 @@ def search_codes(
     )
     seen = {(h.system, h.code) for h in hits}
     asks = _questions(codesets, text, ranked) if not hits else []
+    shown = term_display(text)
     for item in ranked:
-        hit = _hit(codesets, item, text)
+        hit = _hit(codesets, item, text, shown)
         if corrections:
             hit.reason += f" (spelling: {', '.join(corrections)})"
         if (hit.system, hit.code) not in seen:

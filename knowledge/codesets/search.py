@@ -35,7 +35,15 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.codesets.text import TypoCorrector, fold, lay_pattern, query_tokens, query_words, tokens
+from knowledge.codesets.text import (
+    PARENTHESIZED,
+    TypoCorrector,
+    fold,
+    lay_pattern,
+    query_tokens,
+    query_words,
+    tokens,
+)
 
 K1 = 1.2
 B = 0.75
@@ -552,7 +560,7 @@ def _screened_body_system(index: SearchIndex, groups: list[TermGroup]) -> list[T
             best, chapter = float(scores[doc]), int(index.chapter_of[target])
     if chapter < 0:
         return groups
-    words = [w for w in tokens(_PARENS.sub(" ", index.chapter_titles[chapter])) if w not in _TITLE_FILLER]
+    words = [w for w in tokens(PARENTHESIZED.sub(" ", index.chapter_titles[chapter])) if w not in _TITLE_FILLER]
     ids = tuple(dict.fromkeys(index.vocabulary[w] for w in words if w in index.vocabulary))
     known = {i for g in groups for i in g.ids}
     ids = tuple(i for i in ids if i not in known)
@@ -562,9 +570,6 @@ def _screened_body_system(index: SearchIndex, groups: list[TermGroup]) -> list[T
     condition = rest[0]
     widened = TermGroup(condition.ids + ids, condition.word, condition.segment, condition.soft, condition.weight)
     return [widened if g is condition else g for g in groups]
-
-
-_PARENS = re.compile(r"\([^()]*\)")
 
 
 def _group_words(index: SearchIndex, group: TermGroup) -> list[str]:

@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import pickle
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -37,12 +36,12 @@ from knowledge.codesets.icd_tables import TABLE_TITLES, IndexEntry, parse_index_
 from knowledge.codesets.ncci import NcciEdits, parse_ncci_file
 from knowledge.codesets.pos import PlaceOfService, parse_pos
 from knowledge.codesets.search import CONTEXT_LABEL, SearchIndex, Target, VectorIndex, build_search_index
+from knowledge.codesets.text import PARENTHESIZED
 from knowledge.codesets.x12codes import X12Code, parse_code_csv
 from knowledge.errors import FileFormatError, InvalidInput
 from knowledge.progress import Progress
 
 log = logging.getLogger(__name__)
-_PARENTHESES = re.compile(r"\([^()]*\)")
 
 #: Bump when a parser or the index layout changes: old caches are then rebuilt.
 PARSER_VERSION = "9"
@@ -276,7 +275,7 @@ def _build_index(
         # Words in parentheses are nonessential modifiers in ICD-10-CM texts: "Essential (primary)
         # hypertension" must also be found, and rank first, as "essential hypertension".
         if "(" in text:
-            bare = " ".join(_PARENTHESES.sub(" ", text).split())
+            bare = " ".join(PARENTHESIZED.sub(" ", text).split())
             if bare and bare != text:
                 documents.append((target_id, bare, label))
 

@@ -255,7 +255,8 @@ def tokens(text: str) -> list[str]:
 
 
 GENERIC_TERMS = frozenset(stem(word) for word in GENERIC_WORDS)
-_PARENTHESIZED = re.compile(r"\(([^()]*)\)")
+#: Words in parentheses: the nonessential modifiers of ICD-10-CM texts and Index paths.
+PARENTHESIZED = re.compile(r"\(([^()]*)\)")
 _BRACKETED = re.compile(r"\[([^\[\]]*)\]")
 LAY_WEIGHT = 0.25  # a lay phrase's own words, once its Tabular wording is in the query ("hives" is not HIV)
 
@@ -339,7 +340,7 @@ def query_words(text: str, *, known: frozenset[str] = frozenset()) -> tuple[list
     seen: set[str] = set()
     segments = [part for part in rewrite(text, known=known).split(",") if _WORD.search(part)]
     for number, part in enumerate(segments):
-        soft_words = {word for inner in _PARENTHESIZED.findall(part) for word in _WORD.findall(inner)}
+        soft_words = {word for inner in PARENTHESIZED.findall(part) for word in _WORD.findall(inner)}
         lay_words = {word for inner in _BRACKETED.findall(part) for word in _WORD.findall(inner)}
         for word in _WORD.findall(part):
             expansion = ABBREVIATIONS.get(word)

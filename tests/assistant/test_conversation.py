@@ -304,3 +304,13 @@ def test_the_search_keeps_the_side_and_lay_words(practice: Practice, full_servic
     assert "M25.511" in right.answer
     afib = full_service.ask("pt has a fib, what do i code", requester=coder)
     assert afib.tool_calls[0].arguments["query"] == "a fib" and "I48.91" in afib.answer
+
+
+def test_an_index_path_the_router_is_unsure_of_is_searched_but_a_name_is_not(
+    practice: Practice, full_service: AgentService
+) -> None:
+    coder = practice.requester(Role.CODER)
+    path = full_service.ask("Lice, pubic", requester=coder)  # the router leans to code search, short of sure
+    assert _names(path) == ["search_codes"] and "B85.3" in path.answer
+    name = full_service.ask("Lee, Anna", requester=coder)  # "Last, First" has the same shape
+    assert name.tool_calls == [] and "I can help with" in name.answer  # no code search on a name

@@ -249,3 +249,15 @@ def test_import_prints_what_it_read_anyway(cli, database: str, tmp_path: Path) -
 
 def assert_no_traceback_anywhere(outcome: Outcome) -> None:
     assert "Traceback" not in outcome.stderr + outcome.stdout
+
+
+def test_codes_search_says_what_the_query_leaves_open(cli, home_cache: Path) -> None:  # type: ignore[no-untyped-def]
+    plain = cli("codes", "search", "Pain, joint, knee", "--limit", "3")
+    assert plain.code == 0
+    assert "M25.569" in plain.stdout and "Which side?" in plain.stdout
+    as_json = cli("codes", "search", "Pain, joint, knee", "--limit", "3", "--json")
+    data = as_json.json()
+    assert as_json.code == 0 and isinstance(data, dict)
+    assert data["hits"][0]["code"] == "M25.569" and "M25.562" in data["ask"][0]
+    nothing = cli("codes", "search", "zzqxv wvvq")
+    assert nothing.code != 0 and "Traceback" not in nothing.stderr
