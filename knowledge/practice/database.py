@@ -32,7 +32,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # pool (40), so a busy server queues on SQLite's lock, never on the pool's 30 s timeout.
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 20)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        connect_args = {"timeout": 30, **kwargs.pop("connect_args", {})}  # the busy timeout, in seconds
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -332,8 +332,19 @@ class Remittance(Base):
     total_paid: Mapped[Decimal] = mapped_column(Money(), doc="BPR02.")
     source_file: Mapped[str | None] = mapped_column(String(300))
     control_number: Mapped[str | None] = mapped_column(String(20), doc="ST02.")
-    status: Mapped[str] = mapped_column(String(20), default="posted", doc="posted, partial or exception.")
+    status: Mapped[str] = mapped_column(
+        String(20), default="posted", doc="posted, partial or exception; importing while a large 835 posts."
+    )
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    content_hash: Mapped[str | None] = mapped_column(
+        String(64), doc="SHA-256 of the ST..SE segments: an interrupted import of the same content resumes."
+    )
+    import_owner: Mapped[str | None] = mapped_column(
+        String(80), doc="host:pid of the process posting it while status is importing (a lease)."
+    )
+    import_heartbeat: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="When the importing process last committed a chunk."
+    )
 
     payer: Mapped[Payer | None] = relationship()
     claims: Mapped[list[RemittanceClaim]] = relationship(back_populates="remittance", cascade="all, delete-orphan")
@@ -665,3 +676,33 @@ class SlackEvent(Base):
     event_id: Mapped[str] = mapped_column(String(120), primary_key=True)
     received_at: Mapped[float] = mapped_column(Float, doc="Unix seconds.")
     expires_at: Mapped[float] = mapped_column(Float, doc="Unix seconds; pruned after.")
+
+
+class ImportJob(Base):
+    """An X12 import queued for the worker (`knowledge/x12/jobs.py`): who asked, which files, how far it is.
+
+    Jobs are how large imports run without stalling chat: a worker process claims the oldest queued job,
+    posts it in chunks and writes its progress here, where the CLI, `/api/jobs/{id}` and the web chat read
+    it. On SQLite one job runs at a time (the others wait their turn); on PostgreSQL several workers take
+    different jobs at once (`FOR UPDATE SKIP LOCKED`)."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (Index("ix_import_jobs_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    paths: Mapped[list[str]] = mapped_column(JSON, doc="The files or folders to import, as resolved paths.")
+    label: Mapped[str] = mapped_column(String(300), doc="What to call it in progress lines (file names, no PHI).")
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="queued", doc="queued, running, done or failed.")
+    progress_text: Mapped[str] = mapped_column(String(200), default="")
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="The import report when done.")
+    error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(80), doc="host:pid of the worker running it.")
+    heartbeat: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -11,6 +11,12 @@ ST..SE (committed, or rolled back on failure); with a caller's `Session`, a SAVE
 caller commits). A transaction whose content hash was imported before is skipped and reported as such,
 and so is a re-sent ERA (the same payer and claim payments under a new ST02 or TRN02,
 `posting.ResentRemittance`): a second import posts nothing.
+
+An 835 larger than one batch, imported with a `sessionmaker`, is posted in committed chunks
+(`posting.RemittancePoster`), so the write lock is never held for the whole file. Its segments are read
+through once before anything is written, so a malformed segment in the middle refuses the transaction
+whole rather than after half of it posted; a process that dies part-way leaves the remittance
+`importing`, and importing the file again resumes it.
 """
 
 from __future__ import annotations
@@ -23,17 +29,18 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.errors import AssistantError, FileFormatError
-from knowledge.practice.models import WorkException, X12File
+from knowledge.practice.leases import current_owner
+from knowledge.practice.models import Remittance, WorkException, X12File
 from knowledge.progress import Progress
 from knowledge.x12.envelope import TransactionInfo, scan
 from knowledge.x12.load277 import apply_statuses, find_claim, read_277
 from knowledge.x12.load837 import read_837, save_claim
 from knowledge.x12.parse835 import ClaimPayment, ProviderAdjustmentItem, RemittanceHeader, read_835
-from knowledge.x12.posting import RemittancePoster, ResentRemittance
+from knowledge.x12.posting import BATCH_SIZE, IMPORTING, RemittancePoster, ResentRemittance
 from knowledge.x12.segments import iter_segments
 from knowledge.x12.values import ZERO, SegmentError
 
@@ -172,7 +179,9 @@ def import_x12(
         if progress:
             progress("Importing X12 files", done, len(files))
         report.files.append(
-            _import_file(sessions, practice_id=practice_id, path=path, dry_run=dry_run, user_id=user_id)
+            _import_file(
+                sessions, practice_id=practice_id, path=path, dry_run=dry_run, user_id=user_id, progress=progress
+            )
         )
     if progress:
         progress("Importing X12 files", len(files), len(files))
@@ -208,7 +217,13 @@ def _unit(sessions: sessionmaker[Session] | Session, *, dry_run: bool) -> Iterat
 
 
 def _import_file(
-    sessions: sessionmaker[Session] | Session, *, practice_id: int, path: Path, dry_run: bool, user_id: int | None
+    sessions: sessionmaker[Session] | Session,
+    *,
+    practice_id: int,
+    path: Path,
+    dry_run: bool,
+    user_id: int | None,
+    progress: Progress | None = None,
 ) -> FileReport:
     result = FileReport(path=str(path))
     try:
@@ -225,6 +240,7 @@ def _import_file(
     if not transactions:
         result.error = "the file holds no transaction sets (ST..SE)"
     owned = not isinstance(sessions, Session)
+    chunked = owned and not dry_run
     for info in transactions:
         item = TransactionReport(
             control_number=info.control_number,
@@ -267,7 +283,17 @@ def _import_file(
                         f"already imported from {seen.file_name} on {seen.imported_at:%Y-%m-%d %H:%M}: nothing posted"
                     )
                     continue
-                _run_transaction(session, item, info, practice_id=practice_id, path=path, user_id=user_id, owned=owned)
+                _run_transaction(
+                    session,
+                    item,
+                    info,
+                    practice_id=practice_id,
+                    path=path,
+                    user_id=user_id,
+                    owned=owned,
+                    chunked=chunked,
+                    progress=progress,
+                )
                 session.add(
                     X12File(
                         practice_id=practice_id,
@@ -285,6 +311,8 @@ def _import_file(
             item.messages.append(resent.message)
         except AssistantError as exc:
             log.info("x12 transaction refused", extra={"control": info.control_number, "kind": info.kind})
+            if chunked:
+                _release(sessions, practice_id=practice_id, content_hash=info.content_hash)
             _reset(item)
             item.status = "error"
             item.messages.append(exc.message)
@@ -317,15 +345,34 @@ def _run_transaction(
     path: Path,
     user_id: int | None,
     owned: bool,
+    chunked: bool = False,
+    progress: Progress | None = None,
 ) -> None:
-    segments = iter_segments(
-        path, start=info.start, end=info.end, first_number=info.first_number, delimiters=info.delimiters
-    )
+    def segments() -> Iterator[object]:
+        return iter_segments(
+            path, start=info.start, end=info.end, first_number=info.first_number, delimiters=info.delimiters
+        )
+
     try:
         if info.kind == "835":
-            _run_835(session, item, info, segments, practice_id=practice_id, path=path, user_id=user_id, owned=owned)
+            chunked = chunked and info.claim_count > BATCH_SIZE
+            if chunked:  # read it all once first: a bad segment refuses it before any chunk commits
+                for _ in read_835(segments()):  # type: ignore[arg-type]
+                    pass
+            _run_835(
+                session,
+                item,
+                info,
+                segments(),
+                practice_id=practice_id,
+                path=path,
+                user_id=user_id,
+                owned=owned,
+                chunked=chunked,
+                progress=progress,
+            )
         elif info.kind in ("837P", "837I"):
-            for sent in read_837(segments, claim_type=info.kind[-1]):
+            for sent in read_837(segments(), claim_type=info.kind[-1]):  # type: ignore[arg-type]
                 saved = save_claim(session, practice_id=practice_id, sent=sent, source=path.name)
                 item.claims_in_file += 1
                 if saved.created:
@@ -336,7 +383,7 @@ def _run_transaction(
                     item.messages.append(saved.note)
         else:
             source = "277CA" if info.kind == "277CA" else "277"
-            for status_report in read_277(segments):
+            for status_report in read_277(segments()):  # type: ignore[arg-type]
                 item.claims_in_file += 1
                 claim = find_claim(session, practice_id=practice_id, report=status_report, is_277ca=source == "277CA")
                 if claim is None:
@@ -397,7 +444,15 @@ def _run_835(
     path: Path,
     user_id: int | None,
     owned: bool,
+    chunked: bool = False,
+    progress: Progress | None = None,
 ) -> None:
+    step = f"Posting {path.name} (ST {info.control_number})"
+
+    def on_batch(done: int) -> None:
+        if progress:
+            progress(step, done, info.claim_count)
+
     poster = RemittancePoster(
         session,
         practice_id=practice_id,
@@ -406,6 +461,9 @@ def _run_835(
         transaction_problem=info.balance_problem(),
         user_id=user_id,
         release_memory=owned,
+        content_hash=info.content_hash,
+        commit=session.commit if chunked else None,
+        on_batch=on_batch if info.claim_count > BATCH_SIZE else None,
     )
     for record in read_835(segments):  # type: ignore[arg-type]
         if isinstance(record, RemittanceHeader):
@@ -415,6 +473,8 @@ def _run_835(
         elif isinstance(record, ProviderAdjustmentItem):
             poster.add_provider_adjustment(record)
     stats = poster.finish()
+    if info.claim_count > BATCH_SIZE:
+        on_batch(info.claim_count)
     item.claims_posted = stats.posted
     item.exceptions = stats.exceptions
     item.paid_posted = stats.paid_posted
@@ -423,6 +483,22 @@ def _run_835(
     item.remittance_id = stats.remittance_id
     item.messages.extend(stats.reasons)
     item.warnings.extend(stats.warnings)
+
+
+def _release(sessions: sessionmaker[Session] | Session, *, practice_id: int, content_hash: str) -> None:
+    """Give up the lease of a chunked import that was refused part-way, so that any process may resume it
+    (the chunks already committed stay posted; the remittance stays `importing` until it is finished)."""
+    with _unit(sessions, dry_run=False) as session:
+        session.execute(
+            update(Remittance)
+            .where(
+                Remittance.practice_id == practice_id,
+                Remittance.content_hash == content_hash,
+                Remittance.status == IMPORTING,
+                Remittance.import_owner == current_owner(),  # never another importer's lease
+            )
+            .values(import_owner=None)
+        )
 
 
 def _record_exception(

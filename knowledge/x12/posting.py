@@ -17,13 +17,21 @@ silently):
   the payment row is written only when a claim of the remittance posts (or it has PLBs only).
 Payments are posted per service line (SVC03) when the lines balance, else on the claim. Rows are
 written in batches and dropped from the session after each, so memory stays flat on large files.
+
+Large files in chunks: given `commit`, the poster commits after each batch of `BATCH_SIZE` claims, so the
+database's write lock is held for one batch at a time and chat keeps writing between them. The
+remittance is `importing` until `finish`, and holds a lease (`knowledge.practice.leases`): if the process
+dies mid-file, importing the same content again resumes after the last committed batch (the CLP loops
+are posted in file order, so the remittance's stored claim rows say how far it got) and nothing is
+posted twice (each ledger entry's idempotency key is unique). While every claim so far is one an earlier
+remittance already posted (a re-sent ERA, which must leave nothing behind), nothing is committed early.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
@@ -32,6 +40,7 @@ from sqlalchemy import ColumnElement, String, Table, and_, bindparam, func, inse
 from sqlalchemy.orm import Session
 
 from knowledge.errors import Conflict
+from knowledge.practice.leases import current_owner, holder_alive
 from knowledge.practice.ledger import ClaimTotals, derive_status, totals_from_entries
 from knowledge.practice.models import (
     Adjustment,
@@ -65,6 +74,8 @@ from knowledge.x12.parse835 import (
 from knowledge.x12.values import ZERO
 
 BATCH_SIZE = 500
+#: The status of a remittance whose chunks are still being committed.
+IMPORTING = "importing"
 DENIAL_GROUPS = {"CO", "PI", "OA", "CR"}
 
 
@@ -79,6 +90,7 @@ class PostingStats:
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     remittance_id: int | None = None
+    resumed_after: int = 0
 
     def note(self, reason: str) -> None:
         if len(self.reasons) < 50:
@@ -117,8 +129,19 @@ class RemittancePoster:
         transaction_problem: str | None,
         user_id: int | None = None,
         release_memory: bool = True,
+        content_hash: str | None = None,
+        commit: Callable[[], None] | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
+        """`commit` (optional) commits the session: given, each full batch is committed as it is posted
+        (see the module docstring); `on_batch` is told how many claims are done after each batch."""
         self.session = session
+        self.content_hash = content_hash
+        # An unbalanced transaction posts nothing: it is written whole or not at all, never in chunks.
+        self.commit = commit if transaction_problem is None else None
+        self.on_batch = on_batch
+        self._skip = 0
+        self._suspect_resend = self.commit is not None
         self.release_memory = release_memory
         self.practice_id = practice_id
         self.source_file = source_file[-300:]
@@ -151,6 +174,9 @@ class RemittancePoster:
                 Remittance.trace_number == trace,
             )
         )
+        if existing is not None and existing.status == IMPORTING:
+            self._resume(existing, header)
+            return
         if existing is not None:
             # The same payer and trace again (a re-sent ERA with a new ST02, or another file): nothing is
             # written; `finish` says whether it pays the same claims (posts nothing) or differs (a conflict).
@@ -168,7 +194,10 @@ class RemittancePoster:
             total_paid=header.total_paid,
             source_file=self.source_file,
             control_number=self.control_number[:20],
-            status="exception" if self.transaction_problem else "posted",
+            status="exception" if self.transaction_problem else IMPORTING if self.commit else "posted",
+            content_hash=self.content_hash,
+            import_owner=current_owner() if self.commit else None,
+            import_heartbeat=dt.datetime.now(dt.UTC) if self.commit else None,
         )
         session.add(remittance)
         session.flush()
@@ -192,6 +221,50 @@ class RemittancePoster:
             )
             self.stats.exceptions += 1
             self.stats.note(self.transaction_problem)
+
+    def _resume(self, existing: Remittance, header: RemittanceHeader) -> None:
+        """Carry on an import of this remittance that stopped part-way (its process died)."""
+        if self.content_hash is None or existing.content_hash != self.content_hash:
+            raise Conflict(
+                f"payment trace {existing.trace_number!r} from payer {existing.payer_identifier!r} is being "
+                f"imported from another file ({existing.source_file or 'unknown'}, remittance {existing.id}), "
+                "which has not finished: import that file again to finish it, then compare the two"
+            )
+        if self.commit is None or holder_alive(existing.import_owner, existing.import_heartbeat):
+            raise Conflict(
+                f"remittance {existing.id} (trace {existing.trace_number!r}) is being imported right now "
+                "by another import: wait for it to finish"
+            )
+        done = self.session.execute(
+            select(
+                func.count(RemittanceClaim.id),
+                func.count(RemittanceClaim.id).filter(RemittanceClaim.posted.is_(True)),
+                func.coalesce(func.sum(RemittanceClaim.paid_amount).filter(RemittanceClaim.posted.is_(True)), 0),
+                func.coalesce(func.sum(RemittanceClaim.billed_amount).filter(RemittanceClaim.posted.is_(True)), 0),
+            ).where(RemittanceClaim.remittance_id == existing.id)
+        ).one()
+        claims, posted, paid, billed = int(done[0]), int(done[1]), money(Decimal(done[2])), money(Decimal(done[3]))
+        self._skip = claims
+        self._suspect_resend = False  # chunks of it were committed: it was not a re-sent ERA
+        self._remittance_id = existing.id
+        self._payer_id = existing.payer_id
+        self._prefix = _key("835", self._identifier[:40], existing.trace_number[:50])
+        self._payment_id = self.session.scalar(
+            select(Payment.id).where(Payment.remittance_id == existing.id, Payment.kind == PaymentKind.PAYER)
+        )
+        stats = self.stats
+        stats.remittance_id = existing.id
+        stats.resumed_after = claims
+        stats.claims, stats.posted, stats.exceptions = claims, posted, claims - posted
+        stats.paid_posted, stats.adjustments_posted = paid, billed - paid  # balanced claims: CAS = billed - paid
+        stats.warnings.extend(header.notes)
+        stats.warnings.append(
+            f"resumed an import that stopped after {claims} of the remittance's claims had been committed "
+            "(nothing of those is posted again)"
+        )
+        existing.import_owner = current_owner()
+        existing.import_heartbeat = dt.datetime.now(dt.UTC)
+        self.session.flush()
 
     def _write_payment(self) -> None:
         """The remittance's payment row, written once and only when money of it posts (a claim, or a
@@ -240,9 +313,25 @@ class RemittancePoster:
             self.stats.claims += 1
             self._claim_keys.append((claim.patient_control_number, claim.billed, claim.paid))
             return
+        if self._skip:
+            self._skip -= 1  # committed before the import stopped
+            return
         self._pending.append(claim)
         if len(self._pending) >= BATCH_SIZE:
             self._post_batch()
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Commit the batch just posted (chunked imports), refresh the lease, report progress."""
+        if self.commit is not None and not self._suspect_resend:
+            self.session.execute(
+                update(Remittance)
+                .where(Remittance.id == self._remittance_id)
+                .values(import_heartbeat=dt.datetime.now(dt.UTC))
+            )
+            self.commit()
+        if self.on_batch is not None:
+            self.on_batch(self.stats.claims)
 
     def add_provider_adjustment(self, item: ProviderAdjustmentItem) -> None:
         if self._same_trace is not None:
@@ -280,6 +369,7 @@ class RemittancePoster:
             self._write_payment()  # provider adjustments only: the payment is the money of those
         remittance = self.session.get(Remittance, self._remittance_id)
         assert remittance is not None
+        remittance.import_owner = None
         if self.transaction_problem or (self.stats.claims and self.stats.posted == 0):
             remittance.status = "exception"
         elif self.stats.posted < self.stats.claims:
@@ -318,6 +408,10 @@ class RemittancePoster:
             ]
         else:
             plans = self._plan(batch)
+        if self._suspect_resend:
+            # Still a possible re-sent ERA only if every claim so far was posted before by one remittance.
+            resent = sum(self._resent_from.values())
+            self._suspect_resend = len(self._resent_from) == 1 and resent == self.stats.claims
 
         # The CLP loops as received, with what became of each.
         claim_row_ids = self._allocate_ids(RemittanceClaim, len(plans))
@@ -455,6 +549,11 @@ class RemittancePoster:
                 by_payer_number[claim.payer_claim_number].append(claim)
         matched = [(p, *self._match(p, by_number, by_payer_number)) for p in batch]
         ledger = self._load_entries({claim.id for _, claim, _ in matched if claim is not None})
+        # A denial leaves the insurance balance where it was, so the balance cannot tell a denial sent
+        # again from a new one: the same denial an earlier remittance of this payer posted is a duplicate.
+        denied_before = self._posted_before(
+            {claim.id for payment, claim, _ in matched if claim is not None and is_open_denial(payment)}
+        )
 
         plans: list[_Plan] = []
         touched: dict[int, _ClaimRef] = {}
@@ -494,6 +593,22 @@ class RemittancePoster:
                         )
                     )
                     continue
+                earlier = denied_before.get(_resend_key(claim, payment)) if is_open_denial(payment) else None
+                if earlier is not None:
+                    plans.append(
+                        _Plan(
+                            payment,
+                            claim,
+                            "already_posted",
+                            f"CLP {payment.patient_control_number!r} denies claim {claim.claim_number} the way "
+                            f"remittance {earlier} of this payer already did (billed {payment.billed}, paid "
+                            f"{payment.paid}): the denial was posted before; nothing posted again "
+                            f"(segment {payment.segment_number}: {payment.segment_text})",
+                            [],
+                            None,
+                        )
+                    )
+                    continue
                 new, line_ids = self._payment_rows(payment, claim)
             existing.extend(new)
             plans.append(_Plan(payment, claim, None, "", new, line_ids))
@@ -506,9 +621,17 @@ class RemittancePoster:
     def _note_resent(self, plans: list[_Plan]) -> None:
         """Count the claims an earlier remittance of the same payer already posted with the same amounts
         (a re-sent ERA, whatever its ST02 or TRN02): `finish` posts nothing when that is every claim."""
-        ids = {plan.claim.id for plan in plans if plan.claim is not None}
+        earlier = self._posted_before({plan.claim.id for plan in plans if plan.claim is not None})
+        for plan in plans:
+            assert plan.claim is not None
+            remittance_id = earlier.get(_resend_key(plan.claim, plan.payment))
+            if remittance_id is not None:
+                self._resent_from[remittance_id] = self._resent_from.get(remittance_id, 0) + 1
+
+    def _posted_before(self, ids: set[int]) -> dict[tuple[int, str, Decimal, Decimal], int]:
+        """(claim id, CLP01, billed, paid) -> the earlier remittance of this payer that posted it."""
         if not ids:
-            return
+            return {}
         rows = self.session.execute(
             select(
                 RemittanceClaim.claim_id,
@@ -526,13 +649,7 @@ class RemittancePoster:
                 RemittanceClaim.claim_id.in_(ids),
             )
         ).all()
-        earlier = {(row[0], row[1], row[2], row[3]): row[4] for row in rows}
-        for plan in plans:
-            assert plan.claim is not None
-            key = (plan.claim.id, plan.payment.patient_control_number[:38], plan.payment.billed, plan.payment.paid)
-            remittance_id = earlier.get(key)
-            if remittance_id is not None:
-                self._resent_from[remittance_id] = self._resent_from.get(remittance_id, 0) + 1
+        return {(row[0], row[1], row[2], row[3]): row[4] for row in rows if row[0] is not None}
 
     def _load_claims(self, condition: ColumnElement[bool]) -> list[_ClaimRef]:
         """The practice's claims that meet `condition`, with patient names and lines, as plain rows."""
@@ -548,6 +665,11 @@ class RemittancePoster:
             )
             .join(Patient, Patient.id == Claim.patient_id)
             .where(Claim.practice_id == self.practice_id, condition)
+            .order_by(Claim.id)
+            # PostgreSQL: lock the claims until this batch commits, so two workers posting remittances
+            # that pay the same claim take turns (the second then sees the first's ledger entries). In id
+            # order, so two batches never wait for each other's locks. SQLite's write lock already does this.
+            .with_for_update(of=Claim)
         ).all()
         claims = {
             row.id: _ClaimRef(
@@ -1008,6 +1130,10 @@ def _adjustment_row(claim_row_id: int, line_id: int | None, item: CasItem) -> di
 #: Zero-pay reasons that settle a claim rather than deny it: the contractual write-down, and "the prior
 #: payer's adjudication" on a secondary claim.
 SETTLING_REASONS = frozenset({"45", "23"})
+
+
+def _resend_key(claim: _ClaimRef, payment: ClaimPayment) -> tuple[int, str, Decimal, Decimal]:
+    return (claim.id, payment.patient_control_number[:38], payment.billed, payment.paid)
 
 
 def is_open_denial(payment: ClaimPayment) -> bool:
