@@ -12,6 +12,7 @@ and the parse time of our streaming reader against pyx12's segment reader on the
 from __future__ import annotations
 
 import gc
+import itertools
 import resource
 import shutil
 import tempfile
@@ -178,7 +179,7 @@ def run_x12_bench(claims: int = 10_000) -> dict[str, Any]:
         report = import_x12(sessions, practice_id=practice_id, paths=[path], progress=progress)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         # Each chunk is one write transaction: the longest is how long chat could wait for the lock.
-        chunks = [later - earlier for earlier, later in zip(chunk_ends, chunk_ends[1:], strict=False)]
+        chunks = [later - earlier for earlier, later in itertools.pairwise(chunk_ends)]
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
         # Streaming check: the parser's peak allocation for this file and for a file twice as large.

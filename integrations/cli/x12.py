@@ -26,17 +26,49 @@ def import_command(
     practice: PracticeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Import X12 files: 837 claims, 277/277CA statuses, and 835 remittances (auto-posted)."""
+    """Import X12 files: 837 claims, 277/277CA statuses, and 835 remittances (auto-posted).
+
+    The import is a job: it waits its turn behind an import already running (on SQLite one runs at a
+    time) and then runs here with a progress bar; large 835s post in committed chunks, and an import
+    stopped part-way resumes when the same files are imported again. A dry run reads and reports only.
+    """
+    from knowledge.errors import AssistantError
     from knowledge.practice.database import check_schema
+    from knowledge.x12 import jobs
     from knowledge.x12.importer import import_x12
 
     ctx = CliContext()
     check_schema(ctx.engine)
     with ctx.session(check=False) as session:
         practice_id = ctx.practice(session, practice).id
+    job_id: int | None = None
     with ProgressDisplay(enabled=not as_json, transient=True) as progress:
-        report = import_x12(ctx.sessions, practice_id=practice_id, paths=paths, dry_run=dry_run, progress=progress)
-    emit(_import_json(report), as_json, lambda _: _render_import(report))
+        if dry_run:  # writes nothing, so it need not wait for anyone
+            report: ImportReport | None = import_x12(
+                ctx.sessions, practice_id=practice_id, paths=paths, dry_run=True, progress=progress
+            )
+        else:
+            with ctx.session(check=False) as session:
+                job_id = jobs.submit(session, practice_id=practice_id, paths=paths).id
+            said: list[str] = []
+
+            def waiting(job: jobs.JobView) -> None:
+                line = job.line()
+                if not as_json and line not in said:
+                    said.append(line)
+                    err_console.print(line, markup=False, highlight=False)
+
+            try:
+                report = jobs.run_when_free(ctx.sessions, job_id, progress=progress, waiting=waiting)
+            except KeyboardInterrupt:
+                jobs.cancel(ctx.sessions, job_id)
+                raise
+    if report is None:  # the job failed before it had a report (the reason is on the job)
+        assert job_id is not None
+        with ctx.session(check=False) as session:
+            failed = jobs.get_job(session, practice_id=practice_id, job_id=job_id)
+        raise AssistantError(failed.error or "the import stopped")  # exit 1 with the reason, like any refusal
+    emit(_import_json(report, job_id), as_json, lambda _: _render_import(report))
     errors = report.errors
     if errors:  # one refused file or transaction makes the batch a failure, whatever else was imported
         many = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -45,8 +77,50 @@ def import_command(
         raise typer.Exit(1)
 
 
-def _import_json(report: ImportReport) -> dict[str, Any]:
+@app.command("jobs")
+def jobs_command(
+    limit: Annotated[int, typer.Option("--limit", help="How many of the newest to list.")] = 20,
+    practice: PracticeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the practice's import jobs: queued, running (with progress), done or failed."""
+    from knowledge.x12 import jobs
+
+    ctx = CliContext()
+    with ctx.session() as session:
+        practice_id = ctx.practice(session, practice).id
+        found = jobs.list_jobs(session, practice_id=practice_id, limit=limit)
+    emit(
+        [job.model_dump(mode="json", exclude={"report"}) for job in found],
+        as_json,
+        lambda _: console.print("\n".join(job.line() for job in found) or "No import jobs.", markup=False),
+    )
+
+
+@app.command("worker")
+def worker_command(
+    once: Annotated[bool, typer.Option("--once", help="Run the queued jobs, then stop.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run queued import jobs (what chat and the web submit) until stopped; `serve` starts one for you."""
+    import threading
+
+    from knowledge.practice.database import check_schema
+    from knowledge.x12 import jobs
+
+    ctx = CliContext()
+    check_schema(ctx.engine)
+    stop = threading.Event()
+    try:
+        ran = jobs.work(ctx.sessions, stop=stop, once=once)
+    except KeyboardInterrupt:
+        ran = 0
+    emit({"jobs_run": ran}, as_json, lambda r: console.print(f"Ran {r['jobs_run']} import job(s)."))
+
+
+def _import_json(report: ImportReport, job_id: int | None = None) -> dict[str, Any]:
     data = report.model_dump(mode="json")
+    data["job_id"] = job_id
     data["summary"] = {
         "imported": report.count("imported"),
         "already_imported": report.count("already_imported"),

@@ -694,7 +694,6 @@ class ImportJob(Base):
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     paths: Mapped[list[str]] = mapped_column(JSON, doc="The files or folders to import, as resolved paths.")
     label: Mapped[str] = mapped_column(String(300), doc="What to call it in progress lines (file names, no PHI).")
-    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(12), default="queued", doc="queued, running, done or failed.")
     progress_text: Mapped[str] = mapped_column(String(200), default="")
     progress_done: Mapped[int] = mapped_column(Integer, default=0)

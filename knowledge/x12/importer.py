@@ -305,6 +305,8 @@ def _import_file(
                     )
                 )
                 session.flush()
+            if progress and chunked and info.kind == "835" and info.claim_count > BATCH_SIZE:
+                progress(_posting_step(path, info), info.claim_count, info.claim_count)  # committed
         except ResentRemittance as resent:
             _reset(item)
             item.status = "already_imported"
@@ -414,6 +416,10 @@ def _run_transaction(
         raise FileFormatError(exc.message, path=None) from None
 
 
+def _posting_step(path: Path, info: TransactionInfo) -> str:
+    return f"Posting {path.name} (ST {info.control_number})"
+
+
 def _misnamed(path: Path, info: TransactionInfo) -> str | None:
     """Why the file's name contradicts the transaction it holds, or None (the content decides the type)."""
     named = NAMED_KINDS.get(path.suffix.lower())
@@ -447,11 +453,9 @@ def _run_835(
     chunked: bool = False,
     progress: Progress | None = None,
 ) -> None:
-    step = f"Posting {path.name} (ST {info.control_number})"
-
     def on_batch(done: int) -> None:
         if progress:
-            progress(step, done, info.claim_count)
+            progress(_posting_step(path, info), done, info.claim_count)
 
     poster = RemittancePoster(
         session,
@@ -463,7 +467,7 @@ def _run_835(
         release_memory=owned,
         content_hash=info.content_hash,
         commit=session.commit if chunked else None,
-        on_batch=on_batch if info.claim_count > BATCH_SIZE else None,
+        on_batch=on_batch,
     )
     for record in read_835(segments):  # type: ignore[arg-type]
         if isinstance(record, RemittanceHeader):
@@ -473,8 +477,6 @@ def _run_835(
         elif isinstance(record, ProviderAdjustmentItem):
             poster.add_provider_adjustment(record)
     stats = poster.finish()
-    if info.claim_count > BATCH_SIZE:
-        on_batch(info.claim_count)
     item.claims_posted = stats.posted
     item.exceptions = stats.exceptions
     item.paid_posted = stats.paid_posted

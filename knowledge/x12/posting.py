@@ -134,7 +134,8 @@ class RemittancePoster:
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         """`commit` (optional) commits the session: given, each full batch is committed as it is posted
-        (see the module docstring); `on_batch` is told how many claims are done after each batch."""
+        (see the module docstring); `on_batch` is told how many claims are done after each committed
+        batch, when no transaction is open."""
         self.session = session
         self.content_hash = content_hash
         # An unbalanced transaction posts nothing: it is written whole or not at all, never in chunks.
@@ -323,14 +324,15 @@ class RemittancePoster:
 
     def _checkpoint(self) -> None:
         """Commit the batch just posted (chunked imports), refresh the lease, report progress."""
-        if self.commit is not None and not self._suspect_resend:
-            self.session.execute(
-                update(Remittance)
-                .where(Remittance.id == self._remittance_id)
-                .values(import_heartbeat=dt.datetime.now(dt.UTC))
-            )
-            self.commit()
-        if self.on_batch is not None:
+        if self.commit is None or self._suspect_resend:
+            return
+        self.session.execute(
+            update(Remittance)
+            .where(Remittance.id == self._remittance_id)
+            .values(import_heartbeat=dt.datetime.now(dt.UTC))
+        )
+        self.commit()
+        if self.on_batch is not None:  # told only between transactions: it may write progress elsewhere
             self.on_batch(self.stats.claims)
 
     def add_provider_adjustment(self, item: ProviderAdjustmentItem) -> None:

@@ -28,7 +28,6 @@ def upgrade() -> None:
     sa.Column('created_by_user_id', sa.Integer(), nullable=True),
     sa.Column('paths', sa.JSON(), nullable=False),
     sa.Column('label', sa.String(length=300), nullable=False),
-    sa.Column('dry_run', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('progress_text', sa.String(length=200), nullable=False),
     sa.Column('progress_done', sa.Integer(), nullable=False),
