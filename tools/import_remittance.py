@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from knowledge.errors import InvalidInput, NotFound
+from knowledge.errors import AssistantError, InvalidInput, NotFound
 from knowledge.practice.folders import PracticeFolder, practice_folder
-from knowledge.x12.importer import ImportReport, import_x12
+from knowledge.x12 import jobs
+from knowledge.x12.envelope import scan
+from knowledge.x12.importer import ImportReport, expand_paths, import_x12
 from tools.descriptor import NeedSlot, ToolDescriptor
 from tools.slots import FILE_SLOT, Slots
 
@@ -30,7 +32,8 @@ def import_remittance(
     `file_name` is a file or folder name inside the inbox. With `dry_run` true nothing is saved: the
     report says what would be posted. The report lists, per transaction, the claims posted, the amounts,
     and every claim sent to the exceptions queue with its reason; a file imported before posts nothing
-    and says so.
+    and says so. A large file (more than 2,000 claims) is queued as a background import job instead: the
+    report then carries `job_id` and a `note` saying so.
     """
     # The requester's own inbox: a file of another practice's inbox is not "in the inbox".
     inbox = practice_folder(inbox_dir, practice_id).resolve()
@@ -39,7 +42,32 @@ def import_remittance(
         raise InvalidInput(f"{file_name!r} is outside the inbox: give a file name inside it")
     if not target.exists():
         raise NotFound(f"no file {file_name!r} in the inbox")
+    if not dry_run and claims_in(target) > JOB_THRESHOLD:
+        # A large file posts in the background worker, in committed chunks: chat stays responsive.
+        job = jobs.submit(session, practice_id=practice_id, paths=[target], user_id=user_id)
+        return ImportReport(
+            dry_run=False,
+            job_id=job.id,
+            note=f"{file_name} is large ({claims_in(target):,} claims), so it was queued as import job {job.id}: "
+            f"it posts in the background. Ask 'status of import job {job.id}', or run "
+            f"`billing-assistant x12 jobs`.",
+        )
     return import_x12(session, practice_id=practice_id, paths=[target], dry_run=dry_run, user_id=user_id)
+
+
+#: Files with more claims than this are imported by the background worker, not inside the chat request.
+JOB_THRESHOLD = 2_000
+
+
+def claims_in(target: Path) -> int:
+    """How many claim payments (CLP) the 835s of a file or folder hold, from the envelope pass (no posting)."""
+    total = 0
+    for path in expand_paths([target]):
+        try:
+            total += sum(info.claim_count for info in scan(path).transactions if info.kind == "835")
+        except AssistantError:  # a file that cannot be read: the import itself will say why
+            continue
+    return total
 
 
 #: Roles that may confirm an import.
@@ -49,7 +77,17 @@ CONFIRM_ROLES = ("admin", "biller")
 def describe(
     file_name: str, dry_run: bool = False, *, session: Session, practice_id: int, inbox_dir: Path | PracticeFolder
 ) -> str:
-    """What importing the file would do: a dry run now, rolled back, summarised for the person confirming."""
+    """What importing the file would do: a dry run now, rolled back, summarised for the person confirming.
+    A file large enough to become a background job is summarised from its envelopes instead (a dry run of
+    it would hold the request, and the database's write lock, for as long as the import itself)."""
+    inbox = practice_folder(inbox_dir, practice_id).resolve()
+    target = (inbox / file_name).resolve()
+    if target.is_relative_to(inbox) and target.exists() and claims_in(target) > JOB_THRESHOLD:
+        return (
+            f"Import {file_name}: {claims_in(target):,} claim payments in its 835s; a large file, so it runs as "
+            "a background import job (posted in chunks, with progress; a claim that does not match or balance "
+            "goes to the exceptions queue)."
+        )
     with session.begin_nested() as savepoint:
         report = import_remittance(file_name, True, session=session, practice_id=practice_id, inbox_dir=inbox_dir)
         savepoint.rollback()

@@ -223,8 +223,19 @@ def serve(
             "while serving; resumes a build that was stopped. Progress: GET /api/health.",
         ),
     ] = True,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Start an import worker process beside the server (runs the large X12 imports chat and the "
+            "web queue, so requests never wait for them). Off when workers run elsewhere (`x12 worker`).",
+        ),
+    ] = True,
 ) -> None:
     """Run the web app (chat page, JSON API and Slack endpoint) with uvicorn."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     from integrations.web.app import create_app
@@ -256,7 +267,18 @@ def serve(
     threading.Thread(target=prepare, name="warm-up-and-index", daemon=True).start()
     # The app logs each request itself (route template, status, request id); uvicorn's access log would
     # write full paths and query strings, which can carry what a person typed.
-    uvicorn.run(app, host=host, port=port, log_level=ctx.settings.log_level.lower(), access_log=False)
+    # A process, not a thread: an import is CPU-bound Python, and in this process it would take the GIL
+    # from every chat request. It shares the database (and the settings, through the environment).
+    jobs = subprocess.Popen([sys.executable, "-m", "integrations.cli.main", "x12", "worker"]) if worker else None
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=ctx.settings.log_level.lower(), access_log=False)
+    finally:
+        if jobs is not None:  # a job it was running resumes when the next worker starts
+            jobs.terminate()
+            try:
+                jobs.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                jobs.kill()
 
 
 def config(

@@ -58,6 +58,7 @@ from knowledge.errors import AssistantError, PermissionDenied, ServiceUnavailabl
 from knowledge.practice.accounts import authenticate, issue_token, revoke_token
 from knowledge.practice.database import check_schema, session_scope
 from knowledge.practice.models import Practice, User
+from knowledge.x12.jobs import JobView, get_job, list_jobs
 from tools.draft_appeal import AppealLetterView
 from tools.get_claim import ClaimDetail, get_claim
 from tools.lookup_code import lookup_code
@@ -393,6 +394,27 @@ def claim(claim_number: str, agent: Agent, requester: CurrentRequester) -> Claim
             extra={"via": "api"},
         )
     return detail
+
+
+@router.get("/jobs", response_model=list[JobView], tags=["imports"])
+def import_jobs(
+    agent: Agent, requester: CurrentRequester, limit: Annotated[int, Query(ge=1, le=200)] = 20
+) -> list[JobView]:
+    """The practice's newest import jobs (queued, running with progress, done or failed), reports left out."""
+    if not roles.may_read(requester.role, "claims"):
+        raise PermissionDenied("Your role may not read imports.")
+    with session_scope(agent.read_sessions) as session:
+        found = list_jobs(session, practice_id=requester.practice_id, limit=limit)
+    return [job.model_copy(update={"report": None}) for job in found]
+
+
+@router.get("/jobs/{job_id}", response_model=JobView, tags=["imports"])
+def import_job(job_id: Annotated[int, Path(ge=1)], agent: Agent, requester: CurrentRequester) -> JobView:
+    """One import job of the user's practice, with its progress and, when done, its report (404 otherwise)."""
+    if not roles.may_read(requester.role, "claims"):
+        raise PermissionDenied("Your role may not read imports.")
+    with session_scope(agent.read_sessions) as session:
+        return get_job(session, practice_id=requester.practice_id, job_id=job_id)
 
 
 @router.get("/passages/{passage_id}", response_model=Passage, tags=["knowledge"])

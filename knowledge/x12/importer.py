@@ -114,6 +114,10 @@ class ImportReport(BaseModel):
 
     dry_run: bool
     files: list[FileReport] = Field(default_factory=list)
+    job_id: int | None = Field(
+        default=None, description="Set when the import was queued as a background job instead (a large file)."
+    )
+    note: str | None = Field(default=None, description="What happened, in words, when the report is not the import.")
 
     @property
     def errors(self) -> list[str]:

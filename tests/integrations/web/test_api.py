@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,6 +99,8 @@ PROTECTED = [
     ("GET", "/api/codes/search?q=diabetes"),
     ("GET", "/api/claims/1001"),
     ("GET", "/api/passages/x"),
+    ("GET", "/api/jobs"),
+    ("GET", "/api/jobs/1"),
 ]
 
 
@@ -492,3 +495,27 @@ def test_create_app_builds_its_own_agent(web_practice: WebPractice) -> None:
     assert client.get("/api/health").status_code == 200
     assert "/slack/events" not in [getattr(route, "path", "") for route in app.routes]  # Slack not configured
     app.state.agent.close()
+
+
+def test_import_jobs_show_their_progress_to_their_own_practice_only(
+    web_practice: WebPractice, biller: TestClient
+) -> None:
+    from knowledge.practice.database import make_session_factory, session_scope
+    from knowledge.practice.models import ImportJob
+    from knowledge.x12 import jobs
+
+    sessions = make_session_factory(web_practice.engine)
+    with session_scope(sessions) as session:
+        job = jobs.submit(session, practice_id=web_practice.practice_id, paths=[Path(__file__)])
+        job.progress_text, job.progress_done, job.progress_total, job.status = "Posting era.835", 500, 2000, "running"
+        job_id = job.id
+    shown = biller.get(f"/api/jobs/{job_id}")
+    assert shown.status_code == 200, shown.text
+    body = shown.json()
+    assert body["status"] == "running" and body["percent"] == 25 and body["step"] == "Posting era.835"
+    assert [j["id"] for j in biller.get("/api/jobs").json()][:1] == [job_id]
+    assert web_practice.sign_in(OTHER_EMAIL).get(f"/api/jobs/{job_id}").status_code == 404
+    with session_scope(sessions) as session:  # leave nothing queued for other tests
+        stored = session.get(ImportJob, job_id)
+        assert stored is not None
+        stored.status = "done"

@@ -192,3 +192,26 @@ def test_two_cli_imports_of_one_large_file_at_once_queue_and_post_it_once(tmp_pa
         statuses = session.scalars(select(ImportJob.status)).all()
     assert statuses == ["done", "done"]
     engine.dispose()
+
+
+def test_a_large_inbox_file_from_chat_is_queued_for_the_worker_not_posted_in_the_request(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from tools import import_remittance as tool
+
+    claims = tool.JOB_THRESHOLD + 100
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_synthetic_835(inbox / "era-big.835", count=claims)
+    practice_id = _practice(sessions, claims)
+    with session_scope(sessions) as session:
+        summary = tool.describe("era-big.835", session=session, practice_id=practice_id, inbox_dir=inbox)
+        report = tool.import_remittance("era-big.835", session=session, practice_id=practice_id, inbox_dir=inbox)
+        assert session.scalar(select(func.count(Remittance.id))) == 0  # nothing posted in the request
+    assert f"{claims:,} claim payments" in summary and "background import job" in summary
+    assert report.job_id is not None and report.note and f"import job {report.job_id}" in report.note
+    assert jobs.work(sessions, stop=threading.Event(), once=True) == 1
+    with session_scope(sessions) as session:
+        done = jobs.get_job(session, practice_id=practice_id, job_id=report.job_id)
+    assert done.status == "done" and done.report is not None
+    assert done.report["files"][0]["transactions"][0]["claims_posted"] == claims
