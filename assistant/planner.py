@@ -32,7 +32,15 @@ from assistant import composer, repair
 from assistant.dialogue import PLAN_KEY, read_state_note, turn_messages
 from assistant.router import Router, RouteScore, saved_router, shared_router
 from tools.descriptor import NeedSlot, ToolDescriptor
-from tools.slots import WHOLE_BALANCE, Slots, find_birth_date, find_payer, read_slots, replace_payer
+from tools.slots import (
+    WHOLE_BALANCE,
+    Slots,
+    find_birth_date,
+    find_payer,
+    leftover_amount,
+    read_slots,
+    replace_payer,
+)
 
 # Conversation patterns (how people refer back), not requests: kept as patterns because they are regular.
 FOLLOW_BEFORE = re.compile(r"\b(the one before|one before (?:it|that)|previous one|prior one|before that)\b", re.I)
@@ -72,10 +80,13 @@ PRONOUN = re.compile(r"\b(it|its|that|this|them|those|these|same|the claim|that 
 # Where one message asks two things: "explain the denial and tell me the balance".
 _SPLIT = re.compile(
     r"\s*(?:;|\band then\b|\band also\b|\balso\b|\bthen\b|\bplus\b|,\s*and\b|\band\b|,\s*(?=(?:what|why|how)\b)|"
-    r"\s[+&]\s*(?=(?:what|why|how|check|post|send|show|pull|look|explain|list|give|tell)\b))\s*",
+    r"\s\+\s|\s&\s*(?=(?:what|whats|why|how|check|post|send|show|pull|look|explain|list|give|tell)\b))\s*",
     re.I,
 )
 _WRITES = {"post_patient_payment", "post_adjustment", "import_remittance"}
+#: Writes that "same for 1043" repeats on another claim (an import is about a file, not a claim).
+_REPEATABLE = {"post_patient_payment", "post_adjustment"}
+_SAME = re.compile(r"^\s*(?:ok(?:ay)?,?\s*)?(?:same|do the same|ditto|repeat (?:that|it)?\s*for)\b", re.I)
 
 
 @dataclass
@@ -510,6 +521,9 @@ class OfflinePlanner(BaseChatModel):
         ):
             # A correction of the last check ("swap in E11.65", "drop the R73.03").
             return Understanding([self._part(check, slots, state)])
+        repeated = self._same_write(last[0], slots)
+        if repeated is not None:
+            return repeated
         own_route_is_clear = router.confidence(ranked) >= router.floor and ranked[0].route not in {repair.HELP}
         remainder = _remainder(text)
         elliptic = bool(ELLIPSIS.search(text)) or len(remainder.split()) <= 1
@@ -560,6 +574,25 @@ class OfflinePlanner(BaseChatModel):
             return Understanding([Part(previous.name, calls=[_clean(args)])])
         return Understanding([self._part(previous, carried, state)])
 
+    def _same_write(self, last_call: dict[str, Any], slots: Slots) -> Understanding | None:
+        """ "same for 1112 but 25 on a card" after a payment or an adjustment was proposed: the same write on
+        another claim, with what the message changes. Still a proposal: a person confirms it as shown."""
+        name = str(last_call.get("name"))
+        if name not in _REPEATABLE or name not in self.tool_names or not _SAME.search(slots.text):
+            return None
+        if len(slots.claim_numbers) != 1:
+            return None
+        arguments = dict(last_call.get("args") or {})
+        arguments["claim_number"] = slots.claim_numbers[0]
+        amount = slots.amount if slots.amount is not None else leftover_amount(slots)
+        if amount is not None:
+            arguments["amount"] = str(amount)
+        if slots.method and "method" in arguments:
+            arguments["method"] = slots.method
+        if slots.on_date and "received_on" in arguments:
+            arguments["received_on"] = slots.on_date.isoformat()
+        return Understanding([Part(name, calls=[_clean(arguments)])])
+
     def _multi_part(
         self, text: str, slots: Slots, state: dict[str, Any], router: Router, ranked: list[RouteScore]
     ) -> list[Part] | None:
@@ -576,14 +609,18 @@ class OfflinePlanner(BaseChatModel):
                 piece = pieces[index] = _THEIR.sub(f"{slots.payer}'s", piece)
             piece_slots = read_slots(piece, today=self.today())
             read.append(piece_slots)
+            own_value = _names_a_value(piece_slots)
             if not (piece_slots.claim_numbers or piece_slots.payer or piece_slots.codes or piece_slots.patient_name):
                 # "what does the pt owe" is about the claim the message names ("whats uhc's appeal window" is not)
                 piece_slots.claim_numbers = list(slots.claim_numbers)
             piece_ranked = router.rank(piece, piece_slots)
             top = piece_ranked[0]
             score = router.confidence(piece_ranked)
-            # Beside a part that is clear, a short part ("and show me what's left") needs only half the floor.
+            # Beside a part that is clear, a short part ("and show me what's left") needs only half the floor,
+            # if it asks something or names a value: "pt came in" (and paid 50 on it) is not a request.
             if score < router.floor / 2 or top.route in {repair.HELP, repair.UNSUPPORTED}:
+                return None
+            if score < router.floor and not (_ASKS.search(piece) or own_value):
                 return None
             routes.append(top.route)
             scores.append(score)
@@ -910,15 +947,41 @@ def lowercase_name(text: str, vocabulary: frozenset[str]) -> str | None:
     return None
 
 
-_CODE_AT_END = re.compile(r"(?:\b[A-Z]\d[0-9A-Z.]{2,6}|\b\d{4}[0-9FTU]|\b(?:CO|PR|OA|PI)-?\s?\d{1,3})\W*$", re.I)
-_CODE_AT_START = re.compile(r"^\W*(?:[A-Z]\d[0-9A-Z.]{2,6}|\d{4}[0-9FTU]|(?:CO|PR|OA|PI)-?\s?\d{1,3})\b", re.I)
+_CODE_AT_END = re.compile(
+    r"(?:\b[A-Z]\d[0-9A-Z.]{2,6}|\b\d{4}[0-9FTU]|\b(?:CO|PR|OA|PI)-?\s?\d{1,3}|\b(?:carc|rarc)\s*#?\s*[A-Z]?\d{1,3})\W*$",
+    re.I,
+)
+_CODE_AT_START = re.compile(
+    r"^\W*(?:[A-Z]\d[0-9A-Z.]{2,6}|\d{4}[0-9FTU]|(?:CO|PR|OA|PI)-?\s?\d{1,3}|(?:carc|rarc)\s*#?\s*[A-Z]?\d{1,3})\b",
+    re.I,
+)
+
+
+_NUMBER_AT_END = re.compile(r"\b\d{4,12}\W*$")
+_NUMBER_AT_START = re.compile(r"^\W*\d{4,12}\b")
+
+
+#: A part of a message that asks for something: a question word, a request verb or a question mark.
+_ASKS = re.compile(
+    r"\?|\b(?:what|whats|what's|how|why|when|who|which|where|is|are|does|did|can|could|show|tell|give|list|"
+    r"check|post|send|pull|look|explain|draft|write|find|decode|any)\b",
+    re.I,
+)
+
+
+def _names_a_value(slots: Slots) -> bool:
+    return bool(slots.claim_numbers or slots.codes or slots.payer or slots.amount is not None or slots.patient_name)
 
 
 def _join_code_lists(pieces: list[str]) -> list[str]:
-    """ "99214 and G0439 with E11.65" is one request about two codes, not two requests."""
+    """ "99214 and G0439 with E11.65" is one request about two codes, not two requests; "a 276 for 1677 and
+    2288" is one request about two claims."""
     joined: list[str] = []
     for piece in pieces:
-        if joined and piece and _CODE_AT_END.search(joined[-1]) and _CODE_AT_START.search(piece):
+        before = joined[-1] if joined and piece else ""
+        codes = bool(before and _CODE_AT_END.search(before) and _CODE_AT_START.search(piece))
+        claims = bool(before and _NUMBER_AT_END.search(before) and _NUMBER_AT_START.search(piece))
+        if codes or claims:
             joined[-1] = f"{joined[-1]} and {piece}"
         else:
             joined.append(piece)

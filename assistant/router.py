@@ -47,7 +47,7 @@ _VALUE_KINDS = [
     (re.compile(r"\$\s?\d[\d,]*(?:\.\d{1,2})?|\b\d+\.\d{2}\b"), " amount "),
     (re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"), " date "),
     (re.compile(r"\S+\.(?:835|edi|x12|txt|dat|277|837)\b", re.I), " file "),
-    (re.compile(r"\b(?:CO|PR|OA|PI)\s*-?\s*[A-Z]?\d{1,3}\b", re.I), " carc "),
+    (re.compile(r"\b(?:CO|PR|OA|PI)\s*-?\s*[A-Z]?\d{1,3}(?:s|'s)?\b", re.I), " carc "),
     (re.compile(r"\b(?:MA\d{2,3}|N\d{1,3}|M\d{1,3})\b", re.I), " rarc "),
     (re.compile(r"\b[A-TV-Z]\d[0-9AB]\.?[0-9A-Z]{0,4}\b", re.I), " dxcode "),
     (re.compile(r"\b[A-V]\d{4}\b|\b\d{4}[0-9FTU]\b", re.I), " proccode "),

@@ -267,6 +267,13 @@ EXAMPLES = (
     "rundown of every open denial w/ days left",
     "outstanding co-16 missing info denials, any payer",
     "what denied claims are still waiting on someone to work them",
+    # A reason code in the plural stands for its denials ("the co-16s") (2026-12-03).
+    "pull up the cigna co-16s",
+    "all the co-50s still open",
+    "uhc pr-204s",
+    "any co-197s for bcbs?",
+    "how many oa-18s do we have",
+    "list the medicare co-96s",
 )
 
 DESCRIPTOR = ToolDescriptor(

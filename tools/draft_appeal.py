@@ -605,6 +605,13 @@ EXAMPLES = (
     "i need a pdf appeal letter for claim 1188",
     "recon ltr for 1425 pls",
     "write the redetermination for 1061",
+    # Shorthand, with the claim left to the thread (2026-12-03).
+    "draft a recon on it",
+    "recon for that claim pls",
+    "ok draft a recon w the records we have",
+    "we got the auth after the fact, do a recon letter for it",
+    "can you put together a recon for the cigna one",
+    "time to appeal this one, draft it",
 )
 
 DESCRIPTOR = ToolDescriptor(

@@ -586,6 +586,16 @@ EXAMPLES = (
     "what did we charge for the visit on 1911",
     "lines on 1425 pls, need to see the modifiers",
     "curious if 1734 ever got accepted or if it's still sitting there",
+    # The EOB or ERA of a claim is the remittance the claim shows (2026-12-03).
+    "eob on 1188 pls",
+    "pull the eob for clm 2001",
+    "what did the eob say on 1500",
+    "remit details for 1610",
+    "need to see the era for 1911",
+    "1276 remit?",
+    "can i see what the payer sent back on 1425",
+    "what did the pt pay so far on 1043",
+    "how much has the patient paid on 1188 already",
 )
 
 DESCRIPTOR = ToolDescriptor(

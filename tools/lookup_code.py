@@ -80,11 +80,16 @@ NOTES_SHOWN = 8
 
 
 def plan(slots: Slots) -> list[dict[str, Any]]:
-    # A group code alone ("group code PI") is looked up as one: "PI" by itself is also a HCPCS modifier.
-    codes = slots.medical_codes or [f"GROUP {c}" if k == "group" else c for k, c in slots.codes]
-    if not codes:
+    chosen = [(k, c) for k, c in slots.codes if k not in {"carc", "rarc", "group"}] or list(slots.codes)
+    if not chosen:
         raise NeedSlot(CODE_SLOT)
-    return [{"code": code} for code in codes[:3]]
+    # A group code or a place of service named as one ("group code PI", "pos 10") is looked up in that set:
+    # "PI" by itself is also a HCPCS modifier and "10" also a CARC.
+    named = {"group": "group", "pos": "pos"}
+    return [
+        {"code": code.removeprefix("POS ").strip(), "system": named[kind]} if kind in named else {"code": code}
+        for kind, code in chosen[:3]
+    ]
 
 
 #: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.

@@ -56,7 +56,7 @@ _DOB = re.compile(r"\b(?:dob|d\.o\.b\.?|born|birth ?date|date of birth)\s*:?\s*"
 _ICD = re.compile(r"\b([A-TV-Z][0-9][0-9AB])\.?([0-9A-Z]{0,4})\b", re.I)
 _HCPCS = re.compile(r"\b([A-V][0-9]{4})\b", re.I)
 _CPT = re.compile(r"\b([0-9]{4}[0-9FTU])\b")
-_GROUP_CARC = re.compile(r"\b(CO|PR|OA|PI)\s*[-‑ ]?\s*([A-Z]?[0-9]{1,3})\b", re.I)
+_GROUP_CARC = re.compile(r"\b(CO|PR|OA|PI)\s*[-‑ ]?\s*([A-Z]?[0-9]{1,3})(?:s|'s)?\b", re.I)  # "the co-97s"
 _CARC = re.compile(r"\b(?:carc|reason code|adj(?:ustment)? code)\s*#?\s*([A-Z]?[0-9]{1,3})\b", re.I)
 _RARC = re.compile(r"\b(MA[0-9]{2,3}|N[0-9]{1,3}|M[0-9]{1,3})\b(?!\.[0-9A-Z])", re.I)
 _MODIFIER_WORD = re.compile(r"\bmod(?:ifier)?s?\s*-?\s*([0-9A-Z]{2})\b", re.I)
@@ -243,6 +243,12 @@ def _leftover_amount(text: str, codes: list[tuple[str, str]], claims: list[str])
     numbers = [n for n in re.findall(r"(?<![\w./-])(\d{1,3}(?:\.\d{1,2})?)(?![\w/-]|\.\d)", cleaned)]
     numbers = [n for n in numbers if n not in claims and n not in {c for _, c in codes}]
     return Decimal(numbers[0]) if len(numbers) == 1 else None
+
+
+def leftover_amount(slots: Slots) -> Decimal | None:
+    """The amount of a message already known to be about money ("same for 1112 but 25 on a card" after a
+    payment): the one small number that is not a code, a claim number or part of a date."""
+    return _leftover_amount(slots.text, slots.codes, slots.claim_numbers + slots.maybe_claims)
 
 
 def _is_claim_sized(number: str) -> bool:

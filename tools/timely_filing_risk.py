@@ -348,6 +348,13 @@ EXAMPLES = (
     "timely filing worklist",
     "tfl expiring in 30 days",
     "which clearinghouse rejections still have time to fix",
+    # Shorthand: "clms", "about to", a payer named (2026-12-03).
+    "aetna clms about to hit tfl",
+    "any clms close to missing tfl?",
+    "uhc claims that are gonna blow timely filing",
+    "mcr clms near the filing deadline",
+    "whats about to age out on tfl",
+    "clms we're about to lose to tfl, cigna",
 )
 
 DESCRIPTOR = ToolDescriptor(

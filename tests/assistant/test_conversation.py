@@ -314,3 +314,49 @@ def test_an_index_path_the_router_is_unsure_of_is_searched_but_a_name_is_not(
     assert _names(path) == ["search_codes"] and "B85.3" in path.answer
     name = full_service.ask("Lee, Anna", requester=coder)  # "Last, First" has the same shape
     assert name.tool_calls == [] and "I can help with" in name.answer  # no code search on a name
+
+
+def _owing_claims(practice: Practice, count: int) -> list[Claim]:
+    with Session(practice.engine) as session:
+        found = [
+            claim
+            for claim in session.scalars(select(Claim).order_by(Claim.id))
+            if claim.patient_responsibility - claim.patient_paid >= 5
+        ][:count]
+        for claim in found:
+            session.expunge(claim)
+    assert len(found) == count, "the demo practice has too few claims with a patient balance"
+    return found
+
+
+def test_same_for_another_claim_proposes_the_same_payment_there(practice: Practice, full_service: AgentService) -> None:
+    """ "same for 1112 but 25 on a card" after a payment: that payment on the other claim, with the new
+    amount and method, still only a proposal."""
+    first, second = _owing_claims(practice, 2)
+    desk = practice.requester(Role.FRONT_DESK)
+    status = full_service.ask(f"status of {first.claim_number}", requester=desk)
+    paid = full_service.ask("pt came in and paid 5 cash on it", requester=desk, thread_id=status.thread_id)
+    # "pt came in" is not a request of its own: one proposal, nothing searched.
+    assert _names(paid) == ["post_patient_payment"] and paid.pending_action is not None
+    assert paid.pending_action.arguments["claim_number"] == first.claim_number
+    again = full_service.ask(
+        f"same for {second.claim_number} but 3 on a card", requester=desk, thread_id=status.thread_id
+    )
+    assert again.pending_action is not None and again.pending_action.tool == "post_patient_payment"
+    arguments = again.pending_action.arguments
+    assert arguments["claim_number"] == second.claim_number
+    assert str(arguments["amount"]) in {"3", "3.00"} and arguments["method"] == "card"
+    assert "$3.00" in again.pending_action.summary
+
+
+def test_a_plus_joins_two_questions_and_two_claims_are_one_request(
+    practice: Practice, full_service: AgentService
+) -> None:
+    biller = practice.requester(Role.BILLER)
+    reply = full_service.ask("explain 1042 denial + aetna corrected claim rules", requester=biller)
+    assert set(_names(reply)) == {"explain_denial", "search_knowledge"}
+    other = _owing_claims(practice, 1)[0].claim_number
+    reply = full_service.ask(f"status inquiry to uhc for 1042 and {other} pls, both pending forever", requester=biller)
+    assert [(c.name, c.arguments.get("claim_numbers")) for c in reply.tool_calls] == [
+        ("claim_status_request", ["1042", other])
+    ]

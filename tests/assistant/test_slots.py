@@ -124,7 +124,9 @@ def test_a_group_code_alone_is_a_code() -> None:
     # The lookup asks for the group code, not the HCPCS modifier PI.
     from tools.lookup_code import plan
 
-    assert plan(slots) == [{"code": "GROUP PI"}]
+    assert plan(slots) == [{"code": "PI", "system": "group"}]
+    # A place of service named as one is looked up in that set ("10" alone is also a CARC).
+    assert plan(read_slots("pos 10 means what", today=TODAY)) == [{"code": "10", "system": "pos"}]
 
 
 @pytest.mark.parametrize(
