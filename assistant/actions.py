@@ -155,7 +155,10 @@ def confirm(
     data = result.model_dump(mode="json") if hasattr(result, "model_dump") else {"result": str(result)}
     action.result = data
     audit("confirmed", int((time.perf_counter() - started) * 1000), {"requested_by": action.requested_by_user_id})
-    return ActionResult(action_id=action.id, status="confirmed", message=f"Done: {action.summary}", result=data)
+    # A result that says in words what happened instead (a large import queued as a job) is the message.
+    note = data.get("note") if isinstance(data.get("note"), str) else None
+    message = note or f"Done: {action.summary}"
+    return ActionResult(action_id=action.id, status="confirmed", message=message, result=data)
 
 
 def cancel(session: Session, *, specs: dict[str, ToolSpec], requester: Requester, action_id: str) -> ActionResult:

@@ -49,8 +49,8 @@ def import_remittance(
             dry_run=False,
             job_id=job.id,
             note=f"{file_name} is large ({claims_in(target):,} claims), so it was queued as import job {job.id}: "
-            f"it posts in the background. Ask 'status of import job {job.id}', or run "
-            f"`billing-assistant x12 jobs`.",
+            f"it posts in the background, in chunks. The web chat shows its progress; "
+            f"`billing-assistant x12 jobs` lists it.",
         )
     return import_x12(session, practice_id=practice_id, paths=[target], dry_run=dry_run, user_id=user_id)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,6 +63,10 @@ class JobView(BaseModel):
     def finished(self) -> bool:
         return self.status in ("done", "failed")
 
+    @computed_field(description="One line for a progress display (the web chat shows it while the job runs).")
+    def progress_line(self) -> str:
+        return self.line()
+
     def line(self) -> str:
         """One line for a progress display: 'Import of era.835: posting 5,000 of 10,000 claims (50%)'."""
         if self.status == "queued":
@@ -75,7 +79,13 @@ class JobView(BaseModel):
             return f"Import job {self.id} ({self.label}) is running, {step}{counted}{share}."
         if self.status == "failed":
             return f"Import job {self.id} ({self.label}) failed: {self.error or 'no reason recorded'}."
-        return f"Import job {self.id} ({self.label}) is done."
+        transactions = [t for f in (self.report or {}).get("files") or [] for t in f.get("transactions") or []]
+        posted = sum(int(t.get("claims_posted") or 0) for t in transactions)
+        exceptions = sum(int(t.get("exceptions") or 0) for t in transactions)
+        refused = sum(1 for t in transactions if t.get("status") == "error")
+        counts = f": {posted:,} claim(s) posted, {exceptions:,} to the exceptions queue" if transactions else ""
+        refusals = f", {refused} transaction(s) refused" if refused else ""
+        return f"Import job {self.id} ({self.label}) is done{counts}{refusals}."
 
 
 def _now() -> dt.datetime:

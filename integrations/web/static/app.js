@@ -603,6 +603,8 @@ function actionCard(action) {
       outcome.textContent = result.message;
       if (result.status === "failed") outcome.classList.add("error");
       const claimNumber = action.arguments && action.arguments.claim_number;
+      const jobId = result.result && result.result.job_id;
+      if (result.status === "confirmed" && jobId) followJob(jobId, card);
       if (result.status === "confirmed" && claimNumber) {
         try {
           const claim = await api(`/api/claims/${encodeURIComponent(claimNumber)}`);
@@ -624,6 +626,30 @@ function actionCard(action) {
   confirm.addEventListener("click", () => decide("confirm"));
   cancel.addEventListener("click", () => decide("cancel"));
   return card;
+}
+
+// A large import queued as a background job (GET /api/jobs/{id}): one progress line under the card,
+// refreshed until the job is done or failed.
+const JOB_POLL_MS = 1000;
+
+function followJob(jobId, card) {
+  const line = el("p", { class: "job-progress", role: "status", "aria-live": "polite", "data-job": String(jobId) });
+  line.textContent = `Import job ${jobId} is queued.`;
+  card.after(line);
+  const poll = async () => {
+    try {
+      const job = await api(`/api/jobs/${encodeURIComponent(jobId)}`);
+      line.textContent = job.progress_line;
+      line.dataset.status = job.status;
+      if (job.status === "failed") line.classList.add("error");
+      if (job.status !== "done" && job.status !== "failed") setTimeout(poll, JOB_POLL_MS);
+    } catch (error) {
+      // A lost connection is retried; a job this user may not see (403/404) is not.
+      if (error.status === 403 || error.status === 404) line.textContent = error.message;
+      else setTimeout(poll, JOB_POLL_MS * 3);
+    }
+  };
+  poll();
 }
 
 // ---------------------------------------------------------------------------------------------------

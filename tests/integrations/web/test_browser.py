@@ -5,6 +5,7 @@ desk user refused on an adjustment. Screenshots of the main screens go to test-a
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,8 +15,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from knowledge.practice.models import AppealLetter, Claim, ClaimStatus, LedgerEntry
-from tests.integrations.web.conftest import ARTIFACTS, LiveServer, WebPractice
+from knowledge.practice.models import AppealLetter, Claim, ClaimStatus, LedgerEntry, Remittance
+from tests.integrations.web.conftest import ARTIFACTS, OTHER_EMAIL, LiveServer, WebPractice
 
 pytestmark = pytest.mark.browser
 
@@ -217,3 +218,38 @@ def test_a_reopened_conversation_shows_its_cards_and_sources(page: Page, web_pra
     expect(reopened.get_by_role("list", name="Sources").locator("li")).to_have_count(sources)
     expect(reopened.get_by_role("group", name="Was this helpful?")).to_be_visible()
     shot(page, "reopened-conversation")
+
+
+def test_a_large_import_confirmed_in_chat_shows_its_job_progress_until_done(
+    page: Page, web_practice: WebPractice
+) -> None:
+    """A file over the job threshold is queued, not posted in the request; the chat shows the job's line
+    from GET /api/jobs/{id} and follows it to the end when the worker has run it."""
+    from knowledge.practice.database import make_session_factory, session_scope
+    from knowledge.x12 import jobs
+    from knowledge.x12.generator import seed_synthetic_claims, write_synthetic_835
+    from tools.import_remittance import JOB_THRESHOLD
+
+    count = JOB_THRESHOLD + 20
+    sessions = make_session_factory(web_practice.engine)
+    with session_scope(sessions) as session:  # the second practice: the demo practice's claims stay as they are
+        seed_synthetic_claims(session, practice_id=web_practice.other_practice_id, count=count, prefix="BIG")
+    inbox = web_practice.settings.resolved_home / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    write_synthetic_835(inbox / "era-big.835", count=count, prefix="BIG", trace="BIGTRACE1")
+
+    sign_in(page, web_practice, OTHER_EMAIL)
+    ask(page, "import era-big.835")
+    card = page.get_by_label("Waiting for confirmation").last
+    expect(card).to_contain_text("background import job")
+    card.get_by_role("button", name="Confirm").click()
+    expect(card.get_by_role("status")).to_contain_text("queued as import job")
+    line = page.locator(".job-progress").last
+    expect(line).to_contain_text("is queued")  # no worker runs in this test until now
+    with session_scope(sessions) as session:
+        posted = select(func.count()).select_from(Remittance)
+        assert session.scalar(posted.where(Remittance.practice_id == web_practice.other_practice_id)) == 0
+    assert jobs.work(sessions, stop=threading.Event(), once=True) == 1
+    expect(line).to_have_attribute("data-status", "done")
+    expect(line).to_contain_text(f"is done: {count:,} claim(s) posted")
+    shot(page, "import-job-done")
