@@ -26,6 +26,7 @@ from knowledge.practice.ledger import (
     charge_entries,
     derive_status,
     new_entry,
+    payer_payment_entry,
     totals_from_entries,
 )
 from knowledge.practice.models import (
@@ -701,13 +702,11 @@ class _DemoBuilder:
             key = f"demo:{claim.claim_number}:{line.line_number}"
             if line_paid:
                 self.session.add(
-                    new_entry(
+                    payer_payment_entry(
                         claim=claim,
-                        kind=LedgerKind.PAYER_PAYMENT,
-                        responsibility=Responsibility.PAYER,
-                        amount=-line_paid,
+                        amount=line_paid,
                         posted_on=remittance.payment_date,
-                        idempotency_key=f"{key}:paid",
+                        key=f"{key}:paid",
                         claim_line_id=line.id,
                         remittance_claim_id=remit_claim.id,
                     )

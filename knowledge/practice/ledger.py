@@ -185,26 +185,72 @@ def adjustment_entries(
     claim_line_id: int | None = None,
     remittance_claim_id: int | None = None,
 ) -> list[LedgerEntry]:
-    """The entries one CAS adjustment makes: PR moves the amount to the patient; CO/OA/PI write it off
-    the payer side (a negative CAS amount, e.g. a reversal, raises the balance back)."""
-
-    def entry(kind: LedgerKind, side: Responsibility, signed: Decimal, idempotency_key: str) -> LedgerEntry:
-        return new_entry(
+    """The entries one CAS adjustment makes (see `adjustment_legs`), as ORM objects."""
+    return [
+        new_entry(
             claim=claim,
-            kind=kind,
-            responsibility=side,
-            amount=signed,
+            kind=leg.kind,
+            responsibility=leg.responsibility,
+            amount=leg.amount,
             posted_on=posted_on,
-            idempotency_key=idempotency_key,
+            idempotency_key=leg.idempotency_key,
             claim_line_id=claim_line_id,
             group_code=group_code,
             reason_code=reason_code,
             remittance_claim_id=remittance_claim_id,
         )
+        for leg in adjustment_legs(group_code, amount, key)
+    ]
 
+
+def payer_payment_entry(
+    *,
+    claim: Claim,
+    amount: Decimal,
+    posted_on: dt.date,
+    key: str,
+    claim_line_id: int | None = None,
+    remittance_claim_id: int | None = None,
+    payment_id: int | None = None,
+) -> LedgerEntry:
+    """The entry a payer's payment makes (see `payer_payment_leg`), as an ORM object."""
+    leg = payer_payment_leg(amount, key)
+    return new_entry(
+        claim=claim,
+        kind=leg.kind,
+        responsibility=leg.responsibility,
+        amount=leg.amount,
+        posted_on=posted_on,
+        idempotency_key=leg.idempotency_key,
+        claim_line_id=claim_line_id,
+        payment_id=payment_id,
+        remittance_claim_id=remittance_claim_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One ledger movement a posting rule makes: its kind, side, signed amount (cents) and key."""
+
+    kind: LedgerKind
+    responsibility: Responsibility
+    amount: Decimal
+    idempotency_key: str
+
+
+def adjustment_legs(group_code: str, amount: Decimal, key: str) -> list[Leg]:
+    """The ledger rule for one CAS adjustment, shared by the ORM path (`adjustment_entries`) and the bulk
+    835 poster (`knowledge.x12.posting.adjustment_rows`): PR moves the amount from the payer side to the
+    patient; CO/OA/PI write it off the payer side (a negative CAS amount, e.g. a reversal, raises the
+    balance back)."""
     if group_code == "PR":
         return [
-            entry(LedgerKind.TRANSFER, Responsibility.PAYER, -amount, f"{key}:from-payer"),
-            entry(LedgerKind.TRANSFER, Responsibility.PATIENT, amount, f"{key}:to-patient"),
+            Leg(LedgerKind.TRANSFER, Responsibility.PAYER, money(-amount), f"{key}:from-payer"),
+            Leg(LedgerKind.TRANSFER, Responsibility.PATIENT, money(amount), f"{key}:to-patient"),
         ]
-    return [entry(LedgerKind.ADJUSTMENT, Responsibility.PAYER, -amount, key)]
+    return [Leg(LedgerKind.ADJUSTMENT, Responsibility.PAYER, money(-amount), key)]
+
+
+def payer_payment_leg(amount: Decimal, key: str) -> Leg:
+    """The ledger rule for a payer's payment on a claim or line: it lowers the payer-side balance."""
+    return Leg(LedgerKind.PAYER_PAYMENT, Responsibility.PAYER, money(-amount), key)

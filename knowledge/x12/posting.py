@@ -41,7 +41,13 @@ from sqlalchemy.orm import Session
 
 from knowledge.errors import Conflict
 from knowledge.practice.leases import current_owner, holder_alive
-from knowledge.practice.ledger import ClaimTotals, derive_status, totals_from_entries
+from knowledge.practice.ledger import (
+    ClaimTotals,
+    adjustment_legs,
+    derive_status,
+    payer_payment_leg,
+    totals_from_entries,
+)
 from knowledge.practice.models import (
     Adjustment,
     Base,
@@ -1038,8 +1044,8 @@ class _EntryRow:
     """A ledger entry as a plain row: the attributes `totals_from_entries` reads, and the insert values.
 
     A 10,000-claim remittance makes ~80,000 entries; building them as ORM objects (`ledger.new_entry`)
-    costs more than the whole rest of the import, so posting builds rows with the same columns and signs
-    (the tests check these agree with `ledger.new_entry` and `ledger.adjustment_entries`).
+    costs more than the whole rest of the import, so posting builds plain rows with the same columns, from
+    the same rules (`ledger.adjustment_legs`, `ledger.payer_payment_leg`) the ORM path uses.
     """
 
     claim_id: int
@@ -1080,13 +1086,14 @@ class _EntryRow:
 def payment_row(
     claim_id: int, amount: Decimal, key: str, line_id: int | None, payment_id: int | None, memo: str | None = None
 ) -> _EntryRow:
-    """A payer payment lowers the payer-side balance (as `ledger.new_entry` with kind payer_payment)."""
+    """A payer payment, by the ledger's own rule (`ledger.payer_payment_leg`), as a plain row."""
+    leg = payer_payment_leg(amount, key)
     return _EntryRow(
         claim_id=claim_id,
-        kind=LedgerKind.PAYER_PAYMENT,
-        responsibility=Responsibility.PAYER,
-        amount=money(-amount),
-        idempotency_key=key,
+        kind=leg.kind,
+        responsibility=leg.responsibility,
+        amount=leg.amount,
+        idempotency_key=leg.idempotency_key,
         claim_line_id=line_id,
         payment_id=payment_id,
         memo=memo,
@@ -1096,26 +1103,21 @@ def payment_row(
 def adjustment_rows(
     claim_id: int, group_code: str, reason_code: str, amount: Decimal, key: str, line_id: int | None
 ) -> list[_EntryRow]:
-    """The rows `ledger.adjustment_entries` builds: PR moves to the patient, other groups write off."""
-
-    def row(kind: LedgerKind, side: Responsibility, signed: Decimal, idempotency_key: str) -> _EntryRow:
-        return _EntryRow(
+    """One CAS adjustment, by the ledger's own rule (`ledger.adjustment_legs`, which the ORM path uses
+    too), as plain rows."""
+    return [
+        _EntryRow(
             claim_id=claim_id,
-            kind=kind,
-            responsibility=side,
-            amount=money(signed),
-            idempotency_key=idempotency_key,
+            kind=leg.kind,
+            responsibility=leg.responsibility,
+            amount=leg.amount,
+            idempotency_key=leg.idempotency_key,
             claim_line_id=line_id,
             group_code=group_code,
             reason_code=reason_code,
         )
-
-    if group_code == "PR":
-        return [
-            row(LedgerKind.TRANSFER, Responsibility.PAYER, -amount, f"{key}:from-payer"),
-            row(LedgerKind.TRANSFER, Responsibility.PATIENT, amount, f"{key}:to-patient"),
-        ]
-    return [row(LedgerKind.ADJUSTMENT, Responsibility.PAYER, -amount, key)]
+        for leg in adjustment_legs(group_code, amount, key)
+    ]
 
 
 def _adjustment_row(claim_row_id: int, line_id: int | None, item: CasItem) -> dict[str, object]:
