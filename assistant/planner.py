@@ -229,6 +229,19 @@ class OfflinePlanner(BaseChatModel):
         router = self.router()
         scored = self._in_context(router.rank(text, slots), slots, state)
         ranked = router.honest(scored)
+        top_scored = self.descriptor(scored[0].route)
+        if (
+            ranked[0] is not scored[0]
+            and state.get("claim")
+            and top_scored is not None
+            and "claim" in top_scored.referents
+            and _CLAIM_FIELD.search(text)
+            and not _names_a_value(slots)
+        ):
+            # "what did the pt pay so far" in a thread about a claim: a question the claim answers, though
+            # it sounds like what no tool does (benefits, copays by plan). The give-up is for messages that
+            # name a claim and ask something else of it ("mark 1446 as resolved").
+            ranked = scored
         # Given up for "I can't do that yet" (see Router.honest): that is the answer, not "I'm not sure".
         sure = ranked[0] is not scored[0] or router.confidence(ranked) >= router.floor
         last_call = (state.get("last_calls") or [{}])[0].get("name")
@@ -296,7 +309,25 @@ class OfflinePlanner(BaseChatModel):
             return Understanding([], reply=repair.capabilities(self.bound(), role))
         if top.route == repair.UNSUPPORTED:
             return Understanding([], reply=repair.cannot_do(self.bound(), role))
-        return self._single(top.route, slots, state, role)
+        return self._single(self._takes_the_dates(router, ranked, slots), slots, state, role)
+
+    def _takes_the_dates(self, router: Router, ranked: list[RouteScore], slots: Slots) -> str:
+        """The best route, unless the message names dates of service it cannot filter by and a close route
+        of the same family can: "any denials with dos 11/02" is the denied claims of that day, not the
+        whole denial worklist with the date dropped."""
+        top = ranked[0].route
+        if slots.service_from is None or _takes_service_dates(self.descriptor(top)):
+            return top
+        family = router.families.get(top, top)
+        for scored in ranked[1:3]:
+            if (
+                scored.score >= _CLOSE_ENOUGH
+                and router.families.get(scored.route, scored.route) == family
+                and scored.route in self.tool_names
+                and _takes_service_dates(self.descriptor(scored.route))
+            ):
+                return scored.route
+        return top
 
     def _one_of_those_shown(
         self, text: str, slots: Slots, state: dict[str, Any], router: Router, ranked: list[RouteScore]
@@ -967,6 +998,14 @@ _ASKS = re.compile(
     r"check|post|send|pull|look|explain|draft|write|find|decode|any)\b",
     re.I,
 )
+
+
+#: How close a second route must score to take over for a value the first cannot use.
+_CLOSE_ENOUGH = 0.1
+
+
+def _takes_service_dates(descriptor: ToolDescriptor | None) -> bool:
+    return descriptor is not None and "service_from" in descriptor.args_schema().model_fields
 
 
 def _names_a_value(slots: Slots) -> bool:

@@ -543,6 +543,57 @@ class Slots:
         return arguments
 
 
+#: A day typed without its year after a word that dates a payment ("paid on 10/12", "received 11/20"): the
+#: latest such day not after today. Not any "10/20" ("the 10/20 one" picks a claim by its date of service).
+_MONTH_DAY = re.compile(
+    r"\b(?:paid|pd|received|rec'?d|dated|deposited|came in)(?:\s+\$?\d+(?:\.\d{2})?)?(?:\s+(?:cash|card|check|by \w+))?"
+    r"\s+(?:on\s+)?(\d{1,2}/\d{1,2})(?![\w/-])",
+    re.I,
+)
+_DAY = r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}(?:/\d{2,4})?)"
+#: Two days joined as a span ("10/01/2026 and 10/31/2026", "2026-10-01 to 2026-10-15", "9/1-9/30").
+_DAY_SPAN = re.compile(rf"(?<![\w/-]){_DAY}\s*(?:-|–|to|through|thru|until|and)\s*{_DAY}(?![\w/-])", re.I)
+#: A day named as the date of service ("dos 11/02/2026", "date of service 2026-10-14", "seen on 10/14").
+_SERVICE_DAY = re.compile(
+    rf"\b(?:dos|d\.o\.s\.?|dates? of service|service date|seen on|visit on)\s*(?:of|on|=|:|was|is)?\s*{_DAY}",
+    re.I,
+)
+
+
+def _day(text: str, today: dt.date) -> dt.date | None:
+    """One day as typed: ISO, US with a year, or US without one (the latest such day not after today)."""
+    found = find_dates(text)
+    if found:
+        return found[0][1]
+    month_day = re.fullmatch(r"(\d{1,2})/(\d{1,2})", text.strip())
+    if month_day is None:
+        return None
+    month, day = int(month_day.group(1)), int(month_day.group(2))
+    for year in (today.year, today.year - 1):
+        try:
+            candidate = dt.date(year, month, day)
+        except ValueError:
+            return None
+        if candidate <= today:
+            return candidate
+    return None
+
+
+def find_service_range(text: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """Dates of service as a span: two days joined ("between 10/01/2026 and 10/31/2026", "9/1-9/30"), or one
+    day named as the date of service ("dos 2026-11-02": that day only). A date of birth is not one."""
+    for match in _DAY_SPAN.finditer(text):
+        if _DOB.search(text[max(0, match.start() - 12) : match.start()]):
+            continue
+        first, last = _day(match.group(1), today), _day(match.group(2), today)
+        if first is not None and last is not None and first <= last:
+            return first, last
+    named = _SERVICE_DAY.search(text)
+    if named is not None and (day := _day(named.group(1), today)) is not None:
+        return day, day
+    return None
+
+
 def read_slots(text: str, *, today: dt.date) -> Slots:
     """Every value the message names (what it asks is the router's job)."""
     stripped = text.strip()
@@ -565,6 +616,8 @@ def read_slots(text: str, *, today: dt.date) -> Slots:
     months = find_month_range(stripped, today)
     if months:
         slots.service_from, slots.service_to = months
+    elif (service_range := find_service_range(stripped, today)) is not None:
+        slots.service_from, slots.service_to = service_range
     lowered = stripped.lower()
     if re.search(r"\btoday\b", lowered):
         slots.on_date = today
@@ -572,6 +625,8 @@ def read_slots(text: str, *, today: dt.date) -> Slots:
         slots.on_date = today - dt.timedelta(days=1)
     else:
         dated = [d for _, d in find_dates(stripped) if d != slots.birth_date]
+        if not dated and (month_day := _MONTH_DAY.search(stripped)) is not None:
+            dated = [d] if (d := _day(month_day.group(1), today)) is not None else []  # "paid 10/12"
         slots.on_date = dated[0] if dated else None
     file_match = _FILE.search(stripped)
     folder_match = _FOLDER.search(stripped)

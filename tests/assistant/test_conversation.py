@@ -360,3 +360,23 @@ def test_a_plus_joins_two_questions_and_two_claims_are_one_request(
     assert [(c.name, c.arguments.get("claim_numbers")) for c in reply.tool_calls] == [
         ("claim_status_request", ["1042", other])
     ]
+
+
+def test_dates_of_service_filter_the_claims_and_pick_the_tool_that_takes_them(
+    practice: Practice, full_service: AgentService
+) -> None:
+    """ "any denials with dos X": the denied claims of that day (the worklist cannot filter by date)."""
+    with Session(practice.engine) as session:
+        denied = session.scalars(select(Claim).where(Claim.status == "denied").order_by(Claim.id)).first()
+        assert denied is not None
+        day = denied.service_date_from
+    biller = practice.requester(Role.BILLER)
+    reply = full_service.ask(f"any denials with dos {day.isoformat()}", requester=biller)
+    assert _names(reply) == ["find_claims"]
+    arguments = reply.tool_calls[0].arguments
+    assert (arguments["status"], arguments["service_from"], arguments["service_to"]) == (
+        "denied",
+        day.isoformat(),
+        day.isoformat(),
+    )
+    assert denied.claim_number in reply.answer

@@ -165,3 +165,27 @@ def test_a_folder_of_the_inbox_is_a_file_name(text: str, name: str | None) -> No
 def test_b12_is_the_vitamin_not_a_code() -> None:
     assert read_slots("vit b12 deficiency dx code", today=TODAY).codes == []
     assert read_slots("B12.0", today=TODAY).codes == [("icd10cm", "B12.0")]
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("Find claims with dates of service between 10/01/2026 and 10/31/2026", "2026-10-01", "2026-10-31"),
+        ("mcr clms dos 2026-10-01 to 2026-10-15", "2026-10-01", "2026-10-15"),
+        ("uhc claims dos 9/1-9/30", "2026-09-01", "2026-09-30"),
+        ("any denials with dos 2026-11-02", "2026-11-02", "2026-11-02"),  # one day named as the date of service
+        ("claims for date of service 11/02/2026", "2026-11-02", "2026-11-02"),
+    ],
+)
+def test_dates_of_service_are_read_as_a_span(text: str, first: str, last: str) -> None:
+    slots = read_slots(text, today=TODAY)
+    assert (str(slots.service_from), str(slots.service_to)) == (first, last)
+
+
+def test_a_day_without_a_year_is_the_latest_one_not_after_today() -> None:
+    assert read_slots("pt paid 20 on 10/12 for 1042", today=TODAY).on_date == dt.date(TODAY.year, 10, 12)
+    # A day still to come this year (TODAY is 2026-11-22) is last year's.
+    assert read_slots("paid 12/31 on 1042", today=TODAY).on_date == dt.date(2025, 12, 31)
+    # Neither a date of birth nor a payment date is a date of service.
+    assert read_slots("jane sample dob 01/02/1980 and 03/04/1990", today=TODAY).service_from is None
+    assert read_slots("post 40 on 1042 paid 11/20", today=TODAY).service_from is None
