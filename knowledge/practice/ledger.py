@@ -240,7 +240,7 @@ class Leg:
 
 def adjustment_legs(group_code: str, amount: Decimal, key: str) -> list[Leg]:
     """The ledger rule for one CAS adjustment, shared by the ORM path (`adjustment_entries`) and the bulk
-    835 poster (`knowledge.x12.posting.adjustment_rows`): PR moves the amount from the payer side to the
+    835 poster (`knowledge.x12.rows.adjustment_rows`): PR moves the amount from the payer side to the
     patient; CO/OA/PI write it off the payer side (a negative CAS amount, e.g. a reversal, raises the
     balance back)."""
     if group_code == "PR":

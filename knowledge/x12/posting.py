@@ -25,39 +25,33 @@ dies mid-file, importing the same content again resumes after the last committed
 are posted in file order, so the remittance's stored claim rows say how far it got) and nothing is
 posted twice (each ledger entry's idempotency key is unique). While every claim so far is one an earlier
 remittance already posted (a re-sent ERA, which must leave nothing behind), nothing is committed early.
+
+This module is the orchestration (the remittance, its batches, checkpoints, resuming, the plan of each
+batch); the pieces it calls live beside it: `matching` (which claim and lines a CLP/SVC pays),
+`balancing` (the money rules: whether a claim posts, its status) and `rows` (the plain rows and bulk
+writes). They do not import this module; the names other modules imported from here are re-exported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import ColumnElement, String, Table, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from knowledge.errors import Conflict
 from knowledge.practice.leases import current_owner, holder_alive
-from knowledge.practice.ledger import (
-    ClaimTotals,
-    adjustment_legs,
-    derive_status,
-    payer_payment_leg,
-    totals_from_entries,
-)
+from knowledge.practice.ledger import derive_status, totals_from_entries
 from knowledge.practice.models import (
     Adjustment,
-    Base,
-    Claim,
-    ClaimLine,
-    ClaimStatus,
     ClaimStatusEvent,
     LedgerEntry,
     LedgerKind,
-    Patient,
     Payer,
     Payment,
     PaymentKind,
@@ -66,23 +60,55 @@ from knowledge.practice.models import (
     Remittance,
     RemittanceClaim,
     RemittanceServiceLine,
-    Responsibility,
     WorkException,
 )
 from knowledge.practice.types import money
+from knowledge.x12.balancing import (
+    DENIAL_GROUPS,
+    SETTLING_REASONS,
+    _resend_key,
+    balances_by_line,
+    claim_status_after,
+    insurance_balance_problem,
+    is_open_denial,
+)
+from knowledge.x12.matching import ClaimMatcher, _ClaimRef, _match_line
 from knowledge.x12.parse835 import (
     CasItem,
     ClaimPayment,
     ProviderAdjustmentItem,
     RemittanceHeader,
-    ServicePayment,
+)
+from knowledge.x12.rows import (
+    _UPDATE_CLAIM,
+    _adjustment_row,
+    _allocate_ids,
+    _EntryRow,
+    adjustment_rows,
+    bulk_insert,
+    payment_row,
 )
 from knowledge.x12.values import ZERO
+
+# The public names, including those now defined in balancing and rows: imports from here keep working.
+__all__ = [
+    "BATCH_SIZE",
+    "DENIAL_GROUPS",
+    "IMPORTING",
+    "SETTLING_REASONS",
+    "PostingStats",
+    "RemittancePoster",
+    "ResentRemittance",
+    "adjustment_rows",
+    "bulk_insert",
+    "claim_status_after",
+    "is_open_denial",
+    "payment_row",
+]
 
 BATCH_SIZE = 500
 #: The status of a remittance whose chunks are still being committed.
 IMPORTING = "importing"
-DENIAL_GROUPS = {"CO", "PI", "OA", "CR"}
 
 
 @dataclass
@@ -151,6 +177,7 @@ class RemittancePoster:
         self._suspect_resend = self.commit is not None
         self.release_memory = release_memory
         self.practice_id = practice_id
+        self._matcher = ClaimMatcher(session, practice_id)
         self.source_file = source_file[-300:]
         self.control_number = control_number
         self.transaction_problem = transaction_problem
@@ -422,7 +449,7 @@ class RemittancePoster:
             self._suspect_resend = len(self._resent_from) == 1 and resent == self.stats.claims
 
         # The CLP loops as received, with what became of each.
-        claim_row_ids = self._allocate_ids(RemittanceClaim, len(plans))
+        claim_row_ids = _allocate_ids(session, RemittanceClaim, len(plans))
         bulk_insert(
             session,
             RemittanceClaim,
@@ -457,7 +484,7 @@ class RemittancePoster:
             for plan, row_id in zip(plans, claim_row_ids, strict=True)
             for index, line in enumerate(plan.payment.lines)
         ]
-        line_row_ids = self._allocate_ids(RemittanceServiceLine, len(line_rows))
+        line_row_ids = _allocate_ids(session, RemittanceServiceLine, len(line_rows))
         for line_row, line_row_id in zip(line_rows, line_row_ids, strict=True):
             line_row["id"] = line_row_id
         if line_rows:
@@ -528,34 +555,9 @@ class RemittancePoster:
         if self.release_memory:
             session.expunge_all()
 
-    def _allocate_ids(self, model: type[RemittanceClaim | RemittanceServiceLine], count: int) -> list[int]:
-        """Primary keys for rows inserted in bulk, so their children can point at them without RETURNING
-        (SQLite cannot return ids of a multi-row insert in order, so SQLAlchemy would insert row by row)."""
-        if count == 0:
-            return []
-        table = model.__tablename__
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)")
-            return [int(v) for v in self.session.scalars(query, {"table": table, "count": count})]
-        # SQLite: this transaction already wrote the remittance, so it holds the write lock until commit.
-        highest = self.session.scalar(select(func.max(model.id))) or 0
-        return list(range(highest + 1, highest + 1 + count))
-
     # -- matching and deciding -------------------------------------------------------------------------
     def _plan(self, batch: list[ClaimPayment]) -> list[_Plan]:
-        numbers = {p.patient_control_number for p in batch}
-        payer_numbers = {p.payer_claim_number for p in batch if p.payer_claim_number}
-        conditions = [Claim.claim_number.in_(numbers)]
-        if payer_numbers:
-            conditions.append(Claim.payer_claim_number.in_(payer_numbers))
-        candidates = self._load_claims(or_(*conditions))
-        by_number: dict[str, list[_ClaimRef]] = defaultdict(list)
-        by_payer_number: dict[str, list[_ClaimRef]] = defaultdict(list)
-        for claim in candidates:
-            by_number[claim.claim_number].append(claim)
-            if claim.payer_claim_number:
-                by_payer_number[claim.payer_claim_number].append(claim)
-        matched = [(p, *self._match(p, by_number, by_payer_number)) for p in batch]
+        matched = self._matcher.match_batch(batch)
         ledger = self._load_entries({claim.id for _, claim, _ in matched if claim is not None})
         # A denial leaves the insurance balance where it was, so the balance cannot tell a denial sent
         # again from a new one: the same denial an earlier remittance of this payer posted is a duplicate.
@@ -565,7 +567,7 @@ class RemittancePoster:
 
         plans: list[_Plan] = []
         touched: dict[int, _ClaimRef] = {}
-        for payment, claim, reason in matched:  # type: ignore[assignment]
+        for payment, claim, reason in matched:
             if claim is None:
                 plans.append(_Plan(payment, None, "unmatched_claim", reason, [], None))
                 continue
@@ -583,23 +585,9 @@ class RemittancePoster:
                 new = reversal
             else:
                 totals = totals_from_entries(cast("list[LedgerEntry]", existing))
-                if totals.insurance_balance != payment.billed:
-                    kind = "already_posted" if totals.payer_paid or totals.adjusted else "billed_mismatch"
-                    plans.append(
-                        _Plan(
-                            payment,
-                            claim,
-                            kind,
-                            f"CLP {payment.patient_control_number!r} adjudicates billed {payment.billed}, but claim "
-                            f"{claim.claim_number} has an insurance balance of {totals.insurance_balance} "
-                            f"(billed {totals.billed}, paid {totals.payer_paid}, adjusted {totals.adjusted}, "
-                            f"patient {totals.patient_responsibility}): it was already posted, needs coordination "
-                            f"of benefits with another payer, or its charges differ; post it by hand "
-                            f"(segment {payment.segment_number}: {payment.segment_text})",
-                            [],
-                            None,
-                        )
-                    )
+                refused = insurance_balance_problem(payment, claim, totals)
+                if refused is not None:
+                    plans.append(_Plan(payment, claim, refused[0], refused[1], [], None))
                     continue
                 earlier = denied_before.get(_resend_key(claim, payment)) if is_open_denial(payment) else None
                 if earlier is not None:
@@ -659,56 +647,6 @@ class RemittancePoster:
         ).all()
         return {(row[0], row[1], row[2], row[3]): row[4] for row in rows if row[0] is not None}
 
-    def _load_claims(self, condition: ColumnElement[bool]) -> list[_ClaimRef]:
-        """The practice's claims that meet `condition`, with patient names and lines, as plain rows."""
-        rows = self.session.execute(
-            select(
-                Claim.id,
-                Claim.claim_number,
-                Claim.payer_claim_number,
-                Claim.service_date_from,
-                Claim.service_date_to,
-                Patient.last_name,
-                Patient.first_name,
-            )
-            .join(Patient, Patient.id == Claim.patient_id)
-            .where(Claim.practice_id == self.practice_id, condition)
-            .order_by(Claim.id)
-            # PostgreSQL: lock the claims until this batch commits, so two workers posting remittances
-            # that pay the same claim take turns (the second then sees the first's ledger entries). In id
-            # order, so two batches never wait for each other's locks. SQLite's write lock already does this.
-            .with_for_update(of=Claim)
-        ).all()
-        claims = {
-            row.id: _ClaimRef(
-                id=row.id,
-                claim_number=row.claim_number,
-                payer_claim_number=row.payer_claim_number,
-                service_from=row.service_date_from,
-                service_to=row.service_date_to,
-                patient_last=row.last_name,
-                patient_first=row.first_name,
-            )
-            for row in rows
-        }
-        if claims:
-            lines = self.session.execute(
-                select(
-                    ClaimLine.id,
-                    ClaimLine.claim_id,
-                    ClaimLine.procedure_code,
-                    ClaimLine.modifiers,
-                    ClaimLine.revenue_code,
-                )
-                .where(ClaimLine.claim_id.in_(claims))
-                .order_by(ClaimLine.claim_id, ClaimLine.line_number)
-            )
-            for line in lines:
-                claims[line.claim_id].lines.append(
-                    _LineRef(line.id, line.procedure_code, line.modifiers, line.revenue_code)
-                )
-        return list(claims.values())
-
     def _load_entries(self, claim_ids: set[int]) -> dict[int, list[_EntryRow]]:
         found: dict[int, list[_EntryRow]] = defaultdict(list)
         if not claim_ids:
@@ -746,64 +684,6 @@ class RemittancePoster:
             )
         return found
 
-    def _match(
-        self,
-        payment: ClaimPayment,
-        by_number: dict[str, list[_ClaimRef]],
-        by_payer_number: dict[str, list[_ClaimRef]],
-    ) -> tuple[_ClaimRef | None, str]:
-        named = _patient_label(payment)
-        same_number = by_number.get(payment.patient_control_number, [])
-        agreeing = [c for c in same_number if _names_agree(c, payment)]
-        if len(agreeing) == 1:
-            return agreeing[0], ""
-        if payment.payer_claim_number:
-            by_icn = [
-                c
-                for c in by_payer_number.get(payment.payer_claim_number, [])
-                if _names_agree(c, payment) and _dates_agree(c, payment)
-            ]
-            if len(by_icn) == 1:
-                return by_icn[0], ""
-        service_from = payment.service_from or min(
-            (line.service_date for line in payment.lines if line.service_date), default=None
-        )
-        if payment.patient_last and service_from is not None and not agreeing:
-            found = self._load_claims(
-                and_(
-                    func.upper(Patient.last_name) == payment.patient_last.upper(),
-                    Claim.service_date_from == service_from,
-                    Claim.billed_amount == payment.billed,
-                )
-            )
-            found = [c for c in found if _names_agree(c, payment)]
-            if len(found) == 1:
-                return found[0], ""
-            if len(found) > 1:
-                return None, (
-                    f"{len(found)} claims of {named} from {service_from} billed {payment.billed} could be "
-                    f"CLP {payment.patient_control_number!r}: choose one by hand "
-                    f"(segment {payment.segment_number}: {payment.segment_text})"
-                )
-        if same_number and not agreeing:
-            other = same_number[0]
-            return None, (
-                f"claim {payment.patient_control_number} exists but is for {other.patient_last}, "
-                f"{other.patient_first}, not {named} as the 835 says "
-                f"(segment {payment.segment_number}: {payment.segment_text})"
-            )
-        if len(agreeing) > 1:
-            return None, (
-                f"{len(agreeing)} claims numbered {payment.patient_control_number!r} match {named}: choose one "
-                f"by hand (segment {payment.segment_number}: {payment.segment_text})"
-            )
-        icn = f", payer claim number {payment.payer_claim_number!r} (CLP07)" if payment.payer_claim_number else ""
-        return None, (
-            f"no claim matches patient control number {payment.patient_control_number!r} (CLP01){icn} "
-            f"or {named} on {service_from or 'an unknown date'} billed {payment.billed}: create the claim or "
-            f"correct its number, then post by hand (segment {payment.segment_number}: {payment.segment_text})"
-        )
-
     # -- ledger rows -------------------------------------------------------------------------------------
     def _posted_on(self) -> dt.date:
         # read_835 yields a header only with a payment date (BPR16, or DTM*405 with a warning)
@@ -829,10 +709,7 @@ class RemittancePoster:
                 row.pays_remittance = True  # linked to the remittance's payment once that is written
                 made.append(row)
 
-        by_line = bool(payment.lines) and (
-            sum((line.billed for line in payment.lines), ZERO) == payment.billed
-            and all(line.balance_gap() == ZERO for line in payment.lines)
-        )
+        by_line = balances_by_line(payment)
         if not by_line:
             pay(payment.paid, _key(prefix, "pay"), None)
             for number, item in enumerate(payment.all_adjustments(), start=1):
@@ -931,100 +808,6 @@ class RemittancePoster:
         }
 
 
-@dataclass(slots=True)
-class _LineRef:
-    id: int
-    procedure_code: str
-    modifiers: str
-    revenue_code: str | None
-
-
-@dataclass(slots=True)
-class _ClaimRef:
-    """What posting needs of a claim, read as plain rows (ORM objects cost too much at 10,000 claims)."""
-
-    id: int
-    claim_number: str
-    payer_claim_number: str | None
-    service_from: dt.date
-    service_to: dt.date
-    patient_last: str
-    patient_first: str
-    lines: list[_LineRef] = field(default_factory=list)
-    status: ClaimStatus | None = None
-    totals: ClaimTotals | None = None
-    new_payer_claim_number: bool = False
-
-    def update_row(self) -> dict[str, object]:
-        """The claim's new status and cached totals (the columns `ledger.apply_totals` sets)."""
-        assert self.totals is not None
-        return {
-            "b_id": self.id,
-            "b_status": self.status,
-            "b_billed": self.totals.billed,
-            "b_paid": self.totals.payer_paid,
-            "b_adjusted": self.totals.adjusted,
-            "b_patient": self.totals.patient_responsibility,
-            "b_patient_paid": self.totals.patient_paid,
-            "b_icn": self.payer_claim_number if self.new_payer_claim_number else None,
-            "b_now": dt.datetime.now(dt.UTC),
-        }
-
-
-def bulk_insert(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT many rows through the driver's executemany, converting values with the columns' own types.
-
-    Same SQL and the same stored values as `session.execute(insert(table), rows)`, without SQLAlchemy's
-    per-row parameter assembly, which costs more than the database at 100,000 rows. Every row must have
-    the same keys; `created_at` gets the time of the batch.
-    """
-    if not rows:
-        return
-    table = _table(model)
-    connection = session.connection()
-    dialect = connection.dialect
-    keys = list(rows[0])
-    if "created_at" in table.c and "created_at" not in keys:
-        keys.append("created_at")
-    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
-    order = list(compiled.positiontup or []) if compiled.positional else keys
-    processors = [
-        (index, process)
-        for index, key in enumerate(order)
-        if (process := table.c[key].type.bind_processor(dialect)) is not None
-    ]
-    now = dt.datetime.now(dt.UTC)
-    converted: list[Any] = []
-    for row in rows:
-        values = [row[key] if key != "created_at" else row.get(key, now) for key in order]
-        for index, process in processors:
-            if values[index] is not None:
-                values[index] = process(values[index])
-        converted.append(tuple(values) if compiled.positional else dict(zip(order, values, strict=True)))
-    connection.exec_driver_sql(compiled.string, converted)
-
-
-def _table(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)
-
-
-_CLAIMS = _table(Claim)
-_UPDATE_CLAIM = (
-    update(_CLAIMS)
-    .where(_CLAIMS.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        billed_amount=bindparam("b_billed"),
-        paid_amount=bindparam("b_paid"),
-        adjusted_amount=bindparam("b_adjusted"),
-        patient_responsibility=bindparam("b_patient"),
-        patient_paid=bindparam("b_patient_paid"),
-        payer_claim_number=func.coalesce(_CLAIMS.c.payer_claim_number, bindparam("b_icn", type_=String())),
-        updated_at=bindparam("b_now"),
-    )
-)
-
-
 @dataclass
 class _Plan:
     payment: ClaimPayment
@@ -1037,165 +820,3 @@ class _Plan:
     @property
     def posts(self) -> bool:
         return self.kind is None and self.claim is not None and not self.reason
-
-
-@dataclass(slots=True)
-class _EntryRow:
-    """A ledger entry as a plain row: the attributes `totals_from_entries` reads, and the insert values.
-
-    A 10,000-claim remittance makes ~80,000 entries; building them as ORM objects (`ledger.new_entry`)
-    costs more than the whole rest of the import, so posting builds plain rows with the same columns, from
-    the same rules (`ledger.adjustment_legs`, `ledger.payer_payment_leg`) the ORM path uses.
-    """
-
-    claim_id: int
-    kind: LedgerKind
-    responsibility: Responsibility
-    amount: Decimal
-    idempotency_key: str
-    id: int | None = None
-    reverses_entry_id: int | None = None
-    remittance_claim_id: int | None = None
-    claim_line_id: int | None = None
-    group_code: str | None = None
-    reason_code: str | None = None
-    payment_id: int | None = None
-    memo: str | None = None
-    pays_remittance: bool = False
-
-    def insert_row(self, practice_id: int, posted_on: dt.date, user_id: int | None) -> dict[str, object]:
-        return {
-            "practice_id": practice_id,
-            "claim_id": self.claim_id,
-            "claim_line_id": self.claim_line_id,
-            "kind": self.kind,
-            "responsibility": self.responsibility,
-            "amount": self.amount,
-            "group_code": self.group_code,
-            "reason_code": self.reason_code,
-            "payment_id": self.payment_id,
-            "remittance_claim_id": self.remittance_claim_id,
-            "reverses_entry_id": self.reverses_entry_id,
-            "posted_on": posted_on,
-            "memo": self.memo,
-            "idempotency_key": self.idempotency_key,
-            "created_by_user_id": user_id,
-        }
-
-
-def payment_row(
-    claim_id: int, amount: Decimal, key: str, line_id: int | None, payment_id: int | None, memo: str | None = None
-) -> _EntryRow:
-    """A payer payment, by the ledger's own rule (`ledger.payer_payment_leg`), as a plain row."""
-    leg = payer_payment_leg(amount, key)
-    return _EntryRow(
-        claim_id=claim_id,
-        kind=leg.kind,
-        responsibility=leg.responsibility,
-        amount=leg.amount,
-        idempotency_key=leg.idempotency_key,
-        claim_line_id=line_id,
-        payment_id=payment_id,
-        memo=memo,
-    )
-
-
-def adjustment_rows(
-    claim_id: int, group_code: str, reason_code: str, amount: Decimal, key: str, line_id: int | None
-) -> list[_EntryRow]:
-    """One CAS adjustment, by the ledger's own rule (`ledger.adjustment_legs`, which the ORM path uses
-    too), as plain rows."""
-    return [
-        _EntryRow(
-            claim_id=claim_id,
-            kind=leg.kind,
-            responsibility=leg.responsibility,
-            amount=leg.amount,
-            idempotency_key=leg.idempotency_key,
-            claim_line_id=line_id,
-            group_code=group_code,
-            reason_code=reason_code,
-        )
-        for leg in adjustment_legs(group_code, amount, key)
-    ]
-
-
-def _adjustment_row(claim_row_id: int, line_id: int | None, item: CasItem) -> dict[str, object]:
-    return {
-        "remittance_claim_id": claim_row_id,
-        "service_line_id": line_id,
-        "group_code": item.group,
-        "reason_code": item.reason,
-        "amount": item.amount,
-        "quantity": item.quantity,
-    }
-
-
-#: Zero-pay reasons that settle a claim rather than deny it: the contractual write-down, and "the prior
-#: payer's adjudication" on a secondary claim.
-SETTLING_REASONS = frozenset({"45", "23"})
-
-
-def _resend_key(claim: _ClaimRef, payment: ClaimPayment) -> tuple[int, str, Decimal, Decimal]:
-    return (claim.id, payment.patient_control_number[:38], payment.billed, payment.paid)
-
-
-def is_open_denial(payment: ClaimPayment) -> bool:
-    """A denial to work (appeal, correct or write off by hand): nothing paid, and either the payer says
-    denied (CLP02 4) or every adjustment is a CO/PI/OA denial reason."""
-    if payment.is_reversal or payment.paid != ZERO or claim_status_after(payment) is not ClaimStatus.DENIED:
-        return False
-    reasons = {a.reason for a in payment.all_adjustments()}
-    return payment.status_code == "4" or not (reasons & SETTLING_REASONS)
-
-
-def claim_status_after(payment: ClaimPayment) -> ClaimStatus:
-    """paid / partially_paid / denied / reversed, from what the payer said about the claim."""
-    if payment.is_reversal:
-        return ClaimStatus.REVERSED
-    groups = {a.group for a in payment.all_adjustments()}
-    if payment.paid == ZERO and (payment.status_code == "4" or (groups and groups <= DENIAL_GROUPS)):
-        return ClaimStatus.DENIED
-    if payment.paid != ZERO and any(
-        line.paid == ZERO and any(a.group in DENIAL_GROUPS for a in line.adjustments) for line in payment.lines
-    ):
-        return ClaimStatus.PARTIALLY_PAID
-    return ClaimStatus.PAID
-
-
-def _patient_label(payment: ClaimPayment) -> str:
-    if not payment.patient_last:
-        return "the patient"
-    return f"{payment.patient_last}, {payment.patient_first}".strip(", ")
-
-
-def _names_agree(claim: _ClaimRef, payment: ClaimPayment) -> bool:
-    if not payment.patient_last:
-        return True
-    if claim.patient_last.strip().upper() != payment.patient_last.strip().upper():
-        return False
-    first, theirs = claim.patient_first.strip().upper(), payment.patient_first.strip().upper()
-    # payers shorten first names (ROB for ROBERT) but a different name is a different person
-    return not first or not theirs or first.startswith(theirs) or theirs.startswith(first)
-
-
-def _dates_agree(claim: _ClaimRef, payment: ClaimPayment) -> bool:
-    start = payment.service_from or min((x.service_date for x in payment.lines if x.service_date), default=None)
-    if start is None:
-        return True
-    end = payment.service_to or start
-    return claim.service_from <= end and start <= claim.service_to
-
-
-def _match_line(lines: list[_LineRef], line: ServicePayment, used: set[int]) -> _LineRef | None:
-    modifiers = ",".join(line.modifiers)
-    free = [c for c in lines if c.id not in used]
-    for candidate in free:
-        if candidate.procedure_code == line.procedure_code and candidate.modifiers == modifiers:
-            return candidate
-    for candidate in free:
-        if candidate.procedure_code == line.procedure_code or (
-            line.revenue_code and candidate.revenue_code == line.revenue_code
-        ):
-            return candidate
-    return None
