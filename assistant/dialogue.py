@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.runtime import Runtime
 
 from assistant.context import RequestContext
+from tools.render import HIDDEN
 
 #: The line that opens the state note in the system prompt; the offline planner reads the JSON after it.
 STATE_MARKER = "Conversation state (JSON; what “it”, “that claim”, “the patient” refer to):"
@@ -61,6 +62,7 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
         return state
     claims: list[str] = []
     details: list[dict[str, Any]] = []
+    patients: list[dict[str, Any]] = []
     state["last_calls"] = [{"name": c["name"], "args": c.get("args") or {}} for c in calls]
     for call in calls:
         name, args = call["name"], call.get("args") or {}
@@ -83,6 +85,10 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
             state["code"] = str(data.get("code") or args["code"])
         if name in {"get_claim", "explain_denial"} and ok and data.get("claim_number"):
             details.append(_claim_detail(data, "service_date_from" if name == "get_claim" else "service_date"))
+            person = data.get("patient") if isinstance(data.get("patient"), dict) else {}
+            if person.get("name") and person.get("name") != HIDDEN:
+                # "what else does this guy have open": the patient of the claim the thread is about.
+                patients.append({"patient_name": str(person["name"]), "birth_date": person.get("birth_date")})
             balances = data.get("balances") or {}
             if balances.get("patient_balance") is not None:
                 state.setdefault("patient_balances", {})[str(data["claim_number"])] = balances["patient_balance"]
@@ -111,6 +117,9 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
             state["payer"] = payer
         if "pending_action" in data:
             state["pending_action"] = data["pending_action"].get("id")
+    distinct = {(p["patient_name"], p.get("birth_date")) for p in patients}
+    if len(distinct) == 1:
+        state["patient"] = {k: v for k, v in patients[0].items() if v}
     unique = list(dict.fromkeys(claims))
     if len(unique) == 1:
         state["claim"] = unique[0]
@@ -121,6 +130,12 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
         state.pop("claim", None)  # "it" is now ambiguous: the planner asks which one
         by_number = {d["claim_number"]: d for d in details}
         state["claim_candidates"] = [by_number.get(n, {"claim_number": n}) for n in unique[:10]]
+    named = [str(n) for n in (plan or {}).get("named_claims") or []]
+    if len(unique) == 1 and unique[0] in named:
+        # The message named several claims and this turn took up one ("start w the first"): the others stay
+        # candidates for "now the second one", "the one before it".
+        by_number = {d["claim_number"]: d for d in details}
+        state["claim_candidates"] = [by_number.get(n, {"claim_number": n}) for n in named]
     return state
 
 

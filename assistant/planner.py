@@ -84,6 +84,12 @@ _SPLIT = re.compile(
     re.I,
 )
 _WRITES = {"post_patient_payment", "post_adjustment", "import_remittance"}
+#: The thread's patient, referred to ("what else does this guy have open", "other visits for her").
+_THE_PATIENT = re.compile(
+    r"\b(?:him|her|his|hers|she|he|they|this (?:guy|lady|pt|patient|kid|person|one)|"
+    r"same (?:pt|patient|kid|person|guy|lady)|the (?:pt|patient|kid|guy|lady)|(?:pt|patient)['’]s)\b",
+    re.I,
+)
 #: Writes that "same for 1043" repeats on another claim (an import is about a file, not a claim).
 _REPEATABLE = {"post_patient_payment", "post_adjustment"}
 _SAME = re.compile(r"^\s*(?:ok(?:ay)?,?\s*)?(?:same|do the same|ditto|repeat (?:that|it)?\s*for)\b", re.I)
@@ -211,6 +217,11 @@ class OfflinePlanner(BaseChatModel):
         awaiting = next((part.awaiting for part in understanding.parts if part.awaiting), None)
         plan = {"routes": [p.route for p in understanding.parts], "questions": questions, "awaiting": awaiting}
         plan["then"] = next((p.awaiting for p in understanding.parts if p.calls and p.awaiting), None)
+        named = read_slots(text, today=self.today()).claim_numbers
+        if len(named) > 1:
+            # "two denials on my desk, 1160 and 1375. start w the first": both are the thread's candidates,
+            # so "now the second one" is 1375 (dialogue.updated_referents keeps them).
+            plan["named_claims"] = named[:MAX_CLAIMS_AT_ONCE]
         if not calls:
             return AIMessage(content="\n\n".join(questions), additional_kwargs={PLAN_KEY: plan})
         return AIMessage(content="", tool_calls=calls, additional_kwargs={PLAN_KEY: plan})
@@ -316,8 +327,12 @@ class OfflinePlanner(BaseChatModel):
         of the same family can: "any denials with dos 11/02" is the denied claims of that day, not the
         whole denial worklist with the date dropped."""
         top = ranked[0].route
-        if slots.service_from is None or _takes_service_dates(self.descriptor(top)):
+        chosen = self.descriptor(top)
+        fields = chosen.args_schema().model_fields if chosen is not None else {}
+        if slots.service_from is None or _takes_service_dates(chosen):
             return top
+        if "claim_number" in fields or "claim_numbers" in fields:
+            return top  # a request about one claim ("draft a recon w the 277ca from march") keeps its route
         family = router.families.get(top, top)
         for scored in ranked[1:3]:
             if (
@@ -343,6 +358,8 @@ class OfflinePlanner(BaseChatModel):
             if awaiting.get("slot") == "claim_number" and (asked := self.descriptor(str(awaiting.get("route")))):
                 chosen = asked  # the answer to "which claim do you mean?"
                 _restore(awaiting, slots)
+            elif (again := self._same_claim_question(text, state)) is not None:
+                chosen = again  # "ok now the second one" after explaining the first: the same question
             elif (about := self._about_a_claim(router, ranked)) is not None:
                 chosen = about  # "why was the october one denied", "explain the denial on the top one"
             else:  # "oct visit balance", "post $40 to the october one"
@@ -372,6 +389,33 @@ class OfflinePlanner(BaseChatModel):
             slots.codes = [("code", code)]
             return Understanding([self._part(lookup, slots, state)])
         return None
+
+    def _asked_besides(self, text: str, router: Router) -> ToolDescriptor | None:
+        """What a follow-up asks of the claim it points at, when it asks something ("go back to the one
+        before it and draft the appeal"): the router's sure claim route for the message, else None."""
+        stripped = FOLLOW_BEFORE.sub(" ", FOLLOW_AFTER.sub(" ", text))
+        if len(_remainder(stripped).split()) < 2:
+            return None
+        ranked = router.rank(stripped, read_slots(stripped, today=self.today()))
+        descriptor = self.descriptor(ranked[0].route)
+        if router.confidence(ranked) < router.floor or descriptor is None or descriptor.name in _WRITES:
+            return None
+        if "claim" not in descriptor.referents or descriptor.name not in self.tool_names:
+            return None
+        return descriptor
+
+    def _same_claim_question(self, text: str, state: dict[str, Any]) -> ToolDescriptor | None:
+        """The last claim tool, when the message only picks another claim ("now the second one", "and the
+        cigna one?") and asks nothing of its own."""
+        last = (state.get("last_calls") or [{}])[0].get("name")
+        descriptor = self.descriptor(str(last)) if last else None
+        if descriptor is None or descriptor.name in _WRITES or "claim" not in descriptor.referents:
+            return None
+        if descriptor.name not in self.tool_names or descriptor.name == "find_claims":
+            return None
+        leftover = _remainder(_ORDINAL.sub(" ", text))
+        leftover = re.sub(r"(?i)(?:ok(?:ay)?|k|next|go|to|start|w|with|wait|no|yes|yeah|back)", " ", leftover)
+        return descriptor if not leftover.split() else None
 
     def _about_a_claim(self, router: Router, ranked: list[RouteScore]) -> ToolDescriptor | None:
         """The tool for one claim among the two best routes, when the router is sure of their family: "explain
@@ -506,9 +550,21 @@ class OfflinePlanner(BaseChatModel):
         if descriptor.name in {"search_knowledge", "denial_worklist"} and not slots.payer and refers_back:
             slots.payer = str(state["payer"]) if state.get("payer") else None
         if (
+            descriptor.name == "denial_worklist"
+            and refers_back
+            and not slots.extras.get("reason_code")
+            and not slots.extras.get("reason_words")
+        ):
+            # "any cigna denials w that" after CO-4 was decoded: the denials with that reason code.
+            reasons = [
+                str(c) for c in state.get("adjustment_codes") or [] if re.fullmatch(r"(?:CO|PR|OA|PI)-\w+", str(c))
+            ]
+            if reasons:
+                slots.extras["group_code"], _, slots.extras["reason_code"] = reasons[0].partition("-")
+        if (
             descriptor.name == "find_claims"
             and not (slots.patient_name or slots.birth_date)
-            and PRONOUN.search(slots.text)
+            and (PRONOUN.search(slots.text) or _THE_PATIENT.search(slots.text))
         ):
             patient = state.get("patient") or {}
             slots.patient_name = patient.get("patient_name")
@@ -529,8 +585,14 @@ class OfflinePlanner(BaseChatModel):
             and (FOLLOW_BEFORE.search(text) or FOLLOW_AFTER.search(text))
         ):
             step = -1 if FOLLOW_BEFORE.search(text) else 1
-            slots.claim_numbers = [str(int(str(claim)) + step)]
-            return Understanding([self._part(claim_routes[0], slots, {})])
+            listed = [str(c.get("claim_number")) for c in state.get("claim_candidates") or [] if isinstance(c, dict)]
+            if str(claim) in listed and 0 <= listed.index(str(claim)) + step < len(listed):
+                # Claims the thread named or listed: "the one before it" is the one before it there.
+                slots.claim_numbers = [listed[listed.index(str(claim)) + step]]
+            else:
+                slots.claim_numbers = [str(int(str(claim)) + step)]
+            asked = self._asked_besides(text, router)
+            return Understanding([self._part(asked or claim_routes[0], slots, {})])
         awaiting = state.get("awaiting")
         if awaiting and (descriptor := self.descriptor(str(awaiting.get("route")))) is not None:
             if awaiting.get("slot") == "claim_number" and not slots.claim_number:
@@ -603,7 +665,11 @@ class OfflinePlanner(BaseChatModel):
             if slots.patient_name:
                 args["patient_name"] = slots.patient_name
             return Understanding([Part(previous.name, calls=[_clean(args)])])
-        return Understanding([self._part(previous, carried, state)])
+        part = self._part(previous, carried, state)
+        if part.calls and not {"claim", "code"} & set(previous.referents):
+            # A report's filters carry over ("ar over 90 days", then "just uhc": UHC's A/R over 90 days).
+            part.calls = [{**_clean(previous_args), **call} for call in part.calls]
+        return Understanding([part])
 
     def _same_write(self, last_call: dict[str, Any], slots: Slots) -> Understanding | None:
         """ "same for 1112 but 25 on a card" after a payment or an adjustment was proposed: the same write on

@@ -207,6 +207,15 @@ EXAMPLES = (
     "everything billed to bcbs in october",
     "all the claims uhc rejected this month",
     "claims list for Maria Testwell",
+    # The patient of the claim the thread is about, referred to (2026-12-03).
+    "what else does this pt have open with us",
+    "any other claims for her",
+    "does he have other visits w us",
+    "other open balances for this patient?",
+    "what other claims does the same pt have",
+    "pull up everything else for this lady",
+    "any other dos for him that are still open",
+    "list the rest of her claims",
 )
 
 DESCRIPTOR = ToolDescriptor(

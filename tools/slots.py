@@ -59,7 +59,11 @@ _CPT = re.compile(r"\b([0-9]{4}[0-9FTU])\b")
 _GROUP_CARC = re.compile(r"\b(CO|PR|OA|PI)\s*[-‑ ]?\s*([A-Z]?[0-9]{1,3})(?:s|'s)?\b", re.I)  # "the co-97s"
 _CARC = re.compile(r"\b(?:carc|reason code|adj(?:ustment)? code)\s*#?\s*([A-Z]?[0-9]{1,3})\b", re.I)
 _RARC = re.compile(r"\b(MA[0-9]{2,3}|N[0-9]{1,3}|M[0-9]{1,3})\b(?!\.[0-9A-Z])", re.I)
-_MODIFIER_WORD = re.compile(r"\bmod(?:ifier)?s?\s*-?\s*([0-9A-Z]{2})\b", re.I)
+#: Two-letter words that follow "modifier" in a sentence ("no modifier on the line"), not modifier codes.
+_NOT_MODIFIERS = "on|of|to|in|is|it|at|as|an|or|by|be|do|go|no|so|up|we|me|my|if|for|was|and|the"
+_MODIFIER_WORD = re.compile(rf"\bmod(?:ifier)?s?\s*-?\s*(?!(?:{_NOT_MODIFIERS})\b)([0-9A-Z]{{2}})\b", re.I)
+#: A modifier typed before the word: digits or capitals only ("GA modifier", "25 mod"), so "no modifier" is none.
+_MODIFIER_BEFORE = re.compile(r"\b([0-9]{2}|[A-Z][A-Z0-9])\s+(?i:mod(?:ifier)?s?)\b")
 _GROUP_WORD = re.compile(r"\bgroup(?:\s+code)?s?\s*#?\s*-?\s*(CO|PR|OA|PI|CR)\b(?!-?\d)", re.I)
 _POS_WORD = re.compile(r"\b(?:pos|place of service)\s*#?\s*-?\s*([0-9]{2})\b", re.I)
 _NAME_AFTER = re.compile(r"\b(?:pt|patient|for|of|member)\s+([A-Z][a-z'’-]+(?:,?\s+[A-Z][a-z'’-]+){1,2})", re.UNICODE)
@@ -307,6 +311,8 @@ def find_codes(text: str) -> list[tuple[str, str]]:
     # Modifiers and places of service only when named ("mod GA", "POS 02"): the prefix tells the lookup.
     for m in _MODIFIER_WORD.finditer(cleaned):
         add("modifier", f"MOD {m.group(1).upper()}", m.span(1))
+    for m in _MODIFIER_BEFORE.finditer(cleaned):  # "GA modifier desc", "25 mod": typed as a code, before the word
+        add("modifier", f"MOD {m.group(1)}", m.span(1))
     for m in _POS_WORD.finditer(cleaned):
         add("pos", f"POS {m.group(1)}", m.span(1))
     for m in _GROUP_WORD.finditer(cleaned):  # "group code PI": a group code alone (with a CARC it is "PI-130")

@@ -3,6 +3,8 @@ the thread's dialogue state, multi-part requests, and no answer rather than a wr
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -380,3 +382,59 @@ def test_dates_of_service_filter_the_claims_and_pick_the_tool_that_takes_them(
         day.isoformat(),
     )
     assert denied.claim_number in reply.answer
+
+
+def _denied(practice: Practice, count: int) -> list[Claim]:
+    with Session(practice.engine) as session:
+        found = list(session.scalars(select(Claim).where(Claim.status == "denied").order_by(Claim.id).limit(count)))
+        for claim in found:
+            session.expunge(claim)
+    assert len(found) == count
+    return found
+
+
+def test_claims_named_together_are_the_threads_candidates(practice: Practice, full_service: AgentService) -> None:
+    """ "1160 and 1375, start w the first", "now the second one", "go back to the one before it and draft the
+    appeal": the claims the message named, in its order, and the question asked of each."""
+    first, second = (c.claim_number for c in _denied(practice, 2))
+    biller = practice.requester(Role.BILLER)
+    opened = full_service.ask(f"got two denials on my desk, {first} and {second}. start w the first", requester=biller)
+    assert first in {c.arguments.get("claim_number") for c in opened.tool_calls}
+    then = full_service.ask("ok now the second one", requester=biller, thread_id=opened.thread_id)
+    assert [(c.name, c.arguments.get("claim_number")) for c in then.tool_calls] == [("explain_denial", second)]
+    back = full_service.ask(
+        "no wait go back to the one before it and draft the appeal", requester=biller, thread_id=opened.thread_id
+    )
+    assert [(c.name, c.arguments.get("claim_number")) for c in back.tool_calls] == [("draft_appeal", first)]
+
+
+def test_a_reports_filters_and_a_decoded_reason_carry_into_the_next_question(
+    practice: Practice, full_service: AgentService
+) -> None:
+    biller = practice.requester(Role.BILLER)
+    aging = full_service.ask("ar over 90 days", requester=biller)
+    narrowed = full_service.ask("just uhc", requester=biller, thread_id=aging.thread_id)
+    assert _names(narrowed) == ["ar_aging"]
+    assert narrowed.tool_calls[0].arguments["older_than_days"] == 90
+    assert narrowed.tool_calls[0].arguments["payer"] == "UnitedHealthcare"
+    decoded = full_service.ask("co-4 w n519 what does that combo mean", requester=biller)
+    listed = full_service.ask("do we have any cigna denials w that", requester=biller, thread_id=decoded.thread_id)
+    assert [(c.name, c.arguments.get("payer"), c.arguments.get("reason")) for c in listed.tool_calls] == [
+        ("denial_worklist", "Cigna", "CO-4")
+    ]
+
+
+def test_this_guy_is_the_patient_of_the_claim_the_thread_is_about(
+    practice: Practice, full_service: AgentService
+) -> None:
+    claim = _denied(practice, 1)[0]
+    with Session(practice.engine) as session:
+        patient = session.get(Patient, claim.patient_id)
+        assert patient is not None
+        others = {c.claim_number for c in session.scalars(select(Claim).where(Claim.patient_id == patient.id))}
+    biller = practice.requester(Role.BILLER)
+    first = full_service.ask(f"clm {claim.claim_number} came back denied, whats the deal w it", requester=biller)
+    reply = full_service.ask("what else does this guy have open w us", requester=biller, thread_id=first.thread_id)
+    assert _names(reply) == ["find_claims"]
+    shown = set(re.findall(r"Claim (\d+)", reply.answer))
+    assert shown and shown <= others  # only that patient's claims
