@@ -80,7 +80,10 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
         if name == "denial_worklist" and ok:
             shown = [c for c in data.get("items") or [] if c.get("claim_number")]
             claims += [str(c["claim_number"]) for c in shown]
-            details += [{**_claim_detail(c, "service_date"), "status": "denied"} for c in shown]
+            details += [
+                {**_claim_detail(c, "service_date"), "status": "denied", "codes": [str(c.get("reason") or "")]}
+                for c in shown
+            ]
         if name == "lookup_code" and args.get("code") and data.get("valid", True):
             state["code"] = str(data.get("code") or args["code"])
         if name in {"get_claim", "explain_denial"} and ok and data.get("claim_number"):
@@ -141,11 +144,14 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
 
 def _claim_detail(data: dict[str, Any], date_key: str) -> dict[str, Any]:
     """What tells one claim from another in "the october one", "the denied one", "the aetna one"."""
+    found = data.get("adjustment_codes")
+    codes: list[Any] = found if isinstance(found, list) else []
     return {
         "claim_number": str(data["claim_number"]),
         "service_date": data.get(date_key),
         "status": data.get("status"),
         "payer": data.get("payer"),
+        "codes": [str(c) for c in codes][:8],  # "the tfl one" is the one denied CO-29
     }
 
 

@@ -90,6 +90,8 @@ _THE_PATIENT = re.compile(
     r"same (?:pt|patient|kid|person|guy|lady)|the (?:pt|patient|kid|guy|lady)|(?:pt|patient)['’]s)\b",
     re.I,
 )
+#: Writes that record money coming in or written off: a refund asked for is neither.
+_MONEY_IN = {"post_patient_payment", "post_adjustment"}
 #: Writes that "same for 1043" repeats on another claim (an import is about a file, not a claim).
 _REPEATABLE = {"post_patient_payment", "post_adjustment"}
 _SAME = re.compile(r"^\s*(?:ok(?:ay)?,?\s*)?(?:same|do the same|ditto|repeat (?:that|it)?\s*for)\b", re.I)
@@ -210,6 +212,9 @@ class OfflinePlanner(BaseChatModel):
 
     def _first(self, text: str, state: dict[str, Any], role: str | None) -> AIMessage:
         understanding = self.understand(text, state, role)
+        if repair.REFUND.search(text) and any(p.route in _MONEY_IN for p in understanding.parts):
+            # "refund him the 12.50 back to his card": whatever the router made of it, never a payment.
+            understanding = Understanding([], reply=repair.no_refunds(self.bound(), role))
         if understanding.reply is not None:
             return AIMessage(content=understanding.reply, additional_kwargs={PLAN_KEY: {"repair": True}})
         calls = [self._call(part.route, args) for part in understanding.parts for args in part.calls]
@@ -313,6 +318,13 @@ class OfflinePlanner(BaseChatModel):
             # "Lice, pubic": the shape of an Alphabetic Index path (a main term, then subterms), and the router's
             # best guess is the code search, short of sure. The path is what a coder searches by.
             return Understanding([self._part(search, slots, state)])
+        sentences = [part for part in _SENTENCE_END.split(text.strip()) if part.strip()]
+        if (not sure or top.route == repair.UNSUPPORTED) and len(sentences) > 1:
+            # "ugh its a preventive visit by itself, nothing to bundle it into. write up a recon": the story
+            # first, the request last. The last sentence, understood on its own, is the request.
+            last = self.understand(sentences[-1], state, role)
+            if last.reply is None and last.parts:
+                return last
         if not sure:
             closest = [d for r in ranked[:3] if (d := self.descriptor(r.route)) and d.name in self.tool_names][:2]
             return Understanding([], reply=repair.not_understood(self.bound(), role, closest))
@@ -362,6 +374,8 @@ class OfflinePlanner(BaseChatModel):
                 chosen = again  # "ok now the second one" after explaining the first: the same question
             elif (about := self._about_a_claim(router, ranked)) is not None:
                 chosen = about  # "why was the october one denied", "explain the denial on the top one"
+            elif _DENIAL_ASK.search(text) and len(narrowed) == 1 and self._is_denied(narrowed[0], state):
+                chosen = self.descriptor("explain_denial")  # "the tfl one - can we still fight that"
             else:  # "oct visit balance", "post $40 to the october one"
                 chosen = self.descriptor("post_patient_payment" if slots.amount is not None else "get_claim")
             if chosen is None or chosen.name not in self.tool_names:
@@ -389,6 +403,13 @@ class OfflinePlanner(BaseChatModel):
             slots.codes = [("code", code)]
             return Understanding([self._part(lookup, slots, state)])
         return None
+
+    @staticmethod
+    def _is_denied(number: str, state: dict[str, Any]) -> bool:
+        for candidate in state.get("claim_candidates") or []:
+            if isinstance(candidate, dict) and str(candidate.get("claim_number")) == number:
+                return candidate.get("status") == "denied"
+        return False
 
     def _asked_besides(self, text: str, router: Router) -> ToolDescriptor | None:
         """What a follow-up asks of the claim it points at, when it asks something ("go back to the one
@@ -883,6 +904,17 @@ def _pick_claim(slots: Slots, candidates: list[Any]) -> str | None:
     return narrowed[0] if narrowed is not None and len(narrowed) == 1 else None
 
 
+#: What is asked of a denied claim: its denial, deadline and next step (explain_denial answers all three).
+_DENIAL_ASK = re.compile(
+    r"\b(?:appeal\w*|fight|dispute|deadline|why|denied|denial|explain\w*|what happened|still (?:have )?time|too late|"
+    r"next step)\b",
+    re.I,
+)
+#: Where one sentence ends and the next begins ("...nothing to bundle it into. write up a recon").
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)])[.!?]+\s+(?=[A-Za-z])")
+_AGE = re.compile(r"\b(oldest|earliest|newest|latest|most recent)\b(?:\s+\w+)?\s+(?:one|claim|visit|dos)\b", re.I)
+
+
 def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
     """The claims of those shown that the message's date, month, status or payer fits; None when the
     message names none of these (or fewer than two claims were shown)."""
@@ -910,6 +942,16 @@ def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
     if slots.payer:
         chosen = [c for c in chosen if slots.payer.lower() in str(c.get("payer") or "").lower()] or chosen
         narrowed = True
+    reason = slots.extras.get("reason_code") or slots.extras.get("reason_words")
+    if reason and re.search(r"\bones?\b", text):  # "the tfl one", "the co-22 one": by its denial code
+        with_reason = [c for c in chosen if any(str(code).endswith(f"-{reason}") for code in c.get("codes") or [])]
+        if with_reason:
+            chosen, narrowed = with_reason, True
+    age = _AGE.search(text)
+    if age and len(chosen) > 1 and all(c.get("service_date") for c in chosen):
+        # "the oldest one", "the most recent one": by date of service.
+        ordered = sorted(chosen, key=lambda c: str(c["service_date"]))
+        chosen, narrowed = [ordered[0] if age.group(1) in {"oldest", "earliest"} else ordered[-1]], True
     if picked is not None:  # "the second denied one": the place among those the filter keeps (if any)
         return [str(c["claim_number"]) for c in _at(chosen, picked[0])]
     return [str(c["claim_number"]) for c in chosen] if narrowed else None

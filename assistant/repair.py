@@ -273,6 +273,23 @@ def cannot_do(descriptors: Sequence[ToolDescriptor], role: str | None) -> str:
     return "I can't do that yet: none of my tools does it.\n\n" + capabilities(descriptors, role)
 
 
+#: Money going back to a patient or a payer: no tool does it, and posting it as a payment would do the opposite.
+REFUND = re.compile(
+    r"\b(?:refund\w*|reimburse\w*|pay (?:him|her|them|the (?:pt|patient)) back|(?:give|send|put|credit) "
+    r"(?:it|that|the (?:money|\$?\d[\d.]*))? ?back|money back|overpaid|overpayment)\b",
+    re.I,
+)
+
+
+def no_refunds(descriptors: Sequence[ToolDescriptor], role: str | None) -> str:
+    """A refund asked for: not posted as a payment (that would charge the other way)."""
+    return (
+        "I can't do that yet: I can't issue or record a refund, and posting it as a payment would add money "
+        "instead of returning it. Record the refund in your practice management system.\n\n"
+        + capabilities(descriptors, role)
+    )
+
+
 def not_understood(
     descriptors: Sequence[ToolDescriptor], role: str | None, closest: Sequence[ToolDescriptor] = ()
 ) -> str:

@@ -59,13 +59,16 @@ def explain_adjustment_codes(
             continue
         match = _GROUP_CARC.match(text)
         if match and match.group(1) in codesets.groups:
-            items.append(_item("group", codesets.groups[match.group(1)], day))
+            group = _item("group", codesets.groups[match.group(1)], day)
+            items.append(group)
             if match.group(2):
                 carc = codesets.carc.get(match.group(2))
                 if carc is None:
                     unknown.append(raw)
                 else:
-                    items.append(_item("carc", carc, day))
+                    reason = _item("carc", carc, day)
+                    group.as_shown = reason.as_shown = f"{group.code}-{reason.code}"
+                    items.append(reason)
             continue
         if text in codesets.carc and text in codesets.rarc:
             items.append(_item("carc", codesets.carc[text], day))
@@ -81,7 +84,17 @@ def explain_adjustment_codes(
 
 def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
     lines = []
-    for item in data.get("items", []):
+    items = list(data.get("items", []))
+    for index, item in enumerate(items):
+        paired = items[index + 1] if index + 1 < len(items) else {}
+        if item["kind"] == "group" and item.get("as_shown") and paired.get("as_shown") == item["as_shown"]:
+            continue  # "PR-3" is one line: the reason, with its group's meaning beside it
+        if item["kind"] == "carc" and item.get("as_shown") and index and items[index - 1].get("kind") == "group":
+            stopped = f" (stopped {item['stop']})" if item.get("stop") else ""
+            group = items[index - 1]["description"]
+            meaning = quote(item["description"], 500)
+            lines.append(f"- **{item['as_shown']}** ({group}; CARC {item['code']}){stopped}: {meaning}")
+            continue
         label = {"group": "group code", "carc": "CARC", "rarc": "RARC"}.get(item["kind"], item["kind"])
         dates = ""
         if item.get("stop"):

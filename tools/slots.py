@@ -197,6 +197,20 @@ def find_claim_numbers(text: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(named)), [n for n in dict.fromkeys(bare) if n not in named]
 
 
+def _listed_with_a_claim(text: str, bare: list[str]) -> set[str]:
+    """Year-shaped numbers in a list with a claim number ("explain 1706 and 2031"): claims, like the rest."""
+    claims = [n for n in bare if not is_year(n)]
+    if not claims:
+        return set()
+    listed: set[str] = set()
+    for year in (n for n in bare if is_year(n)):
+        for claim in claims:
+            joined = rf"\b{claim}\s*(?:,|&|\+|and|or)\s*{year}\b|\b{year}\s*(?:,|&|\+|and|or)\s*{claim}\b"
+            if re.search(joined, text, re.I):
+                listed.add(year)
+    return listed
+
+
 def is_year(number: str) -> bool:
     return bool(_YEAR.match(number))
 
@@ -608,8 +622,11 @@ def read_slots(text: str, *, today: dt.date) -> Slots:
     slots = Slots(text=stripped, claim_numbers=named + bare, named_claim=bool(named), codes=codes)
     if not named:  # a bare five-digit CPT-shaped number is a code; a claim number only if nothing else fits
         bare = [n for n in bare if n not in {c for _, c in codes}]
-        slots.claim_numbers = [n for n in bare if not is_year(n)]
-        slots.maybe_claims = [n for n in bare if is_year(n) and not _YEAR_CONTEXT.search(stripped.split(n)[0])]
+        listed = _listed_with_a_claim(stripped, bare)
+        slots.claim_numbers = [n for n in bare if not is_year(n) or n in listed]
+        slots.maybe_claims = [
+            n for n in bare if is_year(n) and n not in listed and not _YEAR_CONTEXT.search(stripped.split(n)[0])
+        ]
         slots.years_after_for = [n for n in bare if is_year(n) and re.search(r"\bfor\s*$", stripped.split(n)[0], re.I)]
     slots.amount = find_amount(stripped)
     if slots.amount is None and _MONEY_VERBS.search(stripped):

@@ -154,6 +154,9 @@ class AdjustmentCode(BaseModel):
     stop: dt.date | None = None
     notes: str | None = None
     active: bool | None = Field(default=None, description="in force on the date asked about")
+    as_shown: str | None = Field(
+        default=None, description="the group-and-reason pair this came from, as a remittance shows it (PR-3)"
+    )
 
 
 class AdjustmentExplanation(BaseModel):

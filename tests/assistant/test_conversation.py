@@ -438,3 +438,55 @@ def test_this_guy_is_the_patient_of_the_claim_the_thread_is_about(
     assert _names(reply) == ["find_claims"]
     shown = set(re.findall(r"Claim (\d+)", reply.answer))
     assert shown and shown <= others  # only that patient's claims
+
+
+def test_a_refund_is_never_proposed_as_a_payment(practice: Practice, full_service: AgentService) -> None:
+    claim = _owing_claims(practice, 1)[0]
+    desk = practice.requester(Role.FRONT_DESK)
+    reply = full_service.ask(
+        f"pt overpaid on {claim.claim_number}, refund him the 12.50 back to his card", requester=desk
+    )
+    assert reply.tool_calls == [] and reply.pending_action is None
+    assert "can't do that yet" in reply.answer and "refund" in reply.answer
+
+
+def test_a_story_then_a_request_is_understood_by_its_last_sentence(
+    practice: Practice, full_service: AgentService
+) -> None:
+    denied = _denied(practice, 1)[0].claim_number
+    biller = practice.requester(Role.BILLER)
+    first = full_service.ask(f"why was {denied} denied", requester=biller)
+    reply = full_service.ask(
+        "ugh its a preventive visit by itself, theres nothing to bundle it into. write up a recon",
+        requester=biller,
+        thread_id=first.thread_id,
+    )
+    assert [(c.name, c.arguments.get("claim_number"), c.arguments.get("kind")) for c in reply.tool_calls] == [
+        ("draft_appeal", denied, "reconsideration")
+    ]
+
+
+def test_a_claim_of_a_list_is_picked_by_its_denial_reason_or_its_age(
+    practice: Practice, full_service: AgentService
+) -> None:
+    """ "the tfl one" is the listed claim denied CO-29; "the oldest one" the earliest date of service."""
+    with Session(practice.engine) as session:
+        patients = session.scalars(select(Patient).order_by(Patient.id)).all()
+        listing = None
+        for patient in patients:
+            claims = sorted(
+                session.scalars(select(Claim).where(Claim.patient_id == patient.id)), key=lambda c: c.service_date_from
+            )
+            if len(claims) >= 2:
+                listing = (patient, claims)
+                break
+        assert listing is not None
+        patient, claims = listing
+        name, born = f"{patient.first_name} {patient.last_name}", patient.birth_date
+    biller = practice.requester(Role.BILLER)
+    found = full_service.ask(f"claims for {name} dob {born:%m/%d/%Y}", requester=biller)
+    assert _names(found) == ["find_claims"]
+    oldest = full_service.ask("whats owed on the oldest one", requester=biller, thread_id=found.thread_id)
+    assert [(c.name, c.arguments.get("claim_number")) for c in oldest.tool_calls] == [
+        ("get_claim", claims[0].claim_number)
+    ]

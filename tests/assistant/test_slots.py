@@ -189,3 +189,9 @@ def test_a_day_without_a_year_is_the_latest_one_not_after_today() -> None:
     # Neither a date of birth nor a payment date is a date of service.
     assert read_slots("jane sample dob 01/02/1980 and 03/04/1990", today=TODAY).service_from is None
     assert read_slots("post 40 on 1042 paid 11/20", today=TODAY).service_from is None
+
+
+def test_a_year_shaped_number_listed_with_a_claim_is_a_claim() -> None:
+    assert read_slots("explain 1706 and 2031, same kid both medicaid", today=TODAY).claim_numbers == ["1706", "2031"]
+    assert read_slots("aetna limit for 2026", today=TODAY).claim_numbers == []
+    assert read_slots("1042 in 2026", today=TODAY).claim_numbers == ["1042"]

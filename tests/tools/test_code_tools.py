@@ -59,6 +59,13 @@ def test_explain_adjustment_codes(codesets: CodeSets) -> None:
     assert result.items[0].description == "Contractual Obligation"
     assert result.items[3].description == "Deductible Amount"
     assert result.unknown == ["bogus"]
+    # A pair is shown as the remittance shows it: one line for PR-1, with its group's meaning.
+    assert [item.as_shown for item in result.items[:4]] == ["CO-45", "CO-45", "PR-1", "PR-1"]
+    from tools.explain_adjustment_codes import render
+
+    shown = render(result.model_dump(mode="json"), {})
+    assert "**PR-1** (Patient Responsibility; CARC 1): Deductible Amount" in shown
+    assert "**N115** (RARC)" in shown and "**PR** (group code)" not in shown
     m33 = explain_adjustment_codes(["M33"], "2026-03-01", codesets=codesets).items[0]
     assert (m33.kind, m33.active) == ("rarc", False)  # stopped 08/01/2004
     with pytest.raises(InvalidInput):
