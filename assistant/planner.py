@@ -79,7 +79,8 @@ NARROWING = re.compile(r"^\s*(?:only|just)\b|\b(?:the|those) [\w -]{2,30} ones\b
 PRONOUN = re.compile(r"\b(it|its|that|this|them|those|these|same|the claim|that claim|the patient|that one)\b", re.I)
 # Where one message asks two things: "explain the denial and tell me the balance".
 _SPLIT = re.compile(
-    r"\s*(?:;|\band then\b|\band also\b|\balso\b|\bthen\b|\bplus\b|,\s*and\b|\band\b|,\s*(?=(?:what|why|how)\b)|"
+    r"\s*(?:;|\band then\b|\band also\b|\balso\b|\bthen\b|\bplus\b|,\s*and\b|\band\b|"
+    r",\s*(?=(?:what|why|how)\b)|"
     r"\s\+\s|\s&\s*(?=(?:what|whats|why|how|check|post|send|show|pull|look|explain|list|give|tell)\b))\s*",
     re.I,
 )
@@ -728,9 +729,11 @@ class OfflinePlanner(BaseChatModel):
             piece_slots = read_slots(piece, today=self.today())
             read.append(piece_slots)
             own_value = _names_a_value(piece_slots)
+            others = bool(_OTHER_CLAIMS.search(piece))
             if not (piece_slots.claim_numbers or piece_slots.payer or piece_slots.codes or piece_slots.patient_name):
-                # "what does the pt owe" is about the claim the message names ("whats uhc's appeal window" is not)
-                piece_slots.claim_numbers = list(slots.claim_numbers)
+                # "what does the pt owe" is about the claim the message names ("whats uhc's appeal window" is not,
+                # nor "does this pt owe anything on other visits")
+                piece_slots.claim_numbers = [] if others else list(slots.claim_numbers)
             piece_ranked = router.rank(piece, piece_slots)
             top = piece_ranked[0]
             score = router.confidence(piece_ranked)
@@ -754,7 +757,8 @@ class OfflinePlanner(BaseChatModel):
             descriptor = self.descriptor(route)
             if descriptor is None or route not in self.tool_names:
                 return None
-            _share(piece_slots, slots)
+            if not _OTHER_CLAIMS.search(piece_slots.text):
+                _share(piece_slots, slots)
             part = self._part(descriptor, piece_slots, state)
             same = next((p for p in parts if p.route == route), None)
             if same is not None and not same_question_per_payer:
@@ -762,13 +766,28 @@ class OfflinePlanner(BaseChatModel):
                 same.calls += [c for c in part.calls if c not in same.calls]
                 continue
             parts.append(part)
-        return _chain_parts(parts, text)
+        return _patient_of_the_claim(_chain_parts(parts, text), read, state)
 
     def _second_hop(
         self, plan: dict[str, Any], results: list[tuple[str, dict[str, Any]]], state: dict[str, Any]
     ) -> AIMessage | None:
         """A payment for a patient: the visit was looked up first; post to it if exactly one is open."""
         then = plan.get("then")
+        if then and then.get("from_patient") and "find_claims" in self.tool_names:
+            # "1161 denial + does this pt owe anything on other visits": the claim's patient, then their claims.
+            if any(name == "find_claims" for name, _ in results):
+                return None  # asked already: this is the turn's answer
+            people = [
+                data["patient"]
+                for name, data in results
+                if name in {"get_claim", "explain_denial"} and isinstance(data.get("patient"), dict)
+            ]
+            distinct = {(p.get("name"), p.get("birth_date")) for p in people if p.get("name")}
+            if len(distinct) != 1:
+                return None
+            person_name, born = next(iter(distinct))
+            call = self._call("find_claims", _clean({"patient_name": person_name, "birth_date": born, "limit": 20}))
+            return AIMessage(content="", tool_calls=[call], additional_kwargs={PLAN_KEY: {"routes": ["find_claims"]}})
         if then and then.get("from_claim") and len(results) == 1 and "check_claim_codes" in self.tool_names:
             name, data = results[0]
             if name != "get_claim" or "error" in data:
@@ -943,7 +962,7 @@ def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
         chosen = [c for c in chosen if slots.payer.lower() in str(c.get("payer") or "").lower()] or chosen
         narrowed = True
     reason = slots.extras.get("reason_code") or slots.extras.get("reason_words")
-    if reason and re.search(r"\bones?\b", text):  # "the tfl one", "the co-22 one": by its denial code
+    if reason and re.search(r"\bone\b", text):  # "the tfl one", "the co-22 one" ("the tfl ones" filter the list)
         with_reason = [c for c in chosen if any(str(code).endswith(f"-{reason}") for code in c.get("codes") or [])]
         if with_reason:
             chosen, narrowed = with_reason, True
@@ -1169,6 +1188,28 @@ def _chain_parts(parts: list[Part], text: str) -> list[Part]:
         if not (p.route == "get_claim" and p.calls and all(str(c.get("claim_number")) in covered for c in p.calls))
         or len(parts) == 1
     ]
+
+
+#: A part about the patient's other claims, not the one the message names ("other visits", "anything else").
+_OTHER_CLAIMS = re.compile(
+    r"\b(?:other|else)\s+(?!\$?\d)(?:[\w']+\s+){0,4}?(?:visits?|claims?|balances?|dos|open|bills?|w us|with us)\b|"
+    r"\banything else\b|\brest of (?:her|his|their|the pt'?s|the patient'?s) claims\b",
+    re.I,
+)
+
+
+def _patient_of_the_claim(parts: list[Part], read: list[Slots], state: dict[str, Any]) -> list[Part]:
+    """A claim search for "this pt" beside a request about a claim the message names: the claim's patient is
+    only known from its result, so the search becomes a second hop after it (`_second_hop`)."""
+    claim_part = next((p for p in parts if p.route in {"get_claim", "explain_denial"} and p.calls), None)
+    search = next((p for p in parts if p.route == "find_claims"), None)
+    if claim_part is None or search is None or claim_part.awaiting:
+        return parts
+    own = [s for s in read if s.patient_name or s.birth_date]
+    if own or not any(_THE_PATIENT.search(s.text) or PRONOUN.search(s.text) for s in read):
+        return parts
+    claim_part.awaiting = {"route": "find_claims", "from_patient": True}
+    return [p for p in parts if p is not search]
 
 
 def _pending_slots(descriptor: ToolDescriptor, slots: Slots) -> dict[str, Any]:

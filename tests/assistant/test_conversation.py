@@ -490,3 +490,17 @@ def test_a_claim_of_a_list_is_picked_by_its_denial_reason_or_its_age(
     assert [(c.name, c.arguments.get("claim_number")) for c in oldest.tool_calls] == [
         ("get_claim", claims[0].claim_number)
     ]
+
+
+def test_a_claim_and_its_patients_other_claims_in_one_message(practice: Practice, full_service: AgentService) -> None:
+    """ "1161 denial + does this pt owe anything on other visits": the denial, then that patient's claims."""
+    claim = _denied(practice, 1)[0]
+    with Session(practice.engine) as session:
+        theirs = {c.claim_number for c in session.scalars(select(Claim).where(Claim.patient_id == claim.patient_id))}
+    reply = full_service.ask(
+        f"{claim.claim_number} denial + does this pt owe anything on other visits",
+        requester=practice.requester(Role.BILLER),
+    )
+    assert _names(reply) == ["explain_denial", "find_claims"]
+    listed = set(re.findall(r"Claim (\d+):", reply.answer))
+    assert listed and listed <= theirs

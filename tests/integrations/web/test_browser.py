@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from knowledge.practice.models import AppealLetter, Claim, ClaimStatus, LedgerEntry, Remittance
-from tests.integrations.web.conftest import ARTIFACTS, OTHER_EMAIL, LiveServer, WebPractice
+from tests.integrations.web.conftest import ARTIFACTS, LiveServer, WebPractice
 
 pytestmark = pytest.mark.browser
 
@@ -225,20 +225,29 @@ def test_a_large_import_confirmed_in_chat_shows_its_job_progress_until_done(
 ) -> None:
     """A file over the job threshold is queued, not posted in the request; the chat shows the job's line
     from GET /api/jobs/{id} and follows it to the end when the worker has run it."""
+    from knowledge.practice.accounts import add_user
     from knowledge.practice.database import make_session_factory, session_scope
+    from knowledge.practice.models import Practice, Role
     from knowledge.x12 import jobs
     from knowledge.x12.generator import seed_synthetic_claims, write_synthetic_835
     from tools.import_remittance import JOB_THRESHOLD
 
     count = JOB_THRESHOLD + 20
     sessions = make_session_factory(web_practice.engine)
-    with session_scope(sessions) as session:  # the second practice: the demo practice's claims stay as they are
-        seed_synthetic_claims(session, practice_id=web_practice.other_practice_id, count=count, prefix="BIG")
+    email, password = "imports@third.example", "third-practice-password"
+    with session_scope(sessions) as session:  # a practice of its own: the others' claims stay as they are
+        third = Practice(slug="third", name="A third practice")
+        session.add(third)
+        session.flush()
+        add_user(session, practice_id=third.id, email=email, name="Third owner", role=Role.ADMIN, password=password)
+        seed_synthetic_claims(session, practice_id=third.id, count=count, prefix="BIG")
+        third_id = third.id
+    web_practice.credentials[email] = password
     inbox = web_practice.settings.resolved_home / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     write_synthetic_835(inbox / "era-big.835", count=count, prefix="BIG", trace="BIGTRACE1")
 
-    sign_in(page, web_practice, OTHER_EMAIL)
+    sign_in(page, web_practice, email)
     ask(page, "import era-big.835")
     card = page.get_by_label("Waiting for confirmation").last
     expect(card).to_contain_text("background import job")
@@ -248,7 +257,7 @@ def test_a_large_import_confirmed_in_chat_shows_its_job_progress_until_done(
     expect(line).to_contain_text("is queued")  # no worker runs in this test until now
     with session_scope(sessions) as session:
         posted = select(func.count()).select_from(Remittance)
-        assert session.scalar(posted.where(Remittance.practice_id == web_practice.other_practice_id)) == 0
+        assert session.scalar(posted.where(Remittance.practice_id == third_id)) == 0
     assert jobs.work(sessions, stop=threading.Event(), once=True) == 1
     expect(line).to_have_attribute("data-status", "done")
     expect(line).to_contain_text(f"is done: {count:,} claim(s) posted")
