@@ -436,7 +436,7 @@ class OfflinePlanner(BaseChatModel):
         if descriptor.name not in self.tool_names or descriptor.name == "find_claims":
             return None
         leftover = _remainder(_ORDINAL.sub(" ", text))
-        leftover = re.sub(r"(?i)(?:ok(?:ay)?|k|next|go|to|start|w|with|wait|no|yes|yeah|back)", " ", leftover)
+        leftover = re.sub(r"(?i)\b(?:ok(?:ay)?|k|next|go|to|start|w|with|wait|no|yes|yeah|back)\b", " ", leftover)
         return descriptor if not leftover.split() else None
 
     def _about_a_claim(self, router: Router, ranked: list[RouteScore]) -> ToolDescriptor | None:
