@@ -194,6 +194,12 @@ EXAMPLES = (
     "which loop carries the prior auth number in the 837p",
     "where do I enter the NDC for a drug on the claim",
     "what box for the diagnosis pointer",
+    # The denial playbooks, asked for by name (2026-12-03).
+    "what does the playbook say for a co-16",
+    "playbook steps for co-97 bundling denials",
+    "denial playbook for medical necessity",
+    "whats the playbook on an oa-23",
+    "how does our playbook say to work a co-50",
 )
 
 DESCRIPTOR = ToolDescriptor(
