@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -187,13 +188,10 @@ def adjustment_entries(
 ) -> list[LedgerEntry]:
     """The entries one CAS adjustment makes (see `adjustment_legs`), as ORM objects."""
     return [
-        new_entry(
-            claim=claim,
-            kind=leg.kind,
-            responsibility=leg.responsibility,
-            amount=leg.amount,
-            posted_on=posted_on,
-            idempotency_key=leg.idempotency_key,
+        _leg_entry(
+            claim,
+            leg,
+            posted_on,
             claim_line_id=claim_line_id,
             group_code=group_code,
             reason_code=reason_code,
@@ -214,7 +212,18 @@ def payer_payment_entry(
     payment_id: int | None = None,
 ) -> LedgerEntry:
     """The entry a payer's payment makes (see `payer_payment_leg`), as an ORM object."""
-    leg = payer_payment_leg(amount, key)
+    return _leg_entry(
+        claim,
+        payer_payment_leg(amount, key),
+        posted_on,
+        claim_line_id=claim_line_id,
+        payment_id=payment_id,
+        remittance_claim_id=remittance_claim_id,
+    )
+
+
+def _leg_entry(claim: Claim, leg: Leg, posted_on: dt.date, **extra: Any) -> LedgerEntry:
+    """A ledger rule's leg as an ORM entry (the columns a leg does not decide come in `extra`)."""
     return new_entry(
         claim=claim,
         kind=leg.kind,
@@ -222,9 +231,7 @@ def payer_payment_entry(
         amount=leg.amount,
         posted_on=posted_on,
         idempotency_key=leg.idempotency_key,
-        claim_line_id=claim_line_id,
-        payment_id=payment_id,
-        remittance_claim_id=remittance_claim_id,
+        **extra,
     )
 
 

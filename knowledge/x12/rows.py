@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import String, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from knowledge.practice.ledger import adjustment_legs, payer_payment_leg
+from knowledge.practice.ledger import Leg, adjustment_legs, payer_payment_leg
 from knowledge.practice.models import (
     Base,
     Claim,
@@ -142,11 +142,8 @@ class _EntryRow:
         }
 
 
-def payment_row(
-    claim_id: int, amount: Decimal, key: str, line_id: int | None, payment_id: int | None, memo: str | None = None
-) -> _EntryRow:
-    """A payer payment, by the ledger's own rule (`ledger.payer_payment_leg`), as a plain row."""
-    leg = payer_payment_leg(amount, key)
+def _leg_row(claim_id: int, leg: Leg, line_id: int | None, **extra: Any) -> _EntryRow:
+    """A ledger rule's leg as a plain row (the columns a leg does not decide come in `extra`)."""
     return _EntryRow(
         claim_id=claim_id,
         kind=leg.kind,
@@ -154,9 +151,15 @@ def payment_row(
         amount=leg.amount,
         idempotency_key=leg.idempotency_key,
         claim_line_id=line_id,
-        payment_id=payment_id,
-        memo=memo,
+        **extra,
     )
+
+
+def payment_row(
+    claim_id: int, amount: Decimal, key: str, line_id: int | None, payment_id: int | None, memo: str | None = None
+) -> _EntryRow:
+    """A payer payment, by the ledger's own rule (`ledger.payer_payment_leg`), as a plain row."""
+    return _leg_row(claim_id, payer_payment_leg(amount, key), line_id, payment_id=payment_id, memo=memo)
 
 
 def adjustment_rows(
@@ -165,16 +168,7 @@ def adjustment_rows(
     """One CAS adjustment, by the ledger's own rule (`ledger.adjustment_legs`, which the ORM path uses
     too), as plain rows."""
     return [
-        _EntryRow(
-            claim_id=claim_id,
-            kind=leg.kind,
-            responsibility=leg.responsibility,
-            amount=leg.amount,
-            idempotency_key=leg.idempotency_key,
-            claim_line_id=line_id,
-            group_code=group_code,
-            reason_code=reason_code,
-        )
+        _leg_row(claim_id, leg, line_id, group_code=group_code, reason_code=reason_code)
         for leg in adjustment_legs(group_code, amount, key)
     ]
 

@@ -195,3 +195,17 @@ def test_a_year_shaped_number_listed_with_a_claim_is_a_claim() -> None:
     assert read_slots("explain 1706 and 2031, same kid both medicaid", today=TODAY).claim_numbers == ["1706", "2031"]
     assert read_slots("aetna limit for 2026", today=TODAY).claim_numbers == []
     assert read_slots("1042 in 2026", today=TODAY).claim_numbers == ["1042"]
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("GA modifier desc", [("modifier", "MOD GA")]),  # the code before the word, as typed
+        ("mod ga", [("modifier", "MOD GA")]),
+        ("no modifier on the line", []),  # "on" is a word, not modifier ON
+        ("is there a modifier for bilateral", []),
+        ("show me the aetna co-97s", [("carc", "CO-97")]),  # a reason code in the plural
+    ],
+)
+def test_modifiers_and_plural_reason_codes_are_read_as_typed(text: str, codes: list[tuple[str, str]]) -> None:
+    assert read_slots(text, today=TODAY).codes == codes
