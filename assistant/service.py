@@ -24,7 +24,7 @@ from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant import actions, roles
@@ -74,6 +74,8 @@ class LetterFile:
 
 
 MAX_MESSAGE_CHARS = 4000
+#: The longest title a person may give a conversation.
+MAX_TITLE_CHARS = 120
 
 SYSTEM_PROMPT = """You are the billing-office assistant of a medical practice. You help billers, coders and
 front-desk staff with claims, denials, codes, payer policies and payments.
@@ -505,21 +507,40 @@ class AgentService:
         )
 
     # -- threads and feedback ---------------------------------------------------------------------------
-    def threads(self, *, requester: Requester, limit: int = 50) -> list[dict[str, Any]]:
+    # A thread is its owner's alone: another user's, or another practice's, is not found (and the refusal
+    # is audited), for reading, renaming and deleting alike.
+    def threads(self, *, requester: Requester, query: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The requester's conversations, newest activity first; with a `query`, only those whose title or
+        messages hold every word of it (case-insensitive), the messages as `thread_messages` shows them to
+        the requester (a word of a hidden patient field does not match)."""
+        words = (query or "").casefold().split()
         with session_scope(self.read_sessions) as session:
-            rows = session.scalars(
+            listed = (
                 select(ConversationThread)
                 .where(
                     ConversationThread.practice_id == requester.practice_id,
                     ConversationThread.user_id == requester.user_id,
                 )
-                .order_by(ConversationThread.updated_at.desc())
-                .limit(limit)
+                .order_by(ConversationThread.updated_at.desc(), ConversationThread.id)
             )
-            return [
-                {"id": t.id, "title": t.title, "channel": t.channel, "updated_at": t.updated_at.isoformat()}
-                for t in rows
-            ]
+            rows = list(session.scalars(listed if words else listed.limit(limit)))
+        if not words:
+            return [_summary(thread) for thread in rows]
+        found: list[dict[str, Any]] = []
+        for thread in rows:
+            if self._matches(thread, words, requester):
+                found.append(_summary(thread))
+                if len(found) == limit:
+                    break
+        return found
+
+    def _matches(self, thread: ConversationThread, words: list[str], requester: Requester) -> bool:
+        title = thread.title.casefold()
+        missing = [word for word in words if word not in title]
+        if not missing:
+            return True  # the title alone: the messages are not loaded
+        text = "\n".join(m["text"] for m in self._messages_as_shown(thread.id, requester, cards=False)).casefold()
+        return all(word in text for word in missing)
 
     def _owned(self, session: Session, thread_id: str, requester: Requester, event: str) -> ConversationThread:
         thread = session.get(ConversationThread, thread_id)
@@ -538,9 +559,12 @@ class AgentService:
         scrubbed again for the reader's."""
         with session_scope(self.read_sessions) as session:
             self._owned(session, thread_id, requester, "read_thread")
+        return self._messages_as_shown(thread_id, requester)
+
+    def _messages_as_shown(self, thread_id: str, requester: Requester, *, cards: bool = True) -> list[dict[str, Any]]:
         state = self.checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
         messages = state.checkpoint["channel_values"].get("messages", []) if state else []
-        card_kinds = {spec.name: spec.card for spec in self.specs if spec.card is not None}
+        card_kinds = {spec.name: spec.card for spec in self.specs if spec.card is not None} if cards else {}
         shown: list[dict[str, Any]] = []
         results: list[tuple[str, dict[str, Any]]] = []
         for message in messages:
@@ -553,18 +577,102 @@ class AgentService:
                     results.append((message.name or "", data))
             elif isinstance(message, AIMessage) and not message.tool_calls and message.content:
                 scrubber = self._scrubber(requester, results)
-                cards = [
-                    Card(kind=card_kinds[name], data=data).model_dump(mode="json")
-                    for name, data in results
-                    if name in card_kinds and "error" not in data
-                ]
-                citations = [c.model_dump(mode="json") for c in citations_from_results(results)]
-                shown.append(
-                    scrubber.data(
-                        {"role": "assistant", "text": str(message.content), "cards": cards, "citations": citations}
-                    )
-                )
+                answer: dict[str, Any] = {"role": "assistant", "text": str(message.content)}
+                if cards:
+                    answer["cards"] = [
+                        Card(kind=card_kinds[name], data=data).model_dump(mode="json")
+                        for name, data in results
+                        if name in card_kinds and "error" not in data
+                    ]
+                    answer["citations"] = [c.model_dump(mode="json") for c in citations_from_results(results)]
+                shown.append(scrubber.data(answer))
         return shown
+
+    def rename_thread(self, thread_id: str, title: str, *, requester: Requester) -> dict[str, Any]:
+        """Give a thread of the requester's a title of their own: runs of spaces and line breaks become one
+        space, 1 to MAX_TITLE_CHARS characters. Renaming is not activity: the thread keeps its place and date.
+        Audited without the title (the first question, or what the person typed, may name a patient)."""
+        cleaned = " ".join(title.split())
+        if not cleaned:
+            raise InvalidInput("A conversation's title cannot be empty.")
+        if len(cleaned) > MAX_TITLE_CHARS:
+            raise InvalidInput(
+                f"A conversation's title is at most {MAX_TITLE_CHARS} characters; this one is {len(cleaned)}."
+            )
+        started = time.perf_counter()
+        with session_scope(self.sessions) as session:
+            thread = self._owned(session, thread_id, requester, "rename_thread")
+            # updated_at set to itself: the column's onupdate would otherwise date the rename as activity.
+            session.execute(
+                update(ConversationThread)
+                .where(ConversationThread.id == thread.id)
+                .values(title=cleaned, updated_at=ConversationThread.updated_at)
+            )
+            session.refresh(thread)
+            self._audit_thread(session, requester, "rename_thread", thread, started)
+            return _summary(thread)
+
+    def delete_thread(self, thread_id: str, *, requester: Requester) -> list[str]:
+        """Remove a thread from its owner's history, for good: its messages (the agent's checkpoints), its
+        row and its feedback. Its pending actions are cancelled first (each cancellation audited as any
+        other), so none can be confirmed afterwards; the ids of those cancelled are returned. One audit row
+        says who deleted which thread and when, never what it said. Afterwards it is not found for anyone.
+
+        Deleted rather than hidden: the messages name patients, and a hidden thread would keep them with
+        every reader of the table left to filter it out."""
+        started = time.perf_counter()
+        with session_scope(self.read_sessions) as session:
+            self._owned(session, thread_id, requester, "delete_thread")
+        # The messages go first, through the checkpointer's own connection (on SQLite it would wait behind
+        # the write lock of the transaction below). Should the rest fail, the thread is still listed, empty,
+        # and can be deleted again, rather than gone from the list with its text left behind. (A turn still
+        # running on the thread can write its checkpoint after this; the turn then fails on the missing row.)
+        self.checkpointer.delete_thread(thread_id)
+        with session_scope(self.sessions) as session:
+            thread = self._owned(session, thread_id, requester, "delete_thread")
+            pending = session.scalars(
+                select(PendingAction.id)
+                .where(
+                    PendingAction.practice_id == requester.practice_id,
+                    PendingAction.thread_id == thread.id,
+                    PendingAction.status == "pending",
+                )
+                .order_by(PendingAction.created_at, PendingAction.id)
+            ).all()
+            cancelled = [
+                action_id
+                for action_id in pending
+                if actions.cancel(session, specs=self.specs_by_name, requester=requester, action_id=action_id).status
+                == "cancelled"
+            ]
+            self._audit_thread(session, requester, "delete_thread", thread, started, {"cancelled_actions": cancelled})
+            # pending_actions.thread_id is SET NULL and feedback CASCADE by their foreign keys; the audit log
+            # keeps the thread id as text.
+            session.delete(thread)
+        return cancelled
+
+    @staticmethod
+    def _audit_thread(
+        session: Session,
+        requester: Requester,
+        event: str,
+        thread: ConversationThread,
+        started: float,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        record_tool_call(
+            session,
+            requester=requester,
+            tool=event,
+            arguments={},
+            outcome="ok",
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            thread_id=thread.id,
+            message_id=None,
+            entity="thread",
+            entity_id=thread.id,
+            extra={"thread_channel": thread.channel, **(extra or {})},
+        )
 
     def feedback(self, thread_id: str, *, requester: Requester, value: int, message_id: str | None = None) -> None:
         """A thumbs up or down, by the thread's owner only."""
@@ -585,6 +693,16 @@ class AgentService:
 
 def _family(channel: str) -> str:
     return "slack" if channel.startswith("slack") else channel
+
+
+def _summary(thread: ConversationThread) -> dict[str, Any]:
+    return {"id": thread.id, "title": thread.title, "channel": thread.channel, "updated_at": _utc(thread.updated_at)}
+
+
+def _utc(when: dt.datetime) -> str:
+    """A stored time as ISO 8601 with its offset: SQLite gives back the UTC it was given without one, which a
+    browser would read as its own local time."""
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def _owns(requester: Requester, thread: ConversationThread) -> bool:

@@ -47,8 +47,10 @@ from integrations.web.schemas import (
     LoginRequest,
     Me,
     Ok,
+    ThreadDeleted,
     ThreadDetail,
     ThreadMessage,
+    ThreadRename,
     ThreadSummary,
 )
 from knowledge.codesets import SearchResult
@@ -300,9 +302,16 @@ def _error_payload(exc: BaseException, request_id: str) -> dict[str, str]:
 
 # -- threads and feedback --------------------------------------------------------------------------------
 @router.get("/threads", response_model=list[ThreadSummary], tags=["chat"])
-def threads(agent: Agent, requester: CurrentRequester) -> list[ThreadSummary]:
-    """The signed-in user's conversations, newest first."""
-    return [ThreadSummary(**row) for row in agent.threads(requester=requester)]
+def threads(
+    agent: Agent,
+    requester: CurrentRequester,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Only conversations whose title or messages hold every word of it."),
+    ] = None,
+) -> list[ThreadSummary]:
+    """The signed-in user's conversations, newest activity first (50 at most); `q` searches them."""
+    return [ThreadSummary(**row) for row in agent.threads(requester=requester, query=q)]
 
 
 @router.get("/threads/{thread_id}", response_model=ThreadDetail, tags=["chat"])
@@ -310,6 +319,19 @@ def thread(thread_id: str, agent: Agent, requester: CurrentRequester) -> ThreadD
     """One conversation's messages (404 if it is not the user's)."""
     messages = agent.thread_messages(thread_id, requester=requester)
     return ThreadDetail(id=thread_id, messages=[ThreadMessage(**m) for m in messages])
+
+
+@router.patch("/threads/{thread_id}", response_model=ThreadSummary, tags=["chat"])
+def rename_thread(thread_id: str, body: ThreadRename, agent: Agent, requester: CurrentRequester) -> ThreadSummary:
+    """Rename one of the user's conversations (404 if it is not theirs; 422 for a blank or too long title)."""
+    return ThreadSummary(**agent.rename_thread(thread_id, body.title, requester=requester))
+
+
+@router.delete("/threads/{thread_id}", response_model=ThreadDeleted, tags=["chat"])
+def delete_thread(thread_id: str, agent: Agent, requester: CurrentRequester) -> ThreadDeleted:
+    """Delete one of the user's conversations and its messages for good; its pending actions are cancelled.
+    404 if it is not theirs, and for everyone afterwards."""
+    return ThreadDeleted(id=thread_id, cancelled_actions=agent.delete_thread(thread_id, requester=requester))
 
 
 @router.post("/threads/{thread_id}/feedback", response_model=Ok, tags=["chat"])

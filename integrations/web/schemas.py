@@ -66,7 +66,21 @@ class ThreadSummary(BaseModel):
     id: str
     title: str
     channel: str
-    updated_at: str
+    updated_at: str = Field(description="Its last activity (a question answered), ISO 8601 with the offset.")
+
+
+class ThreadRename(RequestBody):
+    title: str = Field(
+        max_length=1000,
+        description="The new title: spaces and line breaks are collapsed, then it must be 1 to 120 characters.",
+    )
+
+
+class ThreadDeleted(BaseModel):
+    id: str
+    cancelled_actions: list[str] = Field(
+        default_factory=list, description="The ids of its pending actions, cancelled with it (nothing was written)."
+    )
 
 
 class ThreadMessage(BaseModel):

@@ -163,6 +163,9 @@ async function signIn(event) {
 async function signOut() {
   try { await api("/api/logout", { method: "POST" }); } catch (_) { /* signed out either way */ }
   $("log").replaceChildren();
+  $("thread-list").replaceChildren();
+  $("thread-search").value = "";
+  threadNotice("");
   state.threadId = null;
   showSignIn("You are signed out.");
 }
@@ -180,22 +183,215 @@ function whenShort(iso) {
   return when.toLocaleDateString([], options);
 }
 
+// The same, to the second today and to the minute on other days: for conversations with the same title.
+function whenLong(iso) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "";
+  const now = new Date();
+  if (when.toDateString() === now.toDateString()) {
+    return when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+  const options = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+  if (when.getFullYear() !== now.getFullYear()) options.year = "numeric";
+  return when.toLocaleString([], options);
+}
+
+// The date each listed conversation shows. Titles repeat (the same question asked twice): a title shown more
+// than once with the same date gets the longer one, and if even that is the same, a number from the oldest.
+function threadDates(threads) {
+  const shown = threads.map((t) => whenShort(t.updated_at));
+  const key = (t, date) => `${t.title}\u0000${date}`;
+  const seen = new Map();
+  threads.forEach((t, i) => seen.set(key(t, shown[i]), (seen.get(key(t, shown[i])) || 0) + 1));
+  threads.forEach((t, i) => { if (seen.get(key(t, shown[i])) > 1) shown[i] = whenLong(t.updated_at); });
+  const left = new Map();
+  threads.forEach((t, i) => left.set(key(t, shown[i]), (left.get(key(t, shown[i])) || 0) + 1));
+  const counted = new Map();
+  for (let i = threads.length - 1; i >= 0; i--) {
+    const k = key(threads[i], shown[i]);
+    if (left.get(k) < 2) continue;
+    counted.set(k, (counted.get(k) || 0) + 1);
+    shown[i] = `${shown[i]} · #${counted.get(k)}`;
+  }
+  return shown;
+}
+
+let threadsAsked = 0;
+let searchTimer = null;
+
 async function loadThreads() {
-  let threads = [];
-  try { threads = await api("/api/threads"); } catch (_) { return; }
+  const query = $("thread-search").value.trim();
+  const ticket = ++threadsAsked;
+  let threads;
+  try {
+    threads = await api(query ? `/api/threads?q=${encodeURIComponent(query)}` : "/api/threads");
+  } catch (error) {
+    if (ticket === threadsAsked && query) threadNotice(error.message, true);
+    return;
+  }
+  if (ticket !== threadsAsked) return; // a newer search answered first, or will
   const list = $("thread-list");
-  list.replaceChildren(
-    ...threads.map((t) =>
-      el("li", {},
-        el("button", {
-          type: "button",
-          "aria-current": t.id === state.threadId ? "true" : null,
-          title: t.title,
-          onclick: () => openThread(t.id),
-        },
-        el("span", { class: "thread-title", text: t.title || "Conversation" }),
-        el("span", { class: "thread-date", text: whenShort(t.updated_at) })))),
+  if (list.querySelector("form")) return; // a title being edited: the list comes back when it is saved
+  const dates = threadDates(threads);
+  list.replaceChildren(...threads.map((t, i) => threadItem(t, dates[i], i)));
+  const status = $("thread-status");
+  if (status.dataset.keep) delete status.dataset.keep;
+  else if (!query) threadNotice("");
+  else if (threads.length) threadNotice(`${threads.length} conversation${threads.length === 1 ? " matches" : "s match"}.`);
+  else threadNotice(`No conversation matches “${query}”.`);
+}
+
+function threadNotice(text, error = false, { keep = false } = {}) {
+  const status = $("thread-status");
+  status.textContent = text;
+  status.classList.toggle("error", error);
+  if (keep) status.dataset.keep = "1"; // outlives the next reload of the list (it says what that reload shows)
+}
+
+function threadItem(thread, date, index) {
+  const titleId = `thread-title-${index}`;
+  const when = new Date(thread.updated_at);
+  const open = el("button", {
+    type: "button",
+    class: "thread-open",
+    "aria-current": thread.id === state.threadId ? "true" : null,
+    "aria-keyshortcuts": "F2 Delete",
+    title: thread.title, // the whole title, however long: the list cuts it with an ellipsis
+    onclick: () => openThread(thread.id),
+    onkeydown: (event) => {
+      if (event.key === "F2") { event.preventDefault(); startRename(item, thread); }
+      else if (event.key === "Delete") { event.preventDefault(); askDelete(thread, remove); }
+    },
+  },
+  el("span", { class: "thread-title", id: titleId, text: thread.title || "Conversation" }),
+  el("time", {
+    class: "thread-date",
+    datetime: thread.updated_at,
+    title: Number.isNaN(when.getTime()) ? null : `Last active ${when.toLocaleString()}`,
+    text: date,
+  }));
+  const rename = el("button", {
+    type: "button", class: "thread-tool", "aria-label": "Rename", "aria-describedby": titleId, title: "Rename",
+    onclick: () => startRename(item, thread),
+  }, "✎");
+  const remove = el("button", {
+    type: "button", class: "thread-tool", "aria-label": "Delete", "aria-describedby": titleId, title: "Delete",
+    onclick: () => askDelete(thread, remove),
+  }, "✕");
+  const item = el("li", { class: "thread", "data-thread": thread.id }, open, el("span", { class: "thread-tools" }, rename, remove));
+  return item;
+}
+
+function focusThread(threadId, which = ".thread-open") {
+  const item = [...$("thread-list").children].find((li) => li.dataset.thread === threadId);
+  const target = item && item.querySelector(which);
+  if (target) target.focus();
+  return Boolean(target);
+}
+
+// Renaming in place: Enter saves, Escape gives up; focus goes back to the Rename button either way.
+function startRename(item, thread) {
+  const input = el("input", { type: "text", value: thread.title, maxlength: 120, "aria-label": "New title", required: true });
+  const error = el("p", { class: "error", role: "alert", hidden: true });
+  const done = async () => {
+    item.querySelector("form")?.remove();
+    await loadThreads();
+    focusThread(thread.id, ".thread-tool");
+  };
+  const form = el("form", { class: "thread-rename", "aria-label": "Rename the conversation" },
+    input,
+    el("div", { class: "buttons" },
+      el("button", { type: "submit", class: "primary" }, "Save"),
+      el("button", { type: "button", onclick: done }, "Cancel")),
+    error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api(`/api/threads/${encodeURIComponent(thread.id)}`, { method: "PATCH", body: { title: input.value } });
+    } catch (failure) {
+      error.textContent = failure.message;
+      error.hidden = false;
+      input.focus();
+      return;
+    }
+    threadNotice("Renamed.", false, { keep: true });
+    await done();
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { event.preventDefault(); event.stopPropagation(); done(); }
+  });
+  item.replaceChildren(form);
+  input.focus();
+  input.select();
+}
+
+// Deleting asks first, in a dialog that starts on "Keep it"; Escape keeps it too.
+let deleting = null;
+
+function askDelete(thread, opener) {
+  deleting = { thread, opener };
+  const dialog = $("delete-thread");
+  $("delete-thread-name").textContent = thread.title;
+  dialog.returnValue = "";
+  dialog.showModal();
+  $("delete-thread-keep").focus();
+}
+
+async function onDeleteDialogClosed() {
+  const target = deleting;
+  deleting = null;
+  if (!target) return;
+  if ($("delete-thread").returnValue !== "delete") {
+    target.opener.focus();
+    return;
+  }
+  const { thread } = target;
+  const items = [...$("thread-list").children];
+  const at = items.findIndex((li) => li.dataset.thread === thread.id);
+  let deleted;
+  try {
+    deleted = await api(`/api/threads/${encodeURIComponent(thread.id)}`, { method: "DELETE" });
+  } catch (error) {
+    threadNotice(error.message, true);
+    target.opener.focus();
+    return;
+  }
+  if (state.threadId === thread.id) {
+    state.threadId = null;
+    $("log").replaceChildren(el("p", { class: "hint muted", text: "That conversation was deleted. What would you like to know?" }));
+  }
+  const cancelled = deleted.cancelled_actions.length;
+  threadNotice(
+    cancelled
+      ? `Conversation deleted; ${cancelled} action${cancelled === 1 ? "" : "s"} waiting for confirmation in it ${cancelled === 1 ? "was" : "were"} cancelled.`
+      : "Conversation deleted.",
+    false,
+    { keep: true },
   );
+  await loadThreads();
+  // Focus stays in the list: on the conversation that took its place, else the one before, else the search box.
+  const left = [...$("thread-list").children];
+  const next = left[Math.min(Math.max(at, 0), left.length - 1)];
+  if (next) next.querySelector(".thread-open").focus();
+  else $("thread-search").focus();
+}
+
+function onSearchInput() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(loadThreads, 250);
+}
+
+function onSearchKey(event) {
+  if (event.key === "Enter") {
+    event.preventDefault();
+    clearTimeout(searchTimer);
+    loadThreads();
+  } else if (event.key === "Escape" && event.currentTarget.value) {
+    event.preventDefault();
+    event.currentTarget.value = "";
+    clearTimeout(searchTimer);
+    loadThreads();
+  }
 }
 
 async function openThread(threadId) {
@@ -719,6 +915,9 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   $("signout").addEventListener("click", signOut);
   $("new-thread").addEventListener("click", newThread);
+  $("thread-search").addEventListener("input", onSearchInput);
+  $("thread-search").addEventListener("keydown", onSearchKey);
+  $("delete-thread").addEventListener("close", onDeleteDialogClosed);
   $("toggle-threads").addEventListener("click", () => {
     const open = $("threads").classList.toggle("open");
     $("toggle-threads").setAttribute("aria-expanded", String(open));

@@ -262,3 +262,101 @@ def test_a_large_import_confirmed_in_chat_shows_its_job_progress_until_done(
     expect(line).to_have_attribute("data-status", "done")
     expect(line).to_contain_text(f"is done: {count:,} claim(s) posted")
     shot(page, "import-job-done")
+
+
+def test_a_person_renames_searches_and_deletes_conversations(page: Page, web_practice: WebPractice) -> None:
+    """Issue 16: the history is dated (the same question twice is told apart), long titles end in an ellipsis
+    with the whole title on hover, and renaming, searching and deleting work from the keyboard."""
+    from knowledge.practice.accounts import add_user
+    from knowledge.practice.models import ConversationThread, Role, User
+
+    email, password = "history@demo.example", "history-browser-password"
+    with Session(web_practice.engine) as session:  # a history of its own: only what this test asks
+        add_user(
+            session,
+            practice_id=web_practice.practice_id,
+            email=email,
+            name="History browser",
+            role=Role.BILLER,
+            password=password,
+        )
+        session.commit()
+    web_practice.credentials[email] = password
+    sign_in(page, web_practice, email)
+    history = page.get_by_role("navigation", name="Conversations")
+    rows = history.locator("li.thread")
+    for number, question in enumerate(["what is E11.65?", "what is E11.65?", "what is M25.562?"]):
+        if number:
+            page.get_by_role("button", name="New conversation").click()
+        ask(page, question)
+        expect(page.locator(".msg.assistant").last.get_by_role("group", name="Was this helpful?")).to_be_visible()
+        expect(rows).to_have_count(number + 1)
+    twins = rows.filter(has_text="what is E11.65?").locator(".thread-date").all_inner_texts()
+    assert len(twins) == 2 and all(twins) and twins[0] != twins[1]  # the same title, two dates
+
+    # Rename from the keyboard: Enter on the row's Rename button, type, Enter saves.
+    title = "Diabetes with hyperglycemia: the code the payer asked about on the corrected claim, November visit"
+    rows.filter(has_text="what is E11.65?").first.get_by_role("button", name="Rename").focus()
+    page.keyboard.press("Enter")
+    box = history.get_by_label("New title")
+    expect(box).to_be_focused()
+    page.keyboard.type(title)  # the old title was selected: typing replaces it
+    page.keyboard.press("Enter")
+    renamed = rows.filter(has_text="Diabetes with hyperglycemia")
+    expect(renamed).to_have_count(1)
+    expect(renamed.get_by_role("button", name="Rename")).to_be_focused()
+    expect(history.get_by_role("status")).to_have_text("Renamed.")
+    opener = renamed.locator(".thread-open")
+    expect(opener).to_have_attribute("title", title)  # the whole title on hover
+    cut = renamed.locator(".thread-title").evaluate(
+        "node => node.scrollWidth > node.clientWidth && getComputedStyle(node).textOverflow === 'ellipsis'"
+    )
+    assert cut, "a long title is cut with an ellipsis, not overflowing the list"
+    opener.focus()
+    page.keyboard.press("F2")  # the shortcut opens the same editor; Escape leaves the title as it was
+    expect(box).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(renamed.get_by_role("button", name="Rename")).to_be_focused()
+    expect(renamed.locator(".thread-title")).to_have_text(title)
+    with Session(web_practice.engine) as session:
+        user_id = session.scalars(select(User.id).where(User.email == email)).one()
+        titles = set(session.scalars(select(ConversationThread.title).where(ConversationThread.user_id == user_id)))
+    assert titles == {title, "what is E11.65?", "what is M25.562?"}
+    shot(page, "conversation-renamed")
+
+    # Search: by the answers' words, by the title's, and nothing; Escape brings the whole list back.
+    search = page.get_by_label("Search conversations")
+    search.fill("HYPERGLYCEMIA")
+    expect(rows).to_have_count(2)
+    expect(history.get_by_role("status")).to_have_text("2 conversations match.")
+    search.fill("november visit")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Diabetes with hyperglycemia")
+    shot(page, "conversation-search")
+    search.fill("zanzibar")
+    expect(rows).to_have_count(0)
+    expect(history.get_by_role("status")).to_have_text("No conversation matches “zanzibar”.")
+    search.press("Escape")
+    expect(search).to_have_value("")
+    expect(rows).to_have_count(3)
+
+    # Delete asks first; Escape keeps the conversation, Delete in the dialog removes it (the open one here).
+    knee = rows.filter(has_text="what is M25.562?")
+    knee.get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog", name="Delete this conversation?")
+    expect(dialog).to_contain_text("what is M25.562?")
+    expect(dialog.get_by_role("button", name="Keep it")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(knee.get_by_role("button", name="Delete")).to_be_focused()
+    expect(rows).to_have_count(3)
+    page.keyboard.press("Enter")
+    shot(page, "conversation-delete")
+    dialog.get_by_role("button", name="Delete").click()
+    expect(rows).to_have_count(2)
+    expect(history.get_by_role("status")).to_have_text("Conversation deleted.")
+    expect(rows.first.locator(".thread-open")).to_be_focused()
+    expect(page.locator("#log")).to_contain_text("That conversation was deleted.")
+    with Session(web_practice.engine) as session:
+        left = set(session.scalars(select(ConversationThread.title).where(ConversationThread.user_id == user_id)))
+    assert left == {title, "what is E11.65?"}
