@@ -86,6 +86,11 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
             ]
         if name == "lookup_code" and args.get("code") and data.get("valid", True):
             state["code"] = str(data.get("code") or args["code"])
+            children = [c for c in data.get("children") or [] if isinstance(c, dict) and c.get("code")]
+            if children:  # "so the .50 one is billable right": one of the codes under the one looked up
+                state["code_candidates"] = [
+                    {"code": str(c["code"]), "description": str(c.get("description") or "")} for c in children[:8]
+                ]
         if name in {"get_claim", "explain_denial"} and ok and data.get("claim_number"):
             details.append(_claim_detail(data, "service_date_from" if name == "get_claim" else "service_date"))
             person = data.get("patient") if isinstance(data.get("patient"), dict) else {}

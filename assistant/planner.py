@@ -76,6 +76,12 @@ _CODE_FIELD = re.compile(
 #: A time the carried question keeps ("before 2024"): which version of a policy applied.
 _WHEN = re.compile(r"\b(?:before|after|since|until|prior to|as of|in)\s+(?:19|20)\d\d\b", re.I)
 NARROWING = re.compile(r"^\s*(?:only|just)\b|\b(?:the|those) [\w -]{2,30} ones\b", re.I)
+#: "it", "that claim": the one thing the thread is about (not "those", which are a list's claims).
+_IT = re.compile(r"\b(?:it|its|that claim|this claim|the claim|that one|this one)\b", re.I)
+#: A message asking for a list of claims, not about one.
+_LIST_CUE = re.compile(
+    r"\b(?:any|all|every|list|lists|denials|claims|which|how many|ones|worklist|queue|report)\b", re.I
+)
 PRONOUN = re.compile(r"\b(it|its|that|this|them|those|these|same|the claim|that claim|the patient|that one)\b", re.I)
 # Where one message asks two things: "explain the denial and tell me the balance".
 _SPLIT = re.compile(
@@ -85,6 +91,13 @@ _SPLIT = re.compile(
     re.I,
 )
 _WRITES = {"post_patient_payment", "post_adjustment", "import_remittance"}
+#: Going ahead with what was just shown as a dry run.
+_GO_AHEAD = re.compile(
+    r"\b(?:go ahead|go for it|post it|import it|load it|for real|do it|run it|proceed|looks (?:good|fine|ok|right))\b",
+    re.I,
+)
+#: Tools whose answer is a list of claims (not one claim's question).
+_CLAIM_LISTS = {"find_claims", "denial_worklist", "ar_aging", "timely_filing_risk"}
 #: The thread's patient, referred to ("what else does this guy have open", "other visits for her").
 _THE_PATIENT = re.compile(
     r"\b(?:him|her|his|hers|she|he|they|this (?:guy|lady|pt|patient|kid|person|one)|"
@@ -463,13 +476,39 @@ class OfflinePlanner(BaseChatModel):
         subjects = {kind for kind, key in (("claim", "claim"), ("code", "code")) if state.get(key)}
         if own or not subjects:
             return ranked
+        # "denial reason pls, medicare sent it back" with a claim in the thread: "it" is that claim, and nothing
+        # asks for a list ("any", "all", "denials", "which claims"), so a list of the payer's claims is not it.
+        about_it = "claim" in subjects and bool(_IT.search(slots.text)) and not _LIST_CUE.search(slots.text)
         weighted = []
         for scored in ranked:
             descriptor = self.descriptor(scored.route)
             boost = 2.0 if descriptor is not None and subjects & set(descriptor.referents) else 1.0
             weighted.append(RouteScore(scored.route, scored.score * boost))
         total = sum(r.score for r in weighted) or 1.0
-        return sorted((RouteScore(r.route, r.score / total) for r in weighted), key=lambda r: -r.score)
+        out = sorted((RouteScore(r.route, r.score / total) for r in weighted), key=lambda r: -r.score)
+        if about_it and out[0].route in _CLAIM_LISTS:
+            # The claim's question takes the list's place (and its score: as sure as the router was); when
+            # the router has no question of one claim in mind ("remind me $ still open on that claim"), the
+            # claim itself answers what a list of claims would.
+            found = next(
+                (
+                    i
+                    for i, scored in enumerate(out)
+                    if (d := self.descriptor(scored.route)) is not None
+                    and "claim" in d.referents
+                    and d.name not in _WRITES
+                    and scored.score >= 0.05
+                ),
+                None,
+            )
+            if found is None:
+                found = next((i for i, scored in enumerate(out) if scored.route == "get_claim"), None)
+            if found is not None:
+                out[0], out[found] = (
+                    RouteScore(out[found].route, out[0].score),
+                    RouteScore(out[0].route, out[found].score),
+                )
+        return out
 
     def _single(self, route: str, slots: Slots, state: dict[str, Any], role: str | None) -> Understanding:
         descriptor = self.descriptor(route)
@@ -557,7 +596,21 @@ class OfflinePlanner(BaseChatModel):
                 slots.codes = [("code", picked)]
         if descriptor.name == "check_claim_codes":
             _correct_check(slots, state)
-        if descriptor.name in {"lookup_code", "check_claim_codes"} and not slots.medical_codes and state.get("code"):
+        if (
+            descriptor.name == "check_claim_codes"
+            and not slots.medical_codes
+            and not slots.claim_numbers
+            and state.get("claim")
+            and _IT.search(slots.text)
+        ):
+            # "scrub the codes on it too": the codes of the claim the thread is about (read from the claim).
+            slots.claim_numbers = [str(state["claim"])]
+        if (
+            descriptor.name in {"lookup_code", "check_claim_codes"}
+            and not slots.medical_codes
+            and not (descriptor.name == "check_claim_codes" and slots.claim_numbers)
+            and state.get("code")
+        ):
             code = str(state["code"])
             slots.codes = [*slots.codes, ("icd10cm" if "." in code else "code", code)]
             if descriptor.name == "lookup_code" and slots.adjustment_codes:
@@ -639,6 +692,17 @@ class OfflinePlanner(BaseChatModel):
         repeated = self._same_write(last[0], slots)
         if repeated is not None:
             return repeated
+        previous_args = last[0].get("args") or {}
+        if (
+            last[0]["name"] == "import_remittance"
+            and previous_args.get("dry_run") is True
+            and previous_args.get("file_name")
+            and not slots.file_name
+            and _GO_AHEAD.search(text)
+            and "import_remittance" in self.tool_names
+        ):
+            # "looks fine go ahead n post it for real" after a dry run: the same file, imported (confirmed first).
+            return Understanding([Part("import_remittance", calls=[{"file_name": str(previous_args["file_name"])}])])
         own_route_is_clear = router.confidence(ranked) >= router.floor and ranked[0].route not in {repair.HELP}
         remainder = _remainder(text)
         elliptic = bool(ELLIPSIS.search(text)) or len(remainder.split()) <= 1
@@ -658,6 +722,10 @@ class OfflinePlanner(BaseChatModel):
             or (previous.name == "denial_worklist" and slots.extras.get("reason_words"))
         )
         if not new_value:
+            return None
+        if (slots.claim_numbers or slots.maybe_claims) and "claim" not in previous.referents:
+            # "deadline on 2003" after a denial list: a question about that claim, not the list again with a
+            # number it cannot filter by. The router decides what is asked of the claim.
             return None
         # Carry over what the previous call asked, with the new value the message names.
         carried = slots
@@ -727,6 +795,13 @@ class OfflinePlanner(BaseChatModel):
                 # "open denials for aetna and what's their appeal window": the payer the message named.
                 piece = pieces[index] = _THEIR.sub(f"{slots.payer}'s", piece)
             piece_slots = read_slots(piece, today=self.today())
+            if piece_slots.patient_name is None and slots.patient_name:
+                # "finley mockridge 3/28/16 claims + explain 1902": the name typed in lower case, read from the
+                # whole message, belongs to the piece that has it.
+                named = lowercase_name(piece, self.vocabulary())
+                if named is not None:
+                    piece_slots.patient_name = named
+                    piece_slots.birth_date = piece_slots.birth_date or slots.birth_date
             read.append(piece_slots)
             own_value = _names_a_value(piece_slots)
             others = bool(_OTHER_CLAIMS.search(piece))
@@ -976,9 +1051,19 @@ def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
     return [str(c["claim_number"]) for c in chosen] if narrowed else None
 
 
+_CODE_ENDING = re.compile(r"(?<![\w.])(\.[0-9A-Z]{1,4})\s+(?:one|code)\b", re.I)
+
+
 def _pick_code(text: str, candidates: list[Any]) -> str | None:
     """The code of a search's results that "the unspecified one" or "the vertebrogenic one" means."""
     shown = [c for c in candidates if isinstance(c, dict)]
+    ending = _CODE_ENDING.search(text)
+    if ending is not None:
+        # "the .50 one": the shown code that ends so (M54.50 under M54.5).
+        tail = ending.group(1).upper()
+        ends = [str(c["code"]) for c in shown if str(c["code"]).upper().endswith(tail)]
+        if len(ends) == 1:
+            return ends[0]
     picked = _ordinal(text)
     if picked is not None and picked[1] is None and shown:  # "look up the second one", "is #3 billable"
         return next((str(c["code"]) for c in _at(shown, picked[0])), None)
@@ -1168,7 +1253,7 @@ _PICK_STATUS = [
     ),
 ]
 # Tools whose answer for one claim covers a claim lookup too (explain_denial shows the balances).
-_COVERS_CLAIM = {"explain_denial", "draft_appeal"}
+_COVERS_CLAIM = {"explain_denial"}  # a draft shows the letter, not the claim: "show 1375 and draft a recon" is both
 
 
 def _chain_parts(parts: list[Part], text: str) -> list[Part]:

@@ -208,6 +208,14 @@ UNSUPPORTED_EXAMPLES = (
     "is the pt's referral on file",
     "fix the typo in the pt's name on claim 1042",
     "change the dx on 1184 to E11.9 and send it again",
+    # Sending and editing, which no tool does (2026-12-03).
+    "email the appeal for 1042 to aetna",
+    "send the 1184 appeal to cigna by email",
+    "fax 1500's recon letter to uhc",
+    "change the dx on 1043 from I10 to I11.9 and rebill",
+    "rebill 1184 with the corrected modifier",
+    "correct the modifier on 1111 and resubmit it",
+    "update the dx on the claim and resend",
     # Edits and workflow on a named claim that no tool does: no read of the claim answers them (2026-12-02).
     "mark claim 1610 as closed",
     "flag 2001 for follow up next week",

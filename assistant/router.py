@@ -73,6 +73,15 @@ def value_kinds(text: str) -> str:
     return " ".join(out.lower().split())
 
 
+def without_names(text: str, slots: Slots) -> str:
+    """The text with the patient's name the message names written as "patient": which person is named does
+    not change what is asked ("pull up emerson draftley" is "pull up patient"), and without this the
+    n-grams and the embedding read a name as words ("draft" in Draftley)."""
+    if not slots.patient_name:
+        return text
+    return re.sub(re.escape(slots.patient_name), " patient ", text, flags=re.I)
+
+
 def slot_features(slots: Slots) -> list[float]:
     """What kinds of values the message names (each 0 or 1)."""
     systems = {system for system, _ in slots.codes}
@@ -174,7 +183,7 @@ class Router:
         return np.stack([self._embed_one(k) for k in kinds])
 
     def rank(self, text: str, slots: Slots) -> list[RouteScore]:
-        features = _features([text], [slots], self._embed_cached, self._vectorizers)
+        features = _features([without_names(text, slots)], [slots], self._embed_cached, self._vectorizers)
         probabilities = self._model.predict_proba(features)[0]
         order = np.argsort(-probabilities)
         return [RouteScore(self.labels[i], float(probabilities[i])) for i in order]
@@ -264,11 +273,12 @@ def fit_router(
 
     started = time.perf_counter()
     day = today if isinstance(today, dt.date) else dt.date.today()
-    texts = [text for examples in routes.values() for text in examples]
+    written = [text for examples in routes.values() for text in examples]
     labels_of = [name for name, examples in routes.items() for _ in examples]
     labels = sorted(routes)
     y = np.asarray([labels.index(name) for name in labels_of])
-    slots = [read_slots(text, today=day) for text in texts]
+    slots = [read_slots(text, today=day) for text in written]
+    texts = [without_names(text, found) for text, found in zip(written, slots, strict=True)]
     dense = embed([value_kinds(t) for t in texts])  # embed once; the folds reuse the vectors
 
     def cached(batch: Sequence[str]) -> npt.NDArray[np.float32]:
@@ -341,7 +351,7 @@ _ROUTERS: dict[str, Router] = {}
 _LOCK = threading.Lock()
 
 
-FORMAT = 6  # bump when the features change: a saved router of another format is fitted again
+FORMAT = 7  # bump when the features change: a saved router of another format is fitted again
 
 
 def _digest(routes: dict[str, Sequence[str]], key: str, families: dict[str, str] | None) -> str:

@@ -59,14 +59,23 @@ def call_tool(spec: ToolSpec, arguments: dict[str, Any], ctx: RequestContext) ->
     started = time.perf_counter()
     outcome: Literal["ok", "error", "pending", "denied"] = "ok"
     requester = ctx.requester
+    data: dict[str, Any]
     try:
-        if spec.access == "write":
+        if spec.access == "write" and arguments.get("dry_run") is True and spec.takes("dry_run"):
+            # "dry run era-1118.835 b4 we post it": a dry run writes nothing (and runs in a savepoint that is
+            # rolled back whatever the tool does), so it is answered now; only the real import is confirmed.
+            if not roles.may_propose(requester.role):
+                raise PermissionDenied("Only users of the practice can ask for a posting.")
+            with ctx.session.begin_nested() as savepoint:
+                data = to_jsonable(spec.func(**arguments, **bind_context(spec.func, ctx.bound_value)))
+                savepoint.rollback()
+        elif spec.access == "write":
             if not roles.may_propose(requester.role):
                 raise PermissionDenied("Only users of the practice can ask for a posting.")
             pending = actions.propose(spec, arguments, ctx)
             ctx.recorder.pending_action_id = pending.id
             outcome = "pending"
-            data: dict[str, Any] = {
+            data = {
                 "pending_action": pending.model_dump(mode="json"),
                 "note": "Nothing is written until a person confirms this action.",
             }

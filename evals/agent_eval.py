@@ -28,6 +28,7 @@ import re
 import statistics
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -379,6 +380,9 @@ def _plain_numbers(text: str) -> str:
     return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
 
 
+_AMOUNT = re.compile(r"-?\d+(?:\.\d+)?")
+
+
 def _carries(reply: AgentReply, expected: dict[str, Any]) -> bool:
     """Some tool call of the reply carries every expected argument value (a list may contain it)."""
 
@@ -390,12 +394,19 @@ def _carries(reply: AgentReply, expected: dict[str, Any]) -> bool:
         got, want = str(value).strip().upper(), str(wanted).strip().upper()
         if got == want or got == HIDDEN.upper():  # patient fields are hidden in the call records by design
             return True
+        if _AMOUNT.fullmatch(got) and _AMOUNT.fullmatch(want):  # "40" carries "40.00": the same money
+            return Decimal(got) == Decimal(want)
         # A payer or modifier named the short way ("Medicaid" for "State Medicaid", "MOD GA" for "GA").
         return want.replace(" ", "").isalpha() and len(min(got, want, key=len)) >= 2 and (want in got or got in want)
 
+    def carried(arguments: dict[str, Any], key: str, wanted: Any) -> bool:
+        if key in arguments:
+            return same(arguments[key], wanted)
+        # One claim asked for by a tool that takes a list of them (a 276 for "claim 2975": claim_numbers).
+        return key == "claim_number" and same(arguments.get("claim_numbers") or [], wanted)
+
     return any(
-        all(key in call.arguments and same(call.arguments[key], wanted) for key, wanted in expected.items())
-        for call in reply.tool_calls
+        all(carried(call.arguments, key, wanted) for key, wanted in expected.items()) for call in reply.tool_calls
     )
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from knowledge.practice.ledger import ClaimTotals
-from knowledge.practice.models import Claim
+from knowledge.practice.models import Claim, Patient
 
 
 class Balances(BaseModel):
@@ -73,7 +73,10 @@ class ClaimSummary(BaseModel):
 
 
 def patient_ref(claim: Claim) -> PatientRef:
-    patient = claim.patient
+    return person_ref(claim.patient)
+
+
+def person_ref(patient: Patient) -> PatientRef:
     return PatientRef(
         name=f"{patient.first_name} {patient.last_name}",
         birth_date=patient.birth_date,

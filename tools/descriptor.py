@@ -90,6 +90,11 @@ class ToolDescriptor:
         """The model's input schema: the function's ordinary parameters (built once per function)."""
         return _args_schema(self.func)
 
+    def takes(self, parameter: str) -> bool:
+        """Whether the model may give this parameter (an ordinary one of the function)."""
+        found = inspect.signature(self.func).parameters.get(parameter)
+        return found is not None and found.kind is not found.KEYWORD_ONLY
+
     def context_parameters(self) -> list[str]:
         """The keyword-only parameters: what the server binds (never the model)."""
         return [p.name for p in inspect.signature(self.func).parameters.values() if p.kind is p.KEYWORD_ONLY]

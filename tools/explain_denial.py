@@ -19,7 +19,7 @@ from tools.denial_rules import Deadline as _Deadline
 from tools.denial_rules import deadline_for, deadlines, rule_for
 from tools.descriptor import ToolDescriptor
 from tools.explain_adjustment_codes import explain_adjustment_codes
-from tools.get_claim import RejectionView, get_claim
+from tools.get_claim import ClaimLineView, RejectionView, get_claim, service_lines
 from tools.render import money, passage_line, quote
 from tools.slots import per_claim
 
@@ -54,6 +54,8 @@ class DenialExplanation(BaseModel):
     playbook: list[Passage] = Field(description="The denial playbook passages for these codes.")
     policy: list[Passage] = Field(description="The payer's policy passages in force on the date of service.")
     balances: Balances
+    lines: list[ClaimLineView] = Field(default_factory=list, description="The claim's billed service lines.")
+    diagnoses: list[str] = Field(default_factory=list, description="The claim's diagnosis codes, in order.")
 
 
 def explain_denial(
@@ -151,6 +153,8 @@ def explain_denial(
         playbook=playbook,
         policy=policy,
         balances=claim.balances,
+        lines=claim.lines,
+        diagnoses=claim.diagnoses,
     )
 
 
@@ -189,6 +193,9 @@ def render(data: dict[str, Any], cite: Mapping[str, int]) -> str:
                 else "."
             )
         )
+    billed = service_lines(data)
+    if billed:
+        lines.append(billed)
     decoded = data.get("decoded") or []
     if decoded:
         lines.append("**Codes on the remittance:**")
@@ -344,6 +351,13 @@ EXAMPLES = (
     "denial came in on 1610 this morning, walk me through it",
     "need to know what uhc wants from us on 1911 so it finally gets paid",
     "whats the reason behind the nonpayment on 1425",
+    # The reason asked of the claim the thread is about (2026-12-03).
+    "deny reason on it",
+    "denial reason pls",
+    "reason it got denied",
+    "why'd they deny it",
+    "deadline on 1184",
+    "how long do we have to appeal 1043",
 )
 
 DESCRIPTOR = ToolDescriptor(

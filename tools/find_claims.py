@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from knowledge.errors import InvalidInput
-from knowledge.practice.claims import adjustment_codes_for, parse_status
+from knowledge.practice.claims import adjustment_codes_for, closest_patient, parse_status
 from knowledge.practice.claims import find_claims as query_claims
-from tools.claim_views import ClaimSummary, summarise
+from tools.claim_views import ClaimSummary, PatientRef, person_ref, summarise
 from tools.descriptor import ToolDescriptor
 from tools.render import money, shown
 from tools.slots import Slots
@@ -23,6 +23,11 @@ MAX_LIMIT = 200
 class ClaimList(BaseModel):
     total: int
     claims: list[ClaimSummary]
+    patient: PatientRef | None = Field(
+        default=None,
+        description="Set when no patient has the name as typed: the one patient whose name is closest in spelling "
+        "(born on the birth date given, if one was), whose claims these are.",
+    )
 
 
 def find_claims(
@@ -59,15 +64,43 @@ def find_claims(
         service_to=service_to,
         limit=limit,
     )
+    closest = None
+    if not claims and patient_name and not claim_number:
+        closest = closest_patient(session, practice_id=practice_id, name=patient_name, birth_date=birth_date)
+        if closest is not None:
+            claims, total = query_claims(
+                session,
+                practice_id=practice_id,
+                patient_id=closest.id,
+                payer=payer,
+                status=parse_status(status) if status else None,
+                service_from=service_from,
+                service_to=service_to,
+                limit=limit,
+            )
     codes = adjustment_codes_for(session, claim_ids=[claim.id for claim in claims])
-    return ClaimList(total=total, claims=[summarise(claim, codes.get(claim.id)) for claim in claims])
+    return ClaimList(
+        total=total,
+        claims=[summarise(claim, codes.get(claim.id)) for claim in claims],
+        patient=person_ref(closest) if closest is not None else None,
+    )
 
 
 def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
     claims = data.get("claims", [])
+    closest = data.get("patient")
+    if isinstance(closest, dict) and shown(closest.get("name")):
+        born = f" (born {closest['birth_date']})" if shown(closest.get("birth_date")) else ""
+        note = f"No patient has exactly that name; the closest is {closest['name']}{born}."
+        if not claims:
+            return note + " They have no claims that match."
+    elif isinstance(closest, dict):
+        note = "No patient has exactly that name; these are the claims of the one patient closest to it."
+    else:
+        note = ""
     if not claims:
         return "No claims match that."
-    lines = [
+    lines = ([note] if note else []) + [
         f"{data['total']} claim{'s' if data['total'] != 1 else ''} found"
         + (f" (showing {len(claims)})" if data["total"] > len(claims) else "")
         + ":"

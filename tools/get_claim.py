@@ -442,13 +442,9 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
         f"{money(balances['patient_responsibility'])} (paid {money(balances['patient_paid'])}); open: insurance "
         f"{money(balances['insurance_balance'])}, patient {money(balances['patient_balance'])}."
     )
-    service = ", ".join(
-        f"{line['procedure_code']}{'-' + '-'.join(line['modifiers']) if line['modifiers'] else ''} "
-        f"{money(line['charge'])}"
-        for line in data.get("lines", [])
-    )
+    service = service_lines(data)
     if service:
-        lines.append(f"Lines: {service}. Diagnoses: {', '.join(data.get('diagnoses', []))}.")
+        lines.append(service)
     for message in data.get("payer_messages") or []:
         lines.append(f"**{message['code']}:** {message['front_desk']}")
     # Same day: what was received (837, 277CA, 835) first, then the money, then the status a posting set.
@@ -461,6 +457,25 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
         lines.append("**History** (oldest first):")
         lines += [f"- {text}" for _, _, text in sorted(timeline, key=lambda item: item[:2])]
     return "\n".join(lines)
+
+
+def service_lines(data: Mapping[str, Any]) -> str:
+    """ "Lines: 99213-25 $135.00 x1, 36415 $20.00. Diagnoses: E11.65, I10.": what was billed, as a biller reads
+    a claim (a denial answer shows it too: "co-16 m51, whats missing" is a question about these)."""
+    billed = ", ".join(
+        f"{line['procedure_code']}{'-' + '-'.join(line['modifiers']) if line['modifiers'] else ''} "
+        f"{money(line['charge'])}" + (f" x{_units(line['units'])}" if Decimal(str(line["units"])) != 1 else "")
+        for line in data.get("lines") or []
+    )
+    if not billed:
+        return ""
+    diagnoses = ", ".join(data.get("diagnoses") or [])
+    return f"Lines: {billed}." + (f" Diagnoses: {diagnoses}." if diagnoses else "")
+
+
+def _units(value: Any) -> str:
+    units = Decimal(str(value))
+    return str(units.quantize(Decimal(1))) if units == units.to_integral_value() else str(units.normalize())
 
 
 #: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,15 @@ def import_remittance(
         raise InvalidInput(f"{file_name!r} is outside the inbox: give a file name inside it")
     if not target.exists():
         raise NotFound(f"no file {file_name!r} in the inbox")
+    if dry_run and claims_in(target) > JOB_THRESHOLD:
+        # A dry run of a file this large would hold the chat request (and the database) as long as the import.
+        return ImportReport(
+            dry_run=True,
+            note=f"{file_name} holds {claims_in(target):,} claim payments: too many for a dry run in the chat. "
+            f"`billing-assistant x12 import --dry-run {file_name}` reports what would post, with progress; "
+            "importing it runs as a background job that sends what does not match or balance to the exceptions "
+            "queue.",
+        )
     if not dry_run and claims_in(target) > JOB_THRESHOLD:
         # A large file posts in the background worker, in committed chunks: chat stays responsive.
         job = jobs.submit(session, practice_id=practice_id, paths=[target], user_id=user_id)
@@ -91,18 +102,26 @@ def describe(
     with session.begin_nested() as savepoint:
         report = import_remittance(file_name, True, session=session, practice_id=practice_id, inbox_dir=inbox_dir)
         savepoint.rollback()
+    return f"Import {file_name}: " + summarise(report)
+
+
+def summarise(report: ImportReport) -> str:
+    """What an import did, or in a dry run would do, in one line: transactions, claims posted or created,
+    the exceptions queue, what was imported before, errors and warnings."""
+    would = report.dry_run
     transactions = [t for f in report.files for t in f.transactions]
     # What the file holds is read from its content (ST01), never from its name.
     remittances = [t for t in transactions if t.transaction_type == "835" and t.status == "imported"]
     claim_files = [t for t in transactions if t.transaction_type in ("837P", "837I") and t.status == "imported"]
     statuses = [t for t in transactions if t.transaction_type in ("277", "277CA") and t.status == "imported"]
     kinds = sorted({t.transaction_type for t in transactions})
-    parts = [f"Import {file_name}: {len(transactions)} transaction(s)" + (f" ({', '.join(kinds)})" if kinds else "")]
+    parts = [f"{len(transactions)} transaction(s)" + (f" ({', '.join(kinds)})" if kinds else "")]
     if remittances:
         paid = sum((t.paid_posted for t in remittances), Decimal("0"))
-        parts.append(f"{sum(t.claims_posted for t in remittances)} claim(s) would post (${paid:,.2f} paid)")
+        verb = "would post" if would else "posted"
+        parts.append(f"{sum(t.claims_posted for t in remittances)} claim(s) {verb} (${paid:,.2f} paid)")
     if claim_files:
-        parts.append(f"{sum(t.claims_created for t in claim_files)} claim(s) would be created")
+        parts.append(f"{sum(t.claims_created for t in claim_files)} claim(s) {'would be ' if would else ''}created")
         updated = sum(t.claims_updated for t in claim_files)
         if updated:
             parts.append(f"{updated} claim(s) updated")
@@ -120,10 +139,33 @@ def describe(
     return ", ".join(parts) + "."
 
 
+def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
+    report = ImportReport.model_validate(data)
+    if report.note:
+        return report.note
+    names = ", ".join(Path(f.path).name for f in report.files) or "the file"
+    if report.dry_run:
+        return (
+            f"**Dry run of {names}** (nothing was saved): "
+            + summarise(report)
+            + (" Say “import it” to post it; you confirm before anything is written.")
+        )
+    return f"**Imported {names}:** " + summarise(report)
+
+
+#: "dry run", "test import", "preview", "w/o posting", "don't save": report what would post, save nothing.
+DRY_RUN = re.compile(
+    r"\b(?:dry[\s_-]?run|test (?:import|run)|preview|without (?:saving|posting|committing)|"
+    r"w/o (?:saving|posting|committing)|(?:do not|don'?t|dont) (?:save|post|commit)|no save|"
+    r"what (?:would|will) (?:post|happen))\b",
+    re.I,
+)
+
+
 def plan(slots: Slots) -> list[dict[str, Any]]:
     if not slots.file_name:
         raise NeedSlot(FILE_SLOT)
-    return [{"file_name": slots.file_name}]
+    return [{"file_name": slots.file_name, **({"dry_run": True} if DRY_RUN.search(slots.text) else {})}]
 
 
 #: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.
@@ -216,6 +258,7 @@ DESCRIPTOR = ToolDescriptor(
     examples=EXAMPLES,
     plan=plan,
     describe=describe,
+    render=render,
     confirm_roles=CONFIRM_ROLES,
     roles_hint=("biller", "admin"),
 )

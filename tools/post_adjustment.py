@@ -101,8 +101,10 @@ def settle(arguments: dict[str, Any], *, session: Session, practice_id: int) -> 
 
 
 def plan(slots: Slots) -> list[dict[str, Any]]:
-    if slots.amount is None and slots.claim_number and slots.extras.get("whole_balance"):
-        claim_number, amount = slots.claim_number, None  # "write off the balance on 1333": settled on proposal
+    if slots.amount is None and slots.claim_number:
+        # "write off the balance on 1333", "write off 2912, not worth appealing", "small bal, adj it off": the
+        # open balance of that side, fixed when proposed and shown in the confirmation a person answers.
+        claim_number, amount = slots.claim_number, None
     else:
         claim_number, amount = money_on_a_claim(slots)
     return [

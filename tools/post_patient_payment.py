@@ -113,6 +113,8 @@ def plan(slots: Slots) -> list[dict[str, Any]]:
         "method": slots.method or "cash",
         "received_on": slots.on_date.isoformat() if slots.on_date else None,
     }
+    if slots.extras.get("reference"):
+        arguments["reference"] = str(slots.extras["reference"])  # the check's number: kept with the payment
     if _PREPAYMENT.search(slots.text or ""):
         arguments["prepayment"] = True  # only when the person said so: the guard is the default
     return [arguments]

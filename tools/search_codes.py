@@ -170,6 +170,12 @@ EXAMPLES = (
     "which icd for a visit for a med refill, hypertension",
     "what's the icd for a dog bite on the hand",
     "modifier to show a repeat procedure by the same doctor",
+    # Codes of the other systems found by their words (2026-12-03).
+    "carc for timely filing",
+    "which carc means no prior auth",
+    "rarc for a missing modifier",
+    "remark code for the lcd denial",
+    "adj reason code for duplicate claim",
 )
 
 DESCRIPTOR = ToolDescriptor(

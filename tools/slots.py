@@ -250,6 +250,12 @@ def find_amount(text: str) -> Decimal | None:
     return None
 
 
+#: A check's (or a payment's) own number in a payment message: "check 4471", "ck# 2231", "check no. 5521",
+#: "ref 1029", "conf #88412".
+_CHECK_NUMBER = re.compile(
+    r"\b(?:check|chk|ck|cheque|ref(?:erence)?|conf(?:irmation)?)\s*(?:#|no\.?|num(?:ber)?\.?)?\s*#?\s*(\d{2,12})\b",
+    re.I,
+)
 _MONEY_VERBS = re.compile(r"\b(?:post|write[- ]?off|w/o|adjust|adj|paid|pay|pd|copay|payment|pmt|refund)\b", re.I)
 
 
@@ -631,6 +637,17 @@ def read_slots(text: str, *, today: dt.date) -> Slots:
     slots.amount = find_amount(stripped)
     if slots.amount is None and _MONEY_VERBS.search(stripped):
         slots.amount = _leftover_amount(stripped, codes, slots.claim_numbers + slots.maybe_claims)
+    paying = slots.amount is not None or _MONEY_VERBS.search(stripped)
+    reference = _CHECK_NUMBER.search(stripped) if paying else None
+    if reference is not None:
+        # "post the 10.00 mom paid on the 4/25 visit, check 4471": the check's number, not a claim's.
+        number = reference.group(1)
+        slots.extras["reference"] = number
+        slots.claim_numbers = [n for n in slots.claim_numbers if n != number]
+        slots.maybe_claims = [n for n in slots.maybe_claims if n != number]
+        slots.named_claim = slots.named_claim and bool(slots.claim_numbers)
+        if slots.amount is not None and str(slots.amount) == number:
+            slots.amount = find_amount(stripped.replace(reference.group(0), " "))
     slots.method = find_method(stripped)
     slots.payer = find_payer(stripped)
     slots.birth_date = find_birth_date(stripped, today=today)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -67,6 +68,7 @@ def find_claims(
     claim_number: str | None = None,
     patient_name: str | None = None,
     birth_date: dt.date | None = None,
+    patient_id: int | None = None,
     payer: str | None = None,
     status: ClaimStatus | None = None,
     service_from: dt.date | None = None,
@@ -76,6 +78,8 @@ def find_claims(
 ) -> tuple[list[Claim], int]:
     """Claims matching every given filter, newest service date first; also the total number matching."""
     query: Select[Claim] = select(Claim).where(Claim.practice_id == practice_id)
+    if patient_id is not None:
+        query = query.where(Claim.patient_id == patient_id)
     if claim_number:
         number = claim_number.strip().lstrip("#")
         query = query.where(or_(Claim.claim_number == number, Claim.payer_claim_number == number))
@@ -115,6 +119,48 @@ def find_claims(
         .offset(offset)
     )
     return list(rows), total
+
+
+def closest_patient(
+    session: Session, *, practice_id: int, name: str, birth_date: dt.date | None = None
+) -> Patient | None:
+    """The patient a misspelt name means ("skylar demoson" for Skyler Demoson, "alex dumyfield" for Alex
+    Dummyfield), when no patient has the name as typed: among the patients born that day (with a birth date)
+    or those whose first or last name starts as a typed word does (without), the one whose name is closest in
+    spelling, if it is close and clearly closer than the next. None when that is not one person.
+
+    difflib's ratio is enough here: it compares a typed name with a handful of candidates, not an index.
+    """
+    typed = " ".join(name.lower().replace(",", " ").split())
+    words = [w for w in typed.split() if len(w) >= 2]
+    if not words:
+        return None
+    query = select(Patient).where(Patient.practice_id == practice_id)
+    if birth_date is not None:
+        query = query.where(Patient.birth_date == birth_date)
+    else:
+        starts = [f"{w[:2]}%" for w in words]
+        query = query.where(
+            or_(
+                *(func.lower(Patient.last_name).like(p) for p in starts),
+                *(func.lower(Patient.first_name).like(p) for p in starts),
+            )
+        )
+    scored: list[tuple[float, Patient]] = []
+    for patient in session.scalars(query.limit(5000)):
+        first, last = patient.first_name.lower(), patient.last_name.lower()
+        ratio = max(
+            difflib.SequenceMatcher(None, typed, f"{first} {last}").ratio(),
+            difflib.SequenceMatcher(None, typed, f"{last} {first}").ratio(),
+        )
+        scored.append((ratio, patient))
+    scored.sort(key=lambda item: -item[0])
+    floor = 0.8 if birth_date is not None else 0.88  # without a birth date, a near name is less sure
+    if not scored or scored[0][0] < floor:
+        return None
+    if len(scored) > 1 and scored[1][0] > scored[0][0] - 0.05:
+        return None  # two names as close: not one person
+    return scored[0][1]
 
 
 def remittance_claims_for(session: Session, *, claim_ids: Sequence[int]) -> dict[int, list[RemittanceClaim]]:

@@ -319,3 +319,45 @@ def test_one_agent_serves_concurrent_requests_each_with_its_own_requester(practi
     unmapped = service.ask("status of claim 1042", requester=practice.requester(None))
     assert not any(call.name == "get_claim" and call.outcome == "ok" for call in unmapped.tool_calls)
     assert unmapped.cards == []
+
+
+def test_a_dry_run_is_answered_at_once_and_going_ahead_is_confirmed_first(
+    practice: Practice,
+    service_factory,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """ "dry run era.835 b4 we post it" writes nothing, so it needs no confirmation; "looks fine go ahead n
+    post it" is the same file, imported only when a person confirms."""
+    import shutil
+
+    from assistant.registry import default_tool_specs
+    from knowledge.practice.models import Remittance
+    from knowledge.x12.generator import seed_claims_for_835
+
+    source = REPO / "tests/fixtures/x12/linuxforhealth/835_005010X221A1__managed-care.835"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(source, inbox / "era.835")
+    with Session(practice.engine) as session:
+        assert seed_claims_for_835(session, practice_id=practice.practice_id, path=inbox / "era.835") >= 1
+        session.commit()
+    specs = [spec for spec in default_tool_specs() if spec.name == "import_remittance"]
+    service = service_factory(tool_specs=specs, providers={"inbox_dir": lambda: inbox})
+    biller = practice.requester(Role.BILLER)
+
+    def remittances() -> int:
+        with Session(practice.engine) as session:
+            query = select(func.count()).select_from(Remittance).where(Remittance.source_file.like("%era.835"))
+            return int(session.scalar(query) or 0)
+
+    dry = service.ask("dry run era.835 b4 we post it", requester=biller)
+    assert [(c.name, c.arguments.get("dry_run"), c.outcome) for c in dry.tool_calls] == [
+        ("import_remittance", True, "ok")
+    ]
+    assert dry.pending_action is None and "Dry run of era.835" in dry.answer and "would post" in dry.answer
+    assert remittances() == 0
+    real = service.ask("looks fine go ahead n post it for real", requester=biller, thread_id=dry.thread_id)
+    assert real.pending_action is not None and real.pending_action.tool == "import_remittance"
+    assert remittances() == 0
+    assert service.confirm(real.pending_action.id, requester=biller).status == "confirmed"
+    assert remittances() == 1

@@ -504,3 +504,84 @@ def test_a_claim_and_its_patients_other_claims_in_one_message(practice: Practice
     assert _names(reply) == ["explain_denial", "find_claims"]
     listed = set(re.findall(r"Claim (\d+):", reply.answer))
     assert listed and listed <= theirs
+
+
+def test_a_claim_named_after_a_list_is_asked_about_not_the_list_again(
+    practice: Practice, full_service: AgentService
+) -> None:
+    denied = _denied(practice, 1)[0].claim_number
+    biller = practice.requester(Role.BILLER)
+    listed = full_service.ask("open denials", requester=biller)
+    assert _names(listed) == ["denial_worklist"]
+    reply = full_service.ask(f"deadline on {denied}", requester=biller, thread_id=listed.thread_id)
+    assert [(c.name, c.arguments.get("claim_number")) for c in reply.tool_calls] == [("explain_denial", denied)]
+
+
+def test_it_is_the_threads_claim_not_a_list_of_the_payers_claims(
+    practice: Practice, full_service: AgentService
+) -> None:
+    """ "denial reason pls, medicare sent it back" names a payer, but "it" is the claim the thread is about and
+    nothing asks for a list; "remind me $ still open on that claim" is that claim too."""
+    denied = _denied(practice, 1)[0].claim_number
+    biller = practice.requester(Role.BILLER)
+    first = full_service.ask(f"clm {denied} whats the deal w it", requester=biller)
+    reason = full_service.ask("denial reason pls, medicare sent it back", requester=biller, thread_id=first.thread_id)
+    assert [(c.name, c.arguments.get("claim_number")) for c in reason.tool_calls] == [("explain_denial", denied)]
+    owed = full_service.ask("remind me $ still open on that claim", requester=biller, thread_id=first.thread_id)
+    assert [(c.name, c.arguments.get("claim_number")) for c in owed.tool_calls] == [("get_claim", denied)]
+    listed = full_service.ask("any other medicare denials like it", requester=biller, thread_id=first.thread_id)
+    assert _names(listed) == ["denial_worklist"]  # asked for a list: the list
+
+
+def test_a_misspelt_patient_name_finds_the_closest_patient_and_says_so(
+    practice: Practice, full_service: AgentService
+) -> None:
+    with Session(practice.engine) as session:
+        patient = session.scalars(
+            select(Patient).join(Claim, Claim.patient_id == Patient.id).order_by(Patient.id)
+        ).first()
+        assert patient is not None
+        theirs = {c.claim_number for c in session.scalars(select(Claim).where(Claim.patient_id == patient.id))}
+        first, last, born = patient.first_name, patient.last_name, patient.birth_date
+    typo = f"{first.lower()} {last.lower()[:-2]}{last.lower()[-1]}"  # one letter dropped: "dummyfeld"
+    assert born is not None
+    reply = full_service.ask(f"{typo} dob {born:%m/%d/%Y} claims", requester=practice.requester(Role.FRONT_DESK))
+    assert _names(reply) == ["find_claims"]
+    assert f"the closest is {first} {last}" in reply.answer
+    shown = set(re.findall(r"Claim (\d+)", reply.answer))
+    assert shown and shown <= theirs
+    nobody = full_service.ask("zxqv wwkpl dob 01/01/1901 claims", requester=practice.requester(Role.FRONT_DESK))
+    assert "No claims match" in nobody.answer and "closest" not in nobody.answer
+
+
+def test_a_check_number_in_a_payment_is_its_reference_not_a_claim(
+    practice: Practice, full_service: AgentService
+) -> None:
+    claim = _owing_claims(practice, 1)[0]
+    desk = practice.requester(Role.FRONT_DESK)
+    reply = full_service.ask(f"post 10.00 check 4471 on {claim.claim_number}", requester=desk)
+    assert [(c.name, c.arguments.get("claim_number"), c.arguments.get("reference")) for c in reply.tool_calls] == [
+        ("post_patient_payment", claim.claim_number, "4471")
+    ]
+    assert reply.pending_action is not None
+    full_service.cancel(reply.pending_action.id, requester=desk)
+
+
+def test_a_write_off_with_no_amount_is_the_open_balance_shown_for_confirmation(
+    practice: Practice, full_service: AgentService
+) -> None:
+    claim = _owing_claims(practice, 1)[0]
+    biller = practice.requester(Role.BILLER)
+    reply = full_service.ask(f"clm {claim.claim_number} small bal, adj it off", requester=biller)
+    assert [(c.name, c.arguments.get("amount"), c.arguments.get("side")) for c in reply.tool_calls] == [
+        ("post_adjustment", None, "patient")
+    ]
+    assert reply.pending_action is not None and "-> $0.00" in reply.answer
+    full_service.cancel(reply.pending_action.id, requester=biller)
+
+
+def test_the_ending_of_a_code_under_the_one_looked_up_picks_it(practice: Practice, full_service: AgentService) -> None:
+    coder = practice.requester(Role.CODER)
+    header = full_service.ask("/code M54.5", requester=coder)
+    picked = full_service.ask("so the .50 one is billable right", requester=coder, thread_id=header.thread_id)
+    assert [(c.name, c.arguments.get("code")) for c in picked.tool_calls] == [("lookup_code", "M54.50")]

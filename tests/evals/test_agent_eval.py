@@ -9,8 +9,8 @@ import pytest
 
 from assistant.registry import default_tool_specs
 from assistant.service import AgentService
-from assistant.types import Channel
-from evals.agent_eval import _leaked, _PatientFacts, load_dataset, run_agent_eval
+from assistant.types import AgentReply, Channel, ToolCallRecord
+from evals.agent_eval import _carries, _leaked, _PatientFacts, load_dataset, run_agent_eval
 from knowledge.errors import InvalidInput
 from knowledge.practice.models import Role
 from tests.assistant.conftest import Practice, full_service, practice
@@ -121,3 +121,19 @@ def test_the_leak_check_sees_patient_fields_where_they_are_shown(
     assert _leaked(reply.answer, fields)
     channel = practice.requester(Role.BILLER, Channel.SLACK_CHANNEL)
     assert not _leaked(eval_service.ask("status of claim 1042", requester=channel).answer, fields)
+
+
+def test_an_expected_argument_is_carried_as_the_same_value() -> None:
+    """ "40" carries the expected "40.00"; a 276 for one claim carries it in claim_numbers; another amount or
+    claim does not."""
+
+    def reply(name: str, **arguments: Any) -> AgentReply:
+        call = ToolCallRecord(name=name, arguments=arguments, outcome="ok", duration_ms=1)
+        return AgentReply(thread_id="t", message_id="m", answer="", tool_calls=[call])
+
+    payment = reply("post_patient_payment", claim_number="1050", amount="40")
+    assert _carries(payment, {"claim_number": "1050", "amount": "40.00"})
+    assert not _carries(payment, {"amount": "40.50"})
+    status = reply("claim_status_request", claim_numbers=["2975"])
+    assert _carries(status, {"claim_number": "2975"})
+    assert not _carries(status, {"claim_number": "2976"})
