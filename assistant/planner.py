@@ -75,7 +75,9 @@ _CODE_FIELD = re.compile(
 )
 #: A time the carried question keeps ("before 2024"): which version of a policy applied.
 _WHEN = re.compile(r"\b(?:before|after|since|until|prior to|as of|in)\s+(?:19|20)\d\d\b", re.I)
-NARROWING = re.compile(r"^\s*(?:only|just)\b|\b(?:the|those) [\w -]{2,30} ones\b", re.I)
+NARROWING = re.compile(
+    r"^\s*(?:(?:now|ok(?:ay)?|k|and|so)[,\s]+)?(?:only|just)\b|\b(?:the|those) [\w -]{2,30} ones\b", re.I
+)
 #: "it", "that claim": the one thing the thread is about (not "those", which are a list's claims).
 _IT = re.compile(r"\b(?:it|its|that claim|this claim|the claim|that one|this one)\b", re.I)
 #: A message asking for a list of claims, not about one.
@@ -96,6 +98,14 @@ _GO_AHEAD = re.compile(
     r"\b(?:go ahead|go for it|post it|import it|load it|for real|do it|run it|proceed|looks (?:good|fine|ok|right))\b",
     re.I,
 )
+#: "on the line", "on that claim", "on it": the message points at the claim the thread is about.
+_ON_THE_CLAIM = re.compile(r"\b(?:on|in) (?:the|that|this) (?:line|lines|claim|eob|remit)\b|\bon it\b", re.I)
+#: Asking what a code means, and asking what a payer's policy says.
+_MEANING = re.compile(r"\b(?:mean|means|meaning|decode|stand for|wh?at does|whats|what'?s|what is|wat|explain)\b", re.I)
+_POLICY_ASK = re.compile(r"\b(?:rules?|polic\w*|limits?|window|require\w*|guidelines?|appeal|corrected claim)\b", re.I)
+#: Tools a question about a policy just quoted is not for, when the router guesses them: the X12 queue and
+#: claim lookups have nothing to say about "was it always 90 or did that change".
+_NOT_ABOUT_POLICY = {"x12_exceptions", "import_remittance", "get_claim", "find_claims"}
 #: Tools whose answer is a list of claims (not one claim's question).
 _CLAIM_LISTS = {"find_claims", "denial_worklist", "ar_aging", "timely_filing_risk"}
 #: The thread's patient, referred to ("what else does this guy have open", "other visits for her").
@@ -256,9 +266,19 @@ class OfflinePlanner(BaseChatModel):
             slots.patient_name = lowercase_name(text, self.vocabulary())
             if slots.patient_name is not None and slots.birth_date is None:
                 slots.birth_date = find_birth_date(slots.text, today=today, named=True)
+            if slots.patient_name is not None and slots.birth_date is None:
+                # A guess from lower-case words alone ("for pure hypercholesterolemia" reads like "for drew
+                # fakely"): the router reads the words as typed, not as a name.
+                slots.extras["name_guessed"] = True
         router = self.router()
         scored = self._in_context(router.rank(text, slots), slots, state)
         ranked = router.honest(scored)
+        previous_call = (state.get("last_calls") or [{}])[0].get("name")
+        policy_follow_up = bool(
+            previous_call == scored[0].route == "search_knowledge" and PRONOUN.search(text) and not slots.payer
+        )
+        if policy_follow_up:
+            ranked = scored  # a question about the policy just quoted (see _in_context), not what no tool does
         top_scored = self.descriptor(scored[0].route)
         if (
             ranked[0] is not scored[0]
@@ -273,7 +293,7 @@ class OfflinePlanner(BaseChatModel):
             # name a claim and ask something else of it ("mark 1446 as resolved").
             ranked = scored
         # Given up for "I can't do that yet" (see Router.honest): that is the answer, not "I'm not sure".
-        sure = ranked[0] is not scored[0] or router.confidence(ranked) >= router.floor
+        sure = ranked[0] is not scored[0] or router.confidence(ranked) >= router.floor or policy_follow_up
         last_call = (state.get("last_calls") or [{}])[0].get("name")
         search = self.descriptor("search_codes")
         if (
@@ -306,13 +326,34 @@ class OfflinePlanner(BaseChatModel):
             # "does it need a 7th character", "what codes are under it": the code the thread is about, looked
             # up (its record has the notes, the 7th characters and the codes under it), not a guideline search.
             return Understanding([self._part(code_view, slots, state)])
-        if not sure and state.get("claim") and _CLAIM_FIELD.search(text) and not (slots.codes or slots.payer):
+        top_descriptor = self.descriptor(top.route)
+        points_at_claim = bool(_ON_THE_CLAIM.search(text)) and not (
+            top_descriptor and "claim" in top_descriptor.referents
+        )
+        if (
+            (not sure or points_at_claim)
+            and state.get("claim")
+            and _CLAIM_FIELD.search(text)
+            and not (slots.codes or slots.payer or slots.claim_numbers)
+        ):
             # "and the balance?", "what modifier was on the line": not sure of the route, but the thread is about
             # a claim and the message asks for something the claim shows. Showing that claim answers it.
             claim_view = self.descriptor("get_claim")
             if claim_view is not None and claim_view.name in self.tool_names and not slots.patient_name:
                 slots.claim_numbers = slots.claim_numbers or [str(state["claim"])]
                 return Understanding([self._part(claim_view, slots, state)])
+        decode = self.descriptor("explain_adjustment_codes")
+        if (
+            top.route == "search_knowledge"
+            and slots.adjustment_codes
+            and not slots.claim_numbers
+            and _MEANING.search(text)
+            and not _POLICY_ASK.search(text)
+            and decode is not None
+            and decode.name in self.tool_names
+        ):
+            # "pt says medicare shoulda paid more, whats PR-2": what the code means, though a payer is named.
+            return Understanding([self._part(decode, slots, state)])
         if not sure and last and last not in _WRITES and len(text.split()) <= 4:
             # "excludes1?", "billable?" after a lookup: the same question about the same subject.
             descriptor = self.descriptor(last)
@@ -473,6 +514,27 @@ class OfflinePlanner(BaseChatModel):
         """A message that names nothing of its own ("and the balance?", "what modifier was on the line") is
         about what the thread is about: the tools that take the thread's subject count twice as much."""
         own = slots.claim_numbers or slots.maybe_claims or slots.codes or slots.patient_name or slots.file_name
+        last = (state.get("last_calls") or [{}])[0].get("name")
+        if (
+            not own
+            and last == "search_knowledge"
+            and PRONOUN.search(slots.text)
+            and not slots.payer
+            and not _LIST_CUE.search(slots.text)  # "any of our claims near it" asks for claims
+            and ranked[0].route in {repair.HELP, repair.UNSUPPORTED, *_NOT_ABOUT_POLICY}
+        ):
+            # "was it always 90 or did that change" after a policy answer: a question about that answer (the
+            # policy search again, with the previous question), as sure as the router was of its best guess.
+            top = self.descriptor(ranked[0].route)
+            if top is None or not {"claim", "code"} & set(top.referents):
+                index = next((i for i, r in enumerate(ranked) if r.route == last), None)
+                if index is not None and index > 0:
+                    ranked = list(ranked)
+                    ranked[0], ranked[index] = (
+                        RouteScore(last, ranked[0].score),
+                        RouteScore(ranked[0].route, ranked[index].score),
+                    )
+                return ranked
         subjects = {kind for kind, key in (("claim", "claim"), ("code", "code")) if state.get(key)}
         if own or not subjects:
             return ranked
@@ -624,6 +686,11 @@ class OfflinePlanner(BaseChatModel):
         refers_back = bool(PRONOUN.search(slots.text))
         if descriptor.name in {"search_knowledge", "denial_worklist"} and not slots.payer and refers_back:
             slots.payer = str(state["payer"]) if state.get("payer") else None
+        last = (state.get("last_calls") or [{}])[0]
+        asked = str((last.get("args") or {}).get("question") or "")
+        if descriptor.name == "search_knowledge" and refers_back and last.get("name") == descriptor.name and asked:
+            # "was it always 90 or did that change": what "it" is, is the question just answered.
+            slots.text = f"{asked} {slots.text}"
         if (
             descriptor.name == "denial_worklist"
             and refers_back
@@ -707,7 +774,7 @@ class OfflinePlanner(BaseChatModel):
         remainder = _remainder(text)
         elliptic = bool(ELLIPSIS.search(text)) or len(remainder.split()) <= 1
         # "only the timely filing ones", "just medicare" after a list: that list, narrowed (not a new report).
-        narrowing = last[0]["name"] in {"denial_worklist", "find_claims"} and bool(NARROWING.search(text))
+        narrowing = last[0]["name"] in _CLAIM_LISTS and bool(NARROWING.search(text))
         if not (elliptic or narrowing) or (own_route_is_clear and len(remainder.split()) >= 2 and not narrowing):
             return None
         previous = self.descriptor(last[0]["name"])
@@ -720,6 +787,8 @@ class OfflinePlanner(BaseChatModel):
             or slots.payer
             or slots.patient_name
             or (previous.name == "denial_worklist" and slots.extras.get("reason_words"))
+            # "now just whats on patients" after the aging: a filter of the report's own (its plan reads one).
+            or (narrowing and _plans_a_value(previous, slots))
         )
         if not new_value:
             return None
@@ -1000,8 +1069,8 @@ def _pick_claim(slots: Slots, candidates: list[Any]) -> str | None:
 
 #: What is asked of a denied claim: its denial, deadline and next step (explain_denial answers all three).
 _DENIAL_ASK = re.compile(
-    r"\b(?:appeal\w*|fight|dispute|deadline|why|denied|denial|explain\w*|what happened|still (?:have )?time|too late|"
-    r"next step)\b",
+    r"\b(?:appeal\w*|fight|dispute|deadline|why|den(?:y|ied|ial)s?|reason|explain\w*|what happened|"
+    r"still (?:have )?time|too late|next steps?)\b",
     re.I,
 )
 #: Where one sentence ends and the next begins ("...nothing to bundle it into. write up a recon").
@@ -1052,6 +1121,17 @@ def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
 
 
 _CODE_ENDING = re.compile(r"(?<![\w.])(\.[0-9A-Z]{1,4})\s+(?:one|code)\b", re.I)
+
+
+def _plans_a_value(descriptor: ToolDescriptor, slots: Slots) -> bool:
+    """Whether the tool's plan reads a value of its own from the message (a report's filter)."""
+    if descriptor.plan is None:
+        return False
+    try:
+        calls = descriptor.plan(slots)
+    except NeedSlot:
+        return False
+    return any(value not in (None, "", []) for call in calls for key, value in call.items() if key != "limit")
 
 
 def _pick_code(text: str, candidates: list[Any]) -> str | None:

@@ -218,6 +218,8 @@ UNSUPPORTED_EXAMPLES = (
     "update the dx on the claim and resend",
     # Edits and workflow on a named claim that no tool does: no read of the claim answers them (2026-12-02).
     "mark claim 1610 as closed",
+    "mark 1043 resolved",
+    "mark 2001 as done, we fixed it",
     "flag 2001 for follow up next week",
     "assign claim 1042 to Jane",
     "add a note to claim 1188 that the pt called",

@@ -77,7 +77,7 @@ def without_names(text: str, slots: Slots) -> str:
     """The text with the patient's name the message names written as "patient": which person is named does
     not change what is asked ("pull up emerson draftley" is "pull up patient"), and without this the
     n-grams and the embedding read a name as words ("draft" in Draftley)."""
-    if not slots.patient_name:
+    if not slots.patient_name or slots.extras.get("name_guessed"):
         return text
     return re.sub(re.escape(slots.patient_name), " patient ", text, flags=re.I)
 

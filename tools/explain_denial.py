@@ -358,6 +358,9 @@ EXAMPLES = (
     "why'd they deny it",
     "deadline on 1184",
     "how long do we have to appeal 1043",
+    "cigna tfl denial on 1184 next steps",
+    "uhc auth denial on 1043, what now",
+    "aetna dup denial on 1500 next steps",
 )
 
 DESCRIPTOR = ToolDescriptor(

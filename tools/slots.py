@@ -431,6 +431,8 @@ _REASON_WORDS = (
     (r"coordination of benefits|\bcob\b|other insurance|other payer primary", "22"),
     (r"eligib\w*|coverage (?:ended|terminated|termed)|termed coverage|not active", "27"),
     (r"modifier", "4"),
+    (r"credential\w*|provider (?:not |isn'?t )?(?:eligible|certified|enrolled)|not enrolled", "B7"),
+    (r"frequenc\w*|too (?:many|often)|exceeds? (?:the )?(?:number|frequency)", "151"),
     (r"(?:dx|diagnosis) (?:mismatch|inconsistent)|inconsistent with (?:the )?(?:dx|diagnosis)", "11"),
 )
 

@@ -355,6 +355,9 @@ EXAMPLES = (
     "mcr clms near the filing deadline",
     "whats about to age out on tfl",
     "clms we're about to lose to tfl, cigna",
+    "any aetna claims near it",
+    "and the uhc claims close to the limit",
+    "which bcbs claims are near the filing limit",
 )
 
 DESCRIPTOR = ToolDescriptor(

@@ -585,3 +585,30 @@ def test_the_ending_of_a_code_under_the_one_looked_up_picks_it(practice: Practic
     header = full_service.ask("/code M54.5", requester=coder)
     picked = full_service.ask("so the .50 one is billable right", requester=coder, thread_id=header.thread_id)
     assert [(c.name, c.arguments.get("code")) for c in picked.tool_calls] == [("lookup_code", "M54.50")]
+
+
+def test_a_reports_own_filter_narrows_it_and_a_policy_answer_is_asked_about(
+    practice: Practice, full_service: AgentService
+) -> None:
+    admin = practice.requester(Role.ADMIN)
+    aging = full_service.ask("aging all payers pls", requester=admin)
+    patients = full_service.ask("now just whats on patients", requester=admin, thread_id=aging.thread_id)
+    assert [(c.name, c.arguments.get("responsibility")) for c in patients.tool_calls] == [("ar_aging", "patient")]
+    policy = full_service.ask("aetna filing limit", requester=admin)
+    again = full_service.ask("was it always 90 or did that change", requester=admin, thread_id=policy.thread_id)
+    assert [(c.name, c.arguments.get("payer")) for c in again.tool_calls] == [("search_knowledge", "Aetna")]
+    assert "aetna filing limit" in again.tool_calls[0].arguments["question"]
+
+
+def test_what_a_claim_shows_and_what_a_code_means_whatever_else_is_named(
+    practice: Practice, full_service: AgentService
+) -> None:
+    claim = _denied(practice, 1)[0].claim_number
+    biller = practice.requester(Role.BILLER)
+    shown = full_service.ask(f"clm {claim}", requester=biller)
+    line = full_service.ask("what modifier was on the line", requester=biller, thread_id=shown.thread_id)
+    assert [(c.name, c.arguments.get("claim_number")) for c in line.tool_calls] == [("get_claim", claim)]
+    decoded = full_service.ask("pt says medicare shoulda paid more, whats PR-2", requester=biller)
+    assert _names(decoded) == ["explain_adjustment_codes"]
+    rule = full_service.ask("whats aetna's corrected claim rule for co-16", requester=biller)
+    assert _names(rule) == ["search_knowledge"]

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from knowledge.codesets.text import query_tokens
-from tools.slots import read_slots
+from tools.slots import find_denial_reason, read_slots
 
 TODAY = dt.date(2026, 11, 22)
 
@@ -209,3 +209,24 @@ def test_a_year_shaped_number_listed_with_a_claim_is_a_claim() -> None:
 )
 def test_modifiers_and_plural_reason_codes_are_read_as_typed(text: str, codes: list[tuple[str, str]]) -> None:
     assert read_slots(text, today=TODAY).codes == codes
+
+
+@pytest.mark.parametrize(
+    ("text", "claims", "reference"),
+    [
+        ("ok post the 10.00 mom paid on the 4/25 visit, check 4471", [], "4471"),
+        ("post 40 check 4471 on 1042", ["1042"], "4471"),
+        ("ck# 2231 for 1042 $40", ["1042"], "2231"),
+        ("Jane Sample dropped off a check for $75 for claim 1734, ref 1029", ["1734"], "1029"),
+        ("check 1042", ["1042"], None),  # no payment asked: "check" is the verb and 1042 the claim
+    ],
+)
+def test_a_checks_number_in_a_payment_is_not_a_claim(text: str, claims: list[str], reference: str | None) -> None:
+    slots = read_slots(text, today=TODAY)
+    assert slots.claim_numbers == claims and slots.extras.get("reference") == reference
+
+
+def test_plain_words_name_the_credentialing_and_frequency_reasons() -> None:
+    assert find_denial_reason("uhc credentialing denials list") == "B7"
+    assert find_denial_reason("denials for the provider not enrolled w cigna") == "B7"
+    assert find_denial_reason("frequency denials on the 97110s") == "151"
