@@ -249,15 +249,10 @@ def test_threads_and_actions_stay_in_their_practice(practice: Practice, service_
         service.thread_messages(reply.thread_id, requester=practice.requester(Role.CODER))
 
 
-def test_an_835_import_is_checked_first_and_posted_once_on_confirmation(
-    practice: Practice,
-    service_factory,
-    tmp_path,  # type: ignore[no-untyped-def]
-) -> None:
+def _inbox_with_an_era(practice: Practice, tmp_path: Path) -> Path:
+    """An inbox holding a real 835 (era.835) whose claims the practice has."""
     import shutil
 
-    from assistant.registry import default_tool_specs
-    from knowledge.practice.models import Remittance
     from knowledge.x12.generator import seed_claims_for_835
 
     source = REPO / "tests/fixtures/x12/linuxforhealth/835_005010X221A1__managed-care.835"
@@ -267,6 +262,18 @@ def test_an_835_import_is_checked_first_and_posted_once_on_confirmation(
     with Session(practice.engine) as session:
         assert seed_claims_for_835(session, practice_id=practice.practice_id, path=inbox / "era.835") >= 1
         session.commit()
+    return inbox
+
+
+def test_an_835_import_is_checked_first_and_posted_once_on_confirmation(
+    practice: Practice,
+    service_factory,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    from assistant.registry import default_tool_specs
+    from knowledge.practice.models import Remittance
+
+    inbox = _inbox_with_an_era(practice, tmp_path)
     specs = [spec for spec in default_tool_specs() if spec.name == "import_remittance"]
     service = service_factory(tool_specs=specs, providers={"inbox_dir": lambda: inbox})
     biller = practice.requester(Role.BILLER)
@@ -328,19 +335,10 @@ def test_a_dry_run_is_answered_at_once_and_going_ahead_is_confirmed_first(
 ) -> None:
     """ "dry run era.835 b4 we post it" writes nothing, so it needs no confirmation; "looks fine go ahead n
     post it" is the same file, imported only when a person confirms."""
-    import shutil
-
     from assistant.registry import default_tool_specs
     from knowledge.practice.models import Remittance
-    from knowledge.x12.generator import seed_claims_for_835
 
-    source = REPO / "tests/fixtures/x12/linuxforhealth/835_005010X221A1__managed-care.835"
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    shutil.copy(source, inbox / "era.835")
-    with Session(practice.engine) as session:
-        assert seed_claims_for_835(session, practice_id=practice.practice_id, path=inbox / "era.835") >= 1
-        session.commit()
+    inbox = _inbox_with_an_era(practice, tmp_path)
     specs = [spec for spec in default_tool_specs() if spec.name == "import_remittance"]
     service = service_factory(tool_specs=specs, providers={"inbox_dir": lambda: inbox})
     biller = practice.requester(Role.BILLER)
