@@ -526,14 +526,13 @@ class OfflinePlanner(BaseChatModel):
             # "was it always 90 or did that change" after a policy answer: a question about that answer (the
             # policy search again, with the previous question), as sure as the router was of its best guess.
             top = self.descriptor(ranked[0].route)
-            if top is None or not {"claim", "code"} & set(top.referents):
-                index = next((i for i, r in enumerate(ranked) if r.route == last), None)
-                if index is not None and index > 0:
-                    ranked = list(ranked)
-                    ranked[0], ranked[index] = (
-                        RouteScore(last, ranked[0].score),
-                        RouteScore(ranked[0].route, ranked[index].score),
-                    )
+            index = next((i for i, r in enumerate(ranked) if r.route == last), None)
+            if (top is None or not {"claim", "code"} & set(top.referents)) and index is not None and index > 0:
+                ranked = list(ranked)
+                ranked[0], ranked[index] = (
+                    RouteScore(last, ranked[0].score),
+                    RouteScore(ranked[0].route, ranked[index].score),
+                )
                 return ranked
         subjects = {kind for kind, key in (("claim", "claim"), ("code", "code")) if state.get(key)}
         if own or not subjects:
