@@ -6,7 +6,8 @@ pyx12, an independent reader: payments = sum CLP04, write-offs = non-PR CAS, pat
 CAS, payment = BPR02 = sum CLP04 - sum PLB; a second import must post nothing.
 
 `run_x12_bench`: a synthetic 835 with `claims` claims is posted on SQLite; prints claims/second, memory,
-and the parse time of our streaming reader against pyx12's segment reader on the same file.
+the longest time the import held the write lock (a chunk between commits, and any write transaction of
+it), and the parse time of our streaming reader against pyx12's segment reader on the same file.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pyx12.x12file
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from knowledge.practice.database import make_engine, make_session_factory, session_scope, upgrade
+from knowledge.practice.database import READ_ONLY_OPTION, make_engine, make_session_factory, session_scope, upgrade
 from knowledge.practice.models import LedgerEntry, LedgerKind, Practice, Remittance, Responsibility
 from knowledge.x12.envelope import scan_file
 from knowledge.x12.generator import seed_claims_for_835, seed_synthetic_claims, write_synthetic_835
@@ -170,6 +171,22 @@ def run_x12_bench(claims: int = 10_000) -> dict[str, Any]:
         gc.collect()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         chunk_ends: list[float] = []
+        # How long each write transaction of the import held SQLite's write lock (BEGIN IMMEDIATE to its end).
+        write_transactions: list[float] = []
+        began: dict[int, float] = {}
+
+        def begin(connection: Any) -> None:
+            if not connection.get_execution_options().get(READ_ONLY_OPTION, False):
+                began[id(connection)] = time.perf_counter()
+
+        def end(connection: Any) -> None:
+            start = began.pop(id(connection), None)
+            if start is not None:
+                write_transactions.append(time.perf_counter() - start)
+
+        event.listen(engine, "begin", begin)
+        event.listen(engine, "commit", end)
+        event.listen(engine, "rollback", end)
 
         def progress(what: str, _done: int, _total: int) -> None:
             if what.startswith("Posting"):
@@ -178,6 +195,8 @@ def run_x12_bench(claims: int = 10_000) -> dict[str, Any]:
         started, cpu_started = time.perf_counter(), time.process_time()
         report = import_x12(sessions, practice_id=practice_id, paths=[path], progress=progress)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        for name, listener in (("begin", begin), ("commit", end), ("rollback", end)):
+            event.remove(engine, name, listener)
         # Each chunk is one write transaction: the longest is how long chat could wait for the lock.
         chunks = [later - earlier for earlier, later in itertools.pairwise(chunk_ends)]
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -206,6 +225,8 @@ def run_x12_bench(claims: int = 10_000) -> dict[str, Any]:
             "target_seconds": 1,
             "chunks": len(chunks),
             "longest_chunk_seconds": round(max(chunks), 3) if chunks else None,
+            "write_transactions": len(write_transactions),
+            "longest_write_transaction_seconds": round(max(write_transactions), 3) if write_transactions else None,
             "max_rss_growth_mb": round((rss_after - rss_before) / 1024, 1),
             "parse_peak_mb": round(peak_one / 1e6, 2),
             "parse_peak_mb_double_file": round(peak_two / 1e6, 2),

@@ -221,9 +221,9 @@ def scan(path: Path) -> Scan:
         if st is None or current is None:
             raise _fail(f"{tag} outside a transaction set (ST..SE)", segment, path)
         count += 1
-        digest.update("*".join(segment.elements).encode("latin-1", "replace"))
-        digest.update(b"~")
-        _note_totals(current, segment, path)
+        digest.update(("*".join(segment.elements) + "~").encode("latin-1", "replace"))
+        if tag in _TOTALLED:
+            _note_totals(current, segment, path)
         if tag == "SE":
             if segment[2] != st[2]:
                 current.notes.append(f"{segment.position}: SE02 {segment[2]!r} does not match ST02 {st[2]!r}")
@@ -243,6 +243,10 @@ def scan(path: Path) -> Scan:
     close_group(last, "the file ends")
     close_interchange(last, "the file ends")
     return Scan(found, warnings)
+
+
+#: The segments `_note_totals` reads (the rest of a transaction passes it by).
+_TOTALLED = frozenset({"SV2", "BPR", "CLP", "PLB"})
 
 
 def _note_totals(info: TransactionInfo, segment: Segment, path: Path) -> None:

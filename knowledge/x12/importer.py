@@ -14,9 +14,9 @@ and so is a re-sent ERA (the same payer and claim payments under a new ST02 or T
 
 An 835 larger than one batch, imported with a `sessionmaker`, is posted in committed chunks
 (`posting.RemittancePoster`), so the write lock is never held for the whole file. Its segments are read
-through once before anything is written, so a malformed segment in the middle refuses the transaction
-whole rather than after half of it posted; a process that dies part-way leaves the remittance
-`importing`, and importing the file again resumes it.
+through once before anything is written (`_read_through_first`, outside any write transaction), so a
+malformed segment in the middle refuses the transaction whole rather than after half of it posted; a
+process that dies part-way leaves the remittance `importing`, and importing the file again resumes it.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.errors import AssistantError, FileFormatError
+from knowledge.practice.database import READ_ONLY_OPTION
 from knowledge.practice.leases import current_owner
 from knowledge.practice.models import Remittance, WorkException, X12File
 from knowledge.progress import Progress
@@ -277,6 +278,9 @@ def _import_file(
             item.messages.append(f"{info.kind} transactions ({info.version}) are not imported")
             continue
         try:
+            if chunked and info.kind == "835" and info.claim_count > BATCH_SIZE:
+                assert not isinstance(sessions, Session)
+                _read_through_first(sessions, practice_id=practice_id, path=path, info=info)
             with _unit(sessions, dry_run=dry_run) as session:
                 seen = session.scalar(
                     select(X12File).where(X12File.practice_id == practice_id, X12File.content_hash == info.content_hash)
@@ -361,10 +365,7 @@ def _run_transaction(
 
     try:
         if info.kind == "835":
-            chunked = chunked and info.claim_count > BATCH_SIZE
-            if chunked:  # read it all once first: a bad segment refuses it before any chunk commits
-                for _ in read_835(segments()):  # type: ignore[arg-type]
-                    pass
+            chunked = chunked and info.claim_count > BATCH_SIZE  # read through first (`_read_through_first`)
             _run_835(
                 session,
                 item,
@@ -414,6 +415,33 @@ def _run_transaction(
                     item.messages.append(reason)
                     continue
                 item.status_events += apply_statuses(session, claim=claim, report=status_report, source=source)
+    except SegmentError as exc:
+        raise SegmentError(exc.detail, exc.segment) from None
+    except FileFormatError as exc:
+        raise FileFormatError(exc.message, path=None) from None
+
+
+def _read_through_first(
+    sessions: sessionmaker[Session], *, practice_id: int, path: Path, info: TransactionInfo
+) -> None:
+    """Read an 835 that will post in chunks through once before anything is written, so a bad segment in
+    the middle refuses it before any chunk commits (a transaction imported before is not read: the import
+    reports it as such). Outside the transaction that posts it: on SQLite that transaction takes the write
+    lock as it begins, and a read-through inside it kept every other writer waiting for the whole file."""
+    read_only: dict[str, Any] = {READ_ONLY_OPTION: True}  # SQLite: begun without taking the write lock
+    with sessions() as session:
+        session.connection(execution_options=read_only)
+        seen = session.scalar(
+            select(X12File.id).where(X12File.practice_id == practice_id, X12File.content_hash == info.content_hash)
+        )
+    if seen is not None:
+        return
+    segments = iter_segments(
+        path, start=info.start, end=info.end, first_number=info.first_number, delimiters=info.delimiters
+    )
+    try:
+        for _ in read_835(segments):
+            pass
     except SegmentError as exc:
         raise SegmentError(exc.detail, exc.segment) from None
     except FileFormatError as exc:

@@ -85,8 +85,10 @@ class ClaimMatcher:
         return [(p, *self.match(p, by_number, by_payer_number)) for p in batch]
 
     def load_claims(self, condition: ColumnElement[bool]) -> list[_ClaimRef]:
-        """The practice's claims that meet `condition`, with patient names and lines, as plain rows."""
-        rows = self.session.execute(
+        """The practice's claims that meet `condition`, with patient names and lines, as plain rows (read on
+        the session's connection: plain columns need nothing of the ORM, whose row handling costs more)."""
+        connection = self.session.connection()
+        rows = connection.execute(
             select(
                 Claim.id,
                 Claim.claim_number,
@@ -105,19 +107,11 @@ class ClaimMatcher:
             .with_for_update(of=Claim)
         ).all()
         claims = {
-            row.id: _ClaimRef(
-                id=row.id,
-                claim_number=row.claim_number,
-                payer_claim_number=row.payer_claim_number,
-                service_from=row.service_date_from,
-                service_to=row.service_date_to,
-                patient_last=row.last_name,
-                patient_first=row.first_name,
-            )
-            for row in rows
+            claim_id: _ClaimRef(claim_id, number, payer_number, service_from, service_to, last, first)
+            for claim_id, number, payer_number, service_from, service_to, last, first in rows
         }
         if claims:
-            lines = self.session.execute(
+            lines = connection.execute(
                 select(
                     ClaimLine.id,
                     ClaimLine.claim_id,
@@ -127,11 +121,9 @@ class ClaimMatcher:
                 )
                 .where(ClaimLine.claim_id.in_(claims))
                 .order_by(ClaimLine.claim_id, ClaimLine.line_number)
-            )
-            for line in lines:
-                claims[line.claim_id].lines.append(
-                    _LineRef(line.id, line.procedure_code, line.modifiers, line.revenue_code)
-                )
+            ).all()
+            for line_id, claim_id, procedure_code, modifiers, revenue_code in lines:
+                claims[claim_id].lines.append(_LineRef(line_id, procedure_code, modifiers, revenue_code))
         return list(claims.values())
 
     def match(
@@ -140,7 +132,6 @@ class ClaimMatcher:
         by_number: dict[str, list[_ClaimRef]],
         by_payer_number: dict[str, list[_ClaimRef]],
     ) -> tuple[_ClaimRef | None, str]:
-        named = _patient_label(payment)
         same_number = by_number.get(payment.patient_control_number, [])
         agreeing = [c for c in same_number if _names_agree(c, payment)]
         if len(agreeing) == 1:
@@ -156,6 +147,7 @@ class ClaimMatcher:
         service_from = payment.service_from or min(
             (line.service_date for line in payment.lines if line.service_date), default=None
         )
+        named = _patient_label(payment)
         if payment.patient_last and service_from is not None and not agreeing:
             found = self.load_claims(
                 and_(

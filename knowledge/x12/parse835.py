@@ -201,8 +201,13 @@ def read_835(segments: Iterable[Segment]) -> Iterator[RemittanceItem]:
 
     current: Segment
     for current in segments:
-        tag = current.tag
-        if tag == "BPR":
+        tag = current.elements[0]
+        if tag == "CAS":  # first: the most common segment (no other branch reads a CAS)
+            if claim is None:
+                raise SegmentError("CAS outside a claim (CLP) loop", current)
+            target = line.adjustments if line is not None else claim.adjustments
+            target.extend(_cas_items(current))
+        elif tag == "BPR":
             header = RemittanceHeader(
                 total_paid=amount(current, 2),
                 credit_debit=current[3],
@@ -215,7 +220,7 @@ def read_835(segments: Iterable[Segment]) -> Iterator[RemittanceItem]:
         elif tag == "TRN" and header is not None and claim is None:
             header.trace_number = current[2]
             header.payer_identifier = current[3]
-        elif tag == "DTM" and current[1] == "405" and header is not None and claim is None:
+        elif tag == "DTM" and claim is None and current[1] == "405" and header is not None:
             header.production_date = date8(current, 2)
         elif tag == "N1" and claim is None:
             entity = current[1]
@@ -254,11 +259,6 @@ def read_835(segments: Iterable[Segment]) -> Iterator[RemittanceItem]:
                 segment_number=current.number,
                 segment_text=current.text,
             )
-        elif tag == "CAS":
-            if claim is None:
-                raise SegmentError("CAS outside a claim (CLP) loop", current)
-            target = line.adjustments if line is not None else claim.adjustments
-            target.extend(_cas_items(current))
         elif tag == "NM1" and claim is not None and line is None:
             if current[1] == "QC" or (current[1] == "IL" and not claim.patient_last):
                 claim.patient_last = current[3]
@@ -319,23 +319,29 @@ def _payment_date(segment: Segment) -> dt.date | None:
         return None
 
 
-def _cas_items(segment: Segment) -> Iterator[CasItem]:
-    group = segment[1]
+def _cas_items(segment: Segment) -> list[CasItem]:
+    elements = segment.elements  # read directly: most segments of an 835 are CAS
+    count = len(elements)
+    group = elements[1] if count > 1 else ""
     if group not in GROUP_CODES:
         raise SegmentError(f"CAS01 claim adjustment group code {group!r} is not CO, OA, PI, PR or CR", segment)
-    for index in range(2, 20, 3):
-        reason = segment[index]
+    items = []
+    for index in range(2, min(count, 20), 3):  # CAS02, 05, ... 17; an element past the end is empty
+        reason = elements[index]
         if not reason:
             continue
         if len(reason) > 5 or not reason.isalnum():
             raise SegmentError(f"CAS{index:02d} {reason!r} is not a claim adjustment reason code", segment)
-        yield CasItem(
-            group=group,
-            reason=reason,
-            amount=amount(segment, index + 1),
-            quantity=quantity(segment, index + 2),
-            segment_number=segment.number,
+        items.append(
+            CasItem(
+                group=group,
+                reason=reason,
+                amount=amount(segment, index + 1),
+                quantity=quantity(segment, index + 2),
+                segment_number=segment.number,
+            )
         )
+    return items
 
 
 def _service(segment: Segment) -> ServicePayment:

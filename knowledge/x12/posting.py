@@ -80,12 +80,17 @@ from knowledge.x12.parse835 import (
     RemittanceHeader,
 )
 from knowledge.x12.rows import (
+    _ADJUSTMENT_COLUMNS,
     _UPDATE_CLAIM,
+    ENTRY_COLUMNS,
     _adjustment_row,
     _allocate_ids,
     _EntryRow,
     adjustment_rows,
     bulk_insert,
+    entry_values,
+    execute_rows,
+    insert_rows,
     payment_row,
 )
 from knowledge.x12.values import ZERO
@@ -107,6 +112,29 @@ __all__ = [
 ]
 
 BATCH_SIZE = 500
+_REMITTANCE_CLAIM_COLUMNS = (
+    "id",
+    "claim_id",
+    "patient_control_number",
+    "status_code",
+    "billed_amount",
+    "paid_amount",
+    "patient_responsibility",
+    "payer_claim_number",
+    "posted",
+    "exception_reason",
+)
+_SERVICE_LINE_COLUMNS = (
+    "id",
+    "remittance_claim_id",
+    "claim_line_id",
+    "procedure_code",
+    "modifiers",
+    "billed_amount",
+    "paid_amount",
+    "units",
+    "service_date",
+)
 #: The status of a remittance whose chunks are still being committed.
 IMPORTING = "importing"
 
@@ -145,7 +173,7 @@ class ResentRemittance(Exception):
 
 
 def _key(*parts: object) -> str:
-    return ":".join(str(p) for p in parts)[:160]
+    return ":".join(map(str, parts))[:160]
 
 
 class RemittancePoster:
@@ -450,50 +478,54 @@ class RemittancePoster:
 
         # The CLP loops as received, with what became of each.
         claim_row_ids = _allocate_ids(session, RemittanceClaim, len(plans))
-        bulk_insert(
+        insert_rows(
             session,
             RemittanceClaim,
+            _REMITTANCE_CLAIM_COLUMNS,
             [
-                {
-                    "id": row_id,
-                    "remittance_id": self._remittance_id,
-                    "claim_id": plan.claim.id if plan.claim else None,
-                    "patient_control_number": plan.payment.patient_control_number[:38],
-                    "status_code": plan.payment.status_code,
-                    "billed_amount": plan.payment.billed,
-                    "paid_amount": plan.payment.paid,
-                    "patient_responsibility": plan.payment.patient_responsibility,
-                    "payer_claim_number": (plan.payment.payer_claim_number or "")[:50] or None,
-                    "posted": plan.posts,
-                    "exception_reason": plan.reason[:500] if plan.reason else None,
-                }
+                (
+                    row_id,
+                    plan.claim.id if plan.claim else None,
+                    plan.payment.patient_control_number[:38],
+                    plan.payment.status_code,
+                    plan.payment.billed,
+                    plan.payment.paid,
+                    plan.payment.patient_responsibility,
+                    (plan.payment.payer_claim_number or "")[:50] or None,
+                    plan.posts,
+                    plan.reason[:500] if plan.reason else None,
+                )
                 for plan, row_id in zip(plans, claim_row_ids, strict=True)
             ],
+            {"remittance_id": self._remittance_id},
         )
-        line_rows = [
-            {
-                "remittance_claim_id": row_id,
-                "claim_line_id": plan.line_ids[index] if plan.line_ids else None,
-                "procedure_code": line.procedure_code,
-                "modifiers": ",".join(line.modifiers)[:20],
-                "billed_amount": line.billed,
-                "paid_amount": line.paid,
-                "units": line.units,
-                "service_date": line.service_date,
-            }
-            for plan, row_id in zip(plans, claim_row_ids, strict=True)
-            for index, line in enumerate(plan.payment.lines)
-        ]
-        line_row_ids = _allocate_ids(session, RemittanceServiceLine, len(line_rows))
-        for line_row, line_row_id in zip(line_rows, line_row_ids, strict=True):
-            line_row["id"] = line_row_id
-        if line_rows:
-            bulk_insert(session, RemittanceServiceLine, line_rows)
-        adjustments: list[dict[str, object]] = []
-        remarks: list[dict[str, object]] = []
-        exceptions: list[dict[str, object]] = []
-        entries: list[dict[str, object]] = []
-        events: list[dict[str, object]] = []
+        line_row_ids = _allocate_ids(session, RemittanceServiceLine, sum(len(plan.payment.lines) for plan in plans))
+        next_line = iter(line_row_ids)
+        insert_rows(
+            session,
+            RemittanceServiceLine,
+            _SERVICE_LINE_COLUMNS,
+            [
+                (
+                    next(next_line),
+                    row_id,
+                    plan.line_ids[index] if plan.line_ids else None,
+                    line.procedure_code,
+                    ",".join(line.modifiers)[:20],
+                    line.billed,
+                    line.paid,
+                    line.units,
+                    line.service_date,
+                )
+                for plan, row_id in zip(plans, claim_row_ids, strict=True)
+                for index, line in enumerate(plan.payment.lines)
+            ],
+        )
+        adjustments: list[tuple[object, ...]] = []
+        remarks: list[tuple[object, ...]] = []
+        exceptions: list[tuple[object, ...]] = []
+        entries: list[tuple[object, ...]] = []
+        events: list[tuple[object, ...]] = []
         next_line = iter(line_row_ids)
         posted_on = self._posted_on()
         if any(plan.posts for plan in plans):
@@ -503,29 +535,19 @@ class RemittancePoster:
             for line in payment.lines:
                 line_id = next(next_line)
                 adjustments += [_adjustment_row(row_id, line_id, item) for item in line.adjustments]
-                remarks += [
-                    {"remittance_claim_id": row_id, "service_line_id": line_id, "code": code[:6], "source": "LQ"}
-                    for code in line.remarks
-                ]
+                remarks += [(row_id, line_id, code[:6], "LQ") for code in line.remarks]
             adjustments += [_adjustment_row(row_id, None, item) for item in payment.adjustments]
-            remarks += [
-                {"remittance_claim_id": row_id, "service_line_id": None, "code": code[:6], "source": source}
-                for source, code in payment.remarks
-            ]
+            remarks += [(row_id, None, code[:6], source) for source, code in payment.remarks]
             if plan.kind and not self.transaction_problem:
                 exceptions.append(
-                    {
-                        "practice_id": self.practice_id,
-                        "kind": plan.kind,
-                        "reason": plan.reason,
-                        "source_file": self.source_file,
-                        "position": f"segment {payment.segment_number}: {payment.segment_text}"[:100],
-                        "remittance_id": self._remittance_id,
-                        "remittance_claim_id": row_id,
-                        "claim_id": plan.claim.id if plan.claim else None,
-                        "amount": payment.paid,
-                        "status": "open",
-                    }
+                    (
+                        plan.kind,
+                        plan.reason,
+                        f"segment {payment.segment_number}: {payment.segment_text}"[:100],
+                        row_id,
+                        plan.claim.id if plan.claim else None,
+                        payment.paid,
+                    )
                 )
                 self.stats.exceptions += 1
                 self.stats.note(plan.reason)
@@ -534,23 +556,42 @@ class RemittancePoster:
                     entry.remittance_claim_id = row_id
                     if entry.pays_remittance:
                         entry.payment_id = self._payment_id
-                    entries.append(entry.insert_row(self.practice_id, posted_on, self.user_id))
-                events.append(self._status_event(payment, plan.claim, posted_on))
+                    entries.append(entry_values(entry))
+                events.append(self._status_event(payment, plan.claim))
                 self.stats.posted += 1
                 self.stats.paid_posted += payment.paid
                 self.stats.adjustments_posted += payment.adjustment_total()
-        for model, rows in (
-            (Adjustment, adjustments),
-            (RemarkCode, remarks),
-            (WorkException, exceptions),
-            (LedgerEntry, entries),
-            (ClaimStatusEvent, events),
-        ):
-            if rows:
-                bulk_insert(session, model, rows)
+        insert_rows(session, Adjustment, _ADJUSTMENT_COLUMNS, adjustments)
+        insert_rows(session, RemarkCode, ("remittance_claim_id", "service_line_id", "code", "source"), remarks)
+        insert_rows(
+            session,
+            WorkException,
+            ("kind", "reason", "position", "remittance_claim_id", "claim_id", "amount"),
+            exceptions,
+            {
+                "practice_id": self.practice_id,
+                "source_file": self.source_file,
+                "remittance_id": self._remittance_id,
+                "status": "open",
+            },
+        )
+        insert_rows(
+            session,
+            LedgerEntry,
+            ENTRY_COLUMNS,
+            entries,
+            {"practice_id": self.practice_id, "posted_on": posted_on, "created_by_user_id": self.user_id},
+        )
+        insert_rows(
+            session,
+            ClaimStatusEvent,
+            ("claim_id", "status", "status_code", "amount", "note"),
+            events,
+            {"category_code": None, "entity_code": "PR", "effective_date": posted_on, "source": "835"},
+        )
         updates = {plan.claim.id: plan.claim for plan in plans if plan.posts and plan.claim is not None}
         if updates:
-            session.execute(_UPDATE_CLAIM, [claim.update_row() for claim in updates.values()])
+            execute_rows(session, _UPDATE_CLAIM, [claim.update_row() for claim in updates.values()])
         session.flush()
         if self.release_memory:
             session.expunge_all()
@@ -559,15 +600,16 @@ class RemittancePoster:
     def _plan(self, batch: list[ClaimPayment]) -> list[_Plan]:
         matched = self._matcher.match_batch(batch)
         ledger = self._load_entries({claim.id for _, claim, _ in matched if claim is not None})
+        open_denials = [claim is not None and is_open_denial(payment) for payment, claim, _ in matched]
         # A denial leaves the insurance balance where it was, so the balance cannot tell a denial sent
         # again from a new one: the same denial an earlier remittance of this payer posted is a duplicate.
         denied_before = self._posted_before(
-            {claim.id for payment, claim, _ in matched if claim is not None and is_open_denial(payment)}
+            {claim.id for (_, claim, _), denial in zip(matched, open_denials, strict=True) if claim and denial}
         )
 
         plans: list[_Plan] = []
         touched: dict[int, _ClaimRef] = {}
-        for payment, claim, reason in matched:
+        for (payment, claim, reason), open_denial in zip(matched, open_denials, strict=True):
             if claim is None:
                 plans.append(_Plan(payment, None, "unmatched_claim", reason, [], None))
                 continue
@@ -589,7 +631,7 @@ class RemittancePoster:
                 if refused is not None:
                     plans.append(_Plan(payment, claim, refused[0], refused[1], [], None))
                     continue
-                earlier = denied_before.get(_resend_key(claim, payment)) if is_open_denial(payment) else None
+                earlier = denied_before.get(_resend_key(claim, payment)) if open_denial else None
                 if earlier is not None:
                     plans.append(
                         _Plan(
@@ -605,7 +647,7 @@ class RemittancePoster:
                         )
                     )
                     continue
-                new, line_ids = self._payment_rows(payment, claim)
+                new, line_ids = self._payment_rows(payment, claim, denied=open_denial)
             existing.extend(new)
             plans.append(_Plan(payment, claim, None, "", new, line_ids))
             touched[claim.id] = claim
@@ -628,23 +670,27 @@ class RemittancePoster:
         """(claim id, CLP01, billed, paid) -> the earlier remittance of this payer that posted it."""
         if not ids:
             return {}
-        rows = self.session.execute(
-            select(
-                RemittanceClaim.claim_id,
-                RemittanceClaim.patient_control_number,
-                RemittanceClaim.billed_amount,
-                RemittanceClaim.paid_amount,
-                RemittanceClaim.remittance_id,
+        rows = (
+            self.session.connection()
+            .execute(
+                select(
+                    RemittanceClaim.claim_id,
+                    RemittanceClaim.patient_control_number,
+                    RemittanceClaim.billed_amount,
+                    RemittanceClaim.paid_amount,
+                    RemittanceClaim.remittance_id,
+                )
+                .join(Remittance, Remittance.id == RemittanceClaim.remittance_id)
+                .where(
+                    Remittance.practice_id == self.practice_id,
+                    Remittance.payer_identifier == self._identifier,
+                    Remittance.id != self._remittance_id,
+                    RemittanceClaim.posted.is_(True),
+                    RemittanceClaim.claim_id.in_(ids),
+                )
             )
-            .join(Remittance, Remittance.id == RemittanceClaim.remittance_id)
-            .where(
-                Remittance.practice_id == self.practice_id,
-                Remittance.payer_identifier == self._identifier,
-                Remittance.id != self._remittance_id,
-                RemittanceClaim.posted.is_(True),
-                RemittanceClaim.claim_id.in_(ids),
-            )
-        ).all()
+            .all()
+        )
         return {(row[0], row[1], row[2], row[3]): row[4] for row in rows if row[0] is not None}
 
     def _load_entries(self, claim_ids: set[int]) -> dict[int, list[_EntryRow]]:
@@ -665,21 +711,22 @@ class RemittancePoster:
             LedgerEntry.payment_id,
         )
         query = select(*columns).where(LedgerEntry.claim_id.in_(claim_ids)).order_by(LedgerEntry.id)
-        for row in self.session.execute(query):
-            found[row.claim_id].append(
+        for row in self.session.connection().execute(query).all():
+            entry_id, claim_id, kind, side, amount, reverses, claim_row, line, group, reason, payment = tuple(row)
+            found[claim_id].append(
                 _EntryRow(
-                    claim_id=row.claim_id,
-                    kind=row.kind,
-                    responsibility=row.responsibility,
-                    amount=row.amount,
+                    claim_id=claim_id,
+                    kind=kind,
+                    responsibility=side,
+                    amount=amount,
                     idempotency_key="",
-                    id=row.id,
-                    reverses_entry_id=row.reverses_entry_id,
-                    remittance_claim_id=row.remittance_claim_id,
-                    claim_line_id=row.claim_line_id,
-                    group_code=row.group_code,
-                    reason_code=row.reason_code,
-                    payment_id=row.payment_id,
+                    id=entry_id,
+                    reverses_entry_id=reverses,
+                    remittance_claim_id=claim_row,
+                    claim_line_id=line,
+                    group_code=group,
+                    reason_code=reason,
+                    payment_id=payment,
                 )
             )
         return found
@@ -690,13 +737,17 @@ class RemittancePoster:
         assert self._header is not None and self._header.payment_date is not None
         return self._header.payment_date
 
-    def _payment_rows(self, payment: ClaimPayment, claim: _ClaimRef) -> tuple[list[_EntryRow], list[int | None] | None]:
-        prefix = _key(self._prefix, payment.sequence)
+    def _payment_rows(
+        self, payment: ClaimPayment, claim: _ClaimRef, *, denied: bool
+    ) -> tuple[list[_EntryRow], list[int | None] | None]:
+        """The entries a CLP that posts makes; `denied`: it is an open denial (`is_open_denial`)."""
+        # The keys are `_key`'s joins written as f-strings (the same text: cutting to 160 characters before or
+        # after appending gives the same string), ~80,000 of them for a 10,000-claim remittance.
+        prefix = f"{self._prefix}:{payment.sequence}"
         made: list[_EntryRow] = []
         # A denial is recorded with its codes (the Adjustment rows) but not written off: the balance stays
         # open on the payer side until a person appeals, corrects or writes it off. Patient responsibility
         # (PR) on a denied claim still moves to the patient.
-        denied = is_open_denial(payment)
 
         def adjust(item: CasItem, key: str, line_id: int | None) -> list[_EntryRow]:
             if denied and item.group != "PR":
@@ -711,9 +762,9 @@ class RemittancePoster:
 
         by_line = balances_by_line(payment)
         if not by_line:
-            pay(payment.paid, _key(prefix, "pay"), None)
+            pay(payment.paid, f"{prefix}:pay"[:160], None)
             for number, item in enumerate(payment.all_adjustments(), start=1):
-                made += adjust(item, _key(prefix, f"A{number}"), None)
+                made += adjust(item, f"{prefix}:A{number}"[:160], None)
             return made, None
         used: set[int] = set()
         line_ids: list[int | None] = []
@@ -724,17 +775,16 @@ class RemittancePoster:
             if line_id is not None:
                 used.add(line_id)
             line_ids.append(line_id)
-            pay(line.paid, _key(prefix, f"L{index}", "pay"), line_id)
+            pay(line.paid, f"{prefix}:L{index}:pay"[:160], line_id)
             lines_paid += line.paid
             for number, item in enumerate(line.adjustments, start=1):
-                key = _key(prefix, f"L{index}", f"A{number}")
-                made += adjust(item, key, line_id)
+                made += adjust(item, f"{prefix}:L{index}:A{number}"[:160], line_id)
         for number, item in enumerate(payment.adjustments, start=1):
-            made += adjust(item, _key(prefix, f"C{number}"), None)
+            made += adjust(item, f"{prefix}:C{number}"[:160], None)
         # Claim-level CAS is what separates the lines' payments from CLP04: the payer paid CLP04.
         pay(
             payment.paid - lines_paid,
-            _key(prefix, "claim-level"),
+            f"{prefix}:claim-level"[:160],
             None,
             "claim-level adjustments change the service lines' payments",
         )
@@ -784,7 +834,9 @@ class RemittancePoster:
             f"by hand (segment {payment.segment_number}: {payment.segment_text})"
         )
 
-    def _status_event(self, payment: ClaimPayment, claim: _ClaimRef, posted_on: dt.date) -> dict[str, object]:
+    def _status_event(self, payment: ClaimPayment, claim: _ClaimRef) -> tuple[object, ...]:
+        """The claim's status event (claim, status, CLP02, paid, note); its new status and payer claim number
+        are kept on `claim` for the claim's update."""
         status = derive_status(claim_status_after(payment), claim.totals)  # the ledger decides paid/closed
         codes = [f"{a.group}-{a.reason} {a.amount}" for a in payment.all_adjustments()]
         remarks = [code for _, code in payment.remarks] + [code for line in payment.lines for code in line.remarks]
@@ -795,17 +847,7 @@ class RemittancePoster:
         if payment.payer_claim_number and not claim.payer_claim_number and not payment.is_reversal:
             claim.payer_claim_number = payment.payer_claim_number[:50]
             claim.new_payer_claim_number = True
-        return {
-            "claim_id": claim.id,
-            "status": status,
-            "category_code": None,
-            "status_code": payment.status_code,
-            "entity_code": "PR",
-            "effective_date": posted_on,
-            "amount": payment.paid,
-            "source": "835",
-            "note": note[:300] or None,
-        }
+        return (claim.id, status, payment.status_code, payment.paid, note[:300] or None)
 
 
 @dataclass

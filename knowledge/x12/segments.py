@@ -266,6 +266,42 @@ def _tokenize(
             # a new interchange before the previous one's IEA: it declares its own delimiters
             expect_isa = True
             continue
+        last = buffer.rfind(delimiters.segment, position)
+        if last >= position:
+            # Every complete segment in the buffer at once (one split instead of a find per segment), read
+            # by the same rules as one at a time below; it stops where a new interchange begins.
+            term, element = delimiters.segment, delimiters.element
+            start = position  # where the current piece begins in the buffer
+            for piece in buffer[position:last].split(term):
+                at = start  # the segment's own start, after the whitespace that precedes it
+                text = piece
+                if text and text[0] in _WHITESPACE:
+                    text = text.lstrip(_WHITESPACE)
+                    at += len(piece) - len(text)
+                start += len(piece) + 1
+                if not text and term in _WHITESPACE:
+                    position = start  # blank lines when the terminator is itself a line break
+                    continue
+                if text.startswith("ISA") and not buffer[at + 3].isalnum():
+                    position = at  # a new interchange before the previous one's IEA (read above)
+                    expect_isa = True
+                    break
+                if term == "\n" and text.endswith("\r"):
+                    text = text[:-1]
+                elements = text.split(element)
+                tag = elements[0]
+                if not tag or len(tag) > 3 or not tag.isalnum():
+                    shown = text if len(text) <= 60 else text[:57] + "..."
+                    raise FileFormatError(
+                        f"{tag!r} is not a segment identifier", path=path, position=f"segment {number}: {shown}"
+                    )
+                yield Segment(elements, number, base + at, delimiters)
+                number += 1
+                position = start
+                if tag == "IEA":
+                    expect_isa = True
+                    break
+            continue
         terminator = buffer.find(delimiters.segment, position)
         while terminator < 0:
             searched = len(buffer)

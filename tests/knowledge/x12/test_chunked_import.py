@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,9 +27,12 @@ from knowledge.practice.models import (
     WorkException,
     X12File,
 )
+from knowledge.x12 import importer
 from knowledge.x12.generator import seed_synthetic_claims, synthetic_claims, write_synthetic_835
 from knowledge.x12.importer import import_x12
+from knowledge.x12.parse835 import RemittanceItem
 from knowledge.x12.posting import BATCH_SIZE, IMPORTING
+from knowledge.x12.segments import Segment
 from tests.knowledge.x12.helpers import new_practice, totals_by_pyx12
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -130,6 +134,36 @@ def test_a_large_835_commits_chunk_by_chunk_and_posts_what_one_transaction_would
     again = import_x12(sessions, practice_id=chunked, paths=[path])
     assert again.count("already_imported") == 1 and again.claims_posted == 0
     _assert_posted_once(sessions, chunked, path, claims)
+
+
+def test_a_large_835_is_read_through_before_its_import_takes_the_write_lock(
+    engine: Engine, sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first reading of a chunked 835 (so a bad segment refuses it before any chunk commits) runs
+    outside the transaction that posts it: another connection writes at once while it reads."""
+    claims = BATCH_SIZE + 10
+    path = write_synthetic_835(tmp_path / "era.835", count=claims)
+    practice_id = _practice_with_claims(sessions, claims)
+    url = engine.url.render_as_string(hide_password=False)
+    sqlite = engine.dialect.name == "sqlite"
+    other = make_engine(url, connect_args={"timeout": 0.5}) if sqlite else make_engine(url)  # 0.5 s: fail fast
+    other_sessions = make_session_factory(other)
+    wrote: list[int] = []
+    read_835 = importer.read_835
+
+    def reading(segments: Iterator[Segment]) -> Iterator[RemittanceItem]:
+        for number, record in enumerate(read_835(segments)):
+            if number == 1 and not wrote:  # the first claim of the first reading
+                with session_scope(other_sessions) as session:
+                    session.execute(text("UPDATE practices SET name = name WHERE id = :id"), {"id": practice_id})
+                wrote.append(number)
+            yield record
+
+    monkeypatch.setattr(importer, "read_835", reading)
+    report = import_x12(sessions, practice_id=practice_id, paths=[path])
+    other.dispose()
+    assert wrote == [1] and report.claims_posted == claims and not report.errors
+    _assert_posted_once(sessions, practice_id, path, claims)
 
 
 _CHILD = """

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.practice.database import make_session_factory, session_scope
@@ -30,6 +30,7 @@ from knowledge.practice.models import (
 )
 from knowledge.x12.importer import import_x12
 from knowledge.x12.posting import adjustment_rows, payment_row
+from knowledge.x12.rows import insert_rows
 from tests.knowledge.x12.helpers import new_practice
 
 ISA = "ISA*00*          *00*          *ZZ*PAYER          *ZZ*PRACTICE       *260301*1200*^*00501*{ctl}*0*T*:~\n"
@@ -287,6 +288,48 @@ def test_caller_session_gets_a_savepoint_per_transaction(
     assert [t.status for t in report.files[0].transactions] == ["imported", "error"]
     with session_scope(sessions) as session:
         assert session.scalar(select(func.count(Remittance.id))) == 1
+
+
+def test_bulk_rows_store_what_an_insert_through_sqlalchemy_stores(
+    sessions: sessionmaker[Session], practice_id: int
+) -> None:
+    """The bulk writer converts values itself (money to cents, enums, dates; a column NULL in every row is
+    left out): what it stores is what SQLAlchemy's own INSERT of the same rows stores."""
+    columns = ("claim_id", "kind", "responsibility", "amount", "group_code", "memo", "idempotency_key")
+    amounts: list[object] = [Decimal("12.345"), Decimal("-0.005"), Decimal("7"), Decimal("-19.99"), 3, "4.5"]
+    with session_scope(sessions) as session:
+        claim_id = session.scalar(select(Claim.id).where(Claim.practice_id == practice_id))
+        rows = [
+            (claim_id, LedgerKind.ADJUSTMENT, Responsibility.PAYER, amount, "CO" if n % 2 else None, None, f"k{n}")
+            for n, amount in enumerate(amounts)
+        ]
+        shared = {"practice_id": practice_id, "posted_on": dt.date(2026, 3, 1), "created_by_user_id": None}
+        insert_rows(session, LedgerEntry, columns, rows, shared)
+        session.execute(
+            insert(LedgerEntry),
+            [{**dict(zip(columns, row, strict=True)), **shared, "idempotency_key": f"orm-{row[-1]}"} for row in rows],
+        )
+    with session_scope(sessions) as session:
+        stored = session.execute(
+            select(
+                LedgerEntry.idempotency_key,
+                LedgerEntry.claim_id,
+                LedgerEntry.claim_line_id,
+                LedgerEntry.kind,
+                LedgerEntry.responsibility,
+                LedgerEntry.amount,
+                LedgerEntry.group_code,
+                LedgerEntry.memo,
+                LedgerEntry.posted_on,
+                LedgerEntry.created_by_user_id,
+            ).where(LedgerEntry.practice_id == practice_id, LedgerEntry.kind == LedgerKind.ADJUSTMENT)
+        ).all()
+    bulk = {key: tuple(rest) for key, *rest in stored if not key.startswith("orm-")}
+    orm = {key.removeprefix("orm-"): tuple(rest) for key, *rest in stored if key.startswith("orm-")}
+    assert bulk == orm and len(bulk) == len(amounts)
+    assert [bulk[f"k{n}"][4] for n in range(len(amounts))] == [
+        Decimal(v) for v in ("12.35", "-0.01", "7.00", "-19.99", "3.00", "4.50")
+    ]
 
 
 def test_rows_match_the_ledger_builders() -> None:
