@@ -249,6 +249,15 @@ def test_threads_and_actions_stay_in_their_practice(practice: Practice, service_
         service.thread_messages(reply.thread_id, requester=practice.requester(Role.CODER))
 
 
+def _remittances(practice: Practice) -> int:
+    """How many remittances of era.835 the practice holds."""
+    from knowledge.practice.models import Remittance
+
+    with Session(practice.engine) as session:
+        query = select(func.count()).select_from(Remittance).where(Remittance.source_file.like("%era.835"))
+        return int(session.scalar(query) or 0)
+
+
 def _inbox_with_an_era(practice: Practice, tmp_path: Path) -> Path:
     """An inbox holding a real 835 (era.835) whose claims the practice has."""
     import shutil
@@ -271,31 +280,21 @@ def test_an_835_import_is_checked_first_and_posted_once_on_confirmation(
     tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     from assistant.registry import default_tool_specs
-    from knowledge.practice.models import Remittance
 
     inbox = _inbox_with_an_era(practice, tmp_path)
     specs = [spec for spec in default_tool_specs() if spec.name == "import_remittance"]
     service = service_factory(tool_specs=specs, providers={"inbox_dir": lambda: inbox})
     biller = practice.requester(Role.BILLER)
 
-    def remittances() -> int:
-        with Session(practice.engine) as session:
-            return int(
-                session.scalar(
-                    select(func.count()).select_from(Remittance).where(Remittance.source_file.like("%era.835"))
-                )
-                or 0
-            )
-
     reply = service.ask("import remittance file era.835", requester=biller)
     assert reply.pending_action is not None and reply.pending_action.tool == "import_remittance"
     assert "would post" in reply.pending_action.summary
-    assert remittances() == 0  # the dry run left nothing behind
+    assert _remittances(practice) == 0  # the dry run left nothing behind
     with pytest.raises(PermissionDenied):
         service.confirm(reply.pending_action.id, requester=practice.requester(Role.FRONT_DESK))
     assert service.confirm(reply.pending_action.id, requester=biller).status == "confirmed"
     assert service.confirm(reply.pending_action.id, requester=biller).status == "already_decided"
-    assert remittances() == 1
+    assert _remittances(practice) == 1
 
 
 def test_one_agent_serves_concurrent_requests_each_with_its_own_requester(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
@@ -336,26 +335,20 @@ def test_a_dry_run_is_answered_at_once_and_going_ahead_is_confirmed_first(
     """ "dry run era.835 b4 we post it" writes nothing, so it needs no confirmation; "looks fine go ahead n
     post it" is the same file, imported only when a person confirms."""
     from assistant.registry import default_tool_specs
-    from knowledge.practice.models import Remittance
 
     inbox = _inbox_with_an_era(practice, tmp_path)
     specs = [spec for spec in default_tool_specs() if spec.name == "import_remittance"]
     service = service_factory(tool_specs=specs, providers={"inbox_dir": lambda: inbox})
     biller = practice.requester(Role.BILLER)
 
-    def remittances() -> int:
-        with Session(practice.engine) as session:
-            query = select(func.count()).select_from(Remittance).where(Remittance.source_file.like("%era.835"))
-            return int(session.scalar(query) or 0)
-
     dry = service.ask("dry run era.835 b4 we post it", requester=biller)
     assert [(c.name, c.arguments.get("dry_run"), c.outcome) for c in dry.tool_calls] == [
         ("import_remittance", True, "ok")
     ]
     assert dry.pending_action is None and "Dry run of era.835" in dry.answer and "would post" in dry.answer
-    assert remittances() == 0
+    assert _remittances(practice) == 0
     real = service.ask("looks fine go ahead n post it for real", requester=biller, thread_id=dry.thread_id)
     assert real.pending_action is not None and real.pending_action.tool == "import_remittance"
-    assert remittances() == 0
+    assert _remittances(practice) == 0
     assert service.confirm(real.pending_action.id, requester=biller).status == "confirmed"
-    assert remittances() == 1
+    assert _remittances(practice) == 1
