@@ -291,10 +291,7 @@ def _tokenize(
                 elements = text.split(element)
                 tag = elements[0]
                 if not tag or len(tag) > 3 or not tag.isalnum():
-                    shown = text if len(text) <= 60 else text[:57] + "..."
-                    raise FileFormatError(
-                        f"{tag!r} is not a segment identifier", path=path, position=f"segment {number}: {shown}"
-                    )
+                    raise _not_a_segment(tag, text, path, number)
                 yield Segment(elements, number, base + at, delimiters)
                 number += 1
                 position = start
@@ -321,12 +318,15 @@ def _tokenize(
         elements = text.split(delimiters.element)
         tag = elements[0]
         if not tag or len(tag) > 3 or not tag.isalnum():
-            shown = text if len(text) <= 60 else text[:57] + "..."
-            raise FileFormatError(
-                f"{tag!r} is not a segment identifier", path=path, position=f"segment {number}: {shown}"
-            )
+            raise _not_a_segment(tag, text, path, number)
         yield Segment(elements, number, base + position, delimiters)
         number += 1
         position = terminator + 1
         if tag == "IEA":
             expect_isa = True
+
+
+def _not_a_segment(tag: str, text: str, path: str, number: int) -> FileFormatError:
+    """The error for a segment whose identifier is not one (both tokenizer paths raise it)."""
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return FileFormatError(f"{tag!r} is not a segment identifier", path=path, position=f"segment {number}: {shown}")
