@@ -198,4 +198,8 @@ def describe_claim_status(
     found = listed.get(category) if category else None
     if code is not None and category is None and source == "835":
         return ClaimStatusText(None, None, code, CLP02_STATUS.get(code), "CLP02")
+    if code is not None and category is None and source == "999":
+        from knowledge.x12.ack_codes import TRANSACTION_ACK  # the 999's own code list (IK501), data only
+
+        return ClaimStatusText(None, None, code, TRANSACTION_ACK.get(code), "IK501")
     return ClaimStatusText(category, found.description if found else None, code, None)

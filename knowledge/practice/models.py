@@ -506,8 +506,22 @@ class X12File(Base):
     file_name: Mapped[str] = mapped_column(String(300))
     transaction_type: Mapped[str] = mapped_column(String(6), doc="835, 837P, 837I, 277, 277CA...")
     control_number: Mapped[str | None] = mapped_column(String(20))
+    group_control_number: Mapped[str | None] = mapped_column(
+        String(20), doc="GS06 of its functional group: what a 999's AK102 names (with ST02 in AK202)."
+    )
+    receiver_id: Mapped[str | None] = mapped_column(String(80), doc="GS03: who it was sent to (a 999's GS02).")
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class X12ImportClaim(Base):
+    """A claim an imported 837 transaction held, so that an acknowledgement (999) of that transaction
+    finds the claims it accepted or rejected."""
+
+    __tablename__ = "x12_import_claims"
+
+    x12_import_id: Mapped[int] = mapped_column(ForeignKey("x12_imports.id", ondelete="CASCADE"), primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
 class WorkException(Base):

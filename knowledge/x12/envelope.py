@@ -41,6 +41,8 @@ class TransactionInfo:
     delimiters: Delimiters
     sender_id: str = ""
     receiver_id: str = ""
+    group_control_number: str = ""  # GS06: with ST02, what an acknowledgement (999 AK1/AK2) names
+    group_date: str = ""  # GS04 (CCYYMMDD): when the sender built the functional group
     saw_sv2: bool = False
     bpr_amount: Decimal | None = None
     clp_paid: Decimal = ZERO
@@ -56,7 +58,7 @@ class TransactionInfo:
 
     @property
     def kind(self) -> str:
-        """835, 837P, 837I, 277, 277CA, or the bare set id for transactions we do not import."""
+        """835, 837P, 837I, 277, 277CA, 999, or the bare set id of any other transaction set."""
         if self.set_id == "837":
             if any(tag in self.version for tag in ("X223", "X096")):
                 return "837I"
@@ -216,6 +218,8 @@ def scan(path: Path) -> Scan:
                 delimiters=segment.delimiters,
                 sender_id="" if synthetic_gs else gs[2],
                 receiver_id="" if synthetic_gs else gs[3],
+                group_control_number="" if synthetic_gs else gs[6],
+                group_date="" if synthetic_gs else gs[4],
                 st_text=segment.text[:60],
             )
         if st is None or current is None:

@@ -1,5 +1,8 @@
 """Importing X12 files: one database transaction per ST..SE, and a report of what each file did.
 
+What a transaction means is its handler's (`handlers`: 835 remittances, 837 claims, 277/277CA statuses,
+999 acknowledgments); this module does what every transaction shares.
+
 The first pass (`envelope.scan`) reads the whole file's envelopes before anything is written, so a
 truncated file posts nothing; what is wrong with the envelopes but readable (a wrong SE01, GE01 or IEA02,
 a missing ISA/GS) is a warning in the report. The transaction type is read from the content (ST01, GS08),
@@ -14,9 +17,13 @@ and so is a re-sent ERA (the same payer and claim payments under a new ST02 or T
 
 An 835 larger than one batch, imported with a `sessionmaker`, is posted in committed chunks
 (`posting.RemittancePoster`), so the write lock is never held for the whole file. Its segments are read
-through once before anything is written (`_read_through_first`, outside any write transaction), so a
-malformed segment in the middle refuses the transaction whole rather than after half of it posted; a
-process that dies part-way leaves the remittance `importing`, and importing the file again resumes it.
+through once before anything is written (`_read_through_first`, outside any write transaction, by the
+handler's `ChunkedHandler.read_through`), so a malformed segment in the middle refuses the transaction
+whole rather than after half of it posted; a process that dies part-way leaves the remittance
+`importing`, and importing the file again resumes it.
+
+Each 837 transaction's `X12File` row is linked to the claims it held (`X12ImportClaim`), so that a 999
+acknowledging that transaction (by GS06 and ST02, which the row keeps) finds them.
 """
 
 from __future__ import annotations
@@ -24,30 +31,37 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.errors import AssistantError, FileFormatError
 from knowledge.practice.database import READ_ONLY_OPTION
 from knowledge.practice.leases import current_owner
-from knowledge.practice.models import Remittance, WorkException, X12File
+from knowledge.practice.models import Remittance, WorkException, X12File, X12ImportClaim
 from knowledge.progress import Progress
 from knowledge.x12.envelope import TransactionInfo, scan
-from knowledge.x12.load277 import apply_statuses, find_claim, read_277
-from knowledge.x12.load837 import read_837, save_claim
-from knowledge.x12.parse835 import ClaimPayment, ProviderAdjustmentItem, RemittanceHeader, read_835
-from knowledge.x12.posting import BATCH_SIZE, IMPORTING, RemittancePoster, ResentRemittance
-from knowledge.x12.segments import iter_segments
+from knowledge.x12.handlers import (
+    AcknowledgmentHandler,
+    ChunkedHandler,
+    ClaimHandler,
+    ClaimStatusHandler,
+    HandlerRegistry,
+    RemittanceHandler,
+    TransactionContext,
+    TransactionHandler,
+    posting_step,
+)
+from knowledge.x12.parse835 import read_835
+from knowledge.x12.posting import IMPORTING, ResentRemittance
+from knowledge.x12.reports import FileReport, ImportReport, TransactionReport
+from knowledge.x12.segments import Segment, iter_segments
 from knowledge.x12.values import ZERO, SegmentError
 
 log = logging.getLogger("billing_assistant.x12")
 
-SUPPORTED = {"835", "837P", "837I", "277", "277CA"}
 SKIPPED_SUFFIXES = {".md", ".txt", ".json", ".py", ".csv"}
 #: File suffixes that name a transaction type, and the types (TransactionInfo.kind) they may hold.
 NAMED_KINDS = {
@@ -64,91 +78,30 @@ NAMED_KINDS = {
     ".999": {"999"},
     ".834": {"834"},
 }
-DESCRIPTIONS = {
-    "835": "an 835 remittance",
-    "837P": "an 837P professional claim",
-    "837I": "an 837I institutional claim",
-    "277": "a 277 claim status",
-    "277CA": "a 277CA claim acknowledgement",
-    "276": "a 276 claim status request",
-}
+#: What the kinds no handler imports are, in words (the handlers describe their own kinds).
+DESCRIPTIONS = {"276": "a 276 claim status request"}
 
 
-class TransactionReport(BaseModel):
-    """What one ST..SE did (or, in a dry run, would do)."""
+__all__ = [
+    "DESCRIPTIONS",
+    "NAMED_KINDS",
+    "SKIPPED_SUFFIXES",
+    "FileReport",
+    "ImportReport",
+    "TransactionReport",
+    "default_handlers",
+    "expand_paths",
+    "import_x12",
+]
 
-    control_number: str
-    transaction_type: str
-    version: str
-    segments: int
-    status: Literal["imported", "already_imported", "skipped", "error"]
-    content_hash: str
-    claims_in_file: int = 0
-    claims_created: int = 0
-    claims_updated: int = 0
-    status_events: int = 0
-    claims_posted: int = 0
-    exceptions: int = 0
-    total_paid: Decimal | None = None
-    paid_posted: Decimal = ZERO
-    adjustments_posted: Decimal = ZERO
-    provider_adjustments: Decimal = ZERO
-    remittance_id: int | None = None
-    messages: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(
-        default_factory=list, description="What was wrong but read anyway (SE01/SE02), each with its position."
+
+def default_handlers() -> HandlerRegistry:
+    """The transactions a practice imports: 835 remittances, 837 claims, 277/277CA statuses, 999s. Built
+    when an import starts; the 835 reader is looked up here then, so that one reader (this module's
+    `read_835`, which a test may watch) serves both the read-through and the posting."""
+    return HandlerRegistry(
+        [RemittanceHandler(read=read_835), ClaimHandler(), ClaimStatusHandler(), AcknowledgmentHandler()]
     )
-
-
-class FileReport(BaseModel):
-    path: str
-    transactions: list[TransactionReport] = Field(default_factory=list)
-    error: str | None = None
-    warnings: list[str] = Field(
-        default_factory=list,
-        description="Envelope problems read anyway (GE/IEA counts, a synthesised ISA/GS), each with its position.",
-    )
-
-
-class ImportReport(BaseModel):
-    """Per file and per transaction: what was imported, posted, skipped, or refused and why."""
-
-    dry_run: bool
-    files: list[FileReport] = Field(default_factory=list)
-    job_id: int | None = Field(
-        default=None, description="Set when the import was queued as a background job instead (a large file)."
-    )
-    note: str | None = Field(default=None, description="What happened, in words, when the report is not the import.")
-
-    @property
-    def errors(self) -> list[str]:
-        found = [f"{f.path}: {f.error}" for f in self.files if f.error]
-        for file in self.files:
-            found += [
-                f"{file.path}: ST {t.control_number}: {m}"
-                for t in file.transactions
-                if t.status == "error"
-                for m in t.messages
-            ]
-        return found
-
-    @property
-    def warnings(self) -> list[str]:
-        found = [f"{f.path}: {w}" for f in self.files for w in f.warnings]
-        for file in self.files:
-            found += [f"{file.path}: ST {t.control_number}: {w}" for t in file.transactions for w in t.warnings]
-        return found
-
-    def count(self, status: str) -> int:
-        return sum(1 for f in self.files for t in f.transactions if t.status == status)
-
-    @property
-    def claims_posted(self) -> int:
-        return sum(t.claims_posted for f in self.files for t in f.transactions)
-
-    @property
-    def exceptions(self) -> int:
-        return sum(t.exceptions for f in self.files for t in f.transactions)
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
@@ -176,8 +129,11 @@ def import_x12(
     dry_run: bool = False,
     user_id: int | None = None,
     progress: Progress | None = None,
+    handlers: HandlerRegistry | None = None,
 ) -> ImportReport:
-    """Import X12 files (835, 837P/I, 277/277CA) into a practice; see the module docstring."""
+    """Import X12 files (835, 837P/I, 277/277CA, 999) into a practice; see the module docstring.
+    `handlers` defaults to `handlers.default_handlers()`."""
+    registry = handlers or default_handlers()
     report = ImportReport(dry_run=dry_run)
     files = expand_paths(paths)
     for done, path in enumerate(files):
@@ -185,7 +141,13 @@ def import_x12(
             progress("Importing X12 files", done, len(files))
         report.files.append(
             _import_file(
-                sessions, practice_id=practice_id, path=path, dry_run=dry_run, user_id=user_id, progress=progress
+                sessions,
+                registry,
+                practice_id=practice_id,
+                path=path,
+                dry_run=dry_run,
+                user_id=user_id,
+                progress=progress,
             )
         )
     if progress:
@@ -223,6 +185,7 @@ def _unit(sessions: sessionmaker[Session] | Session, *, dry_run: bool) -> Iterat
 
 def _import_file(
     sessions: sessionmaker[Session] | Session,
+    handlers: HandlerRegistry,
     *,
     practice_id: int,
     path: Path,
@@ -259,7 +222,7 @@ def _import_file(
             warnings=list(info.notes),
         )
         result.transactions.append(item)
-        misnamed = _misnamed(path, info)
+        misnamed = _misnamed(path, info, handlers)
         if misnamed:
             item.status = "error"
             item.messages.append(misnamed)
@@ -273,14 +236,16 @@ def _import_file(
                     position=info.position,
                 )
             continue
-        if info.kind not in SUPPORTED:
+        handler = handlers.for_kind(info.kind)
+        if handler is None:
             item.status = "skipped"
             item.messages.append(f"{info.kind} transactions ({info.version}) are not imported")
             continue
+        in_chunks = chunked and isinstance(handler, ChunkedHandler) and handler.posts_in_chunks(info)
         try:
-            if chunked and info.kind == "835" and info.claim_count > BATCH_SIZE:
-                assert not isinstance(sessions, Session)
-                _read_through_first(sessions, practice_id=practice_id, path=path, info=info)
+            if in_chunks:
+                assert not isinstance(sessions, Session) and isinstance(handler, ChunkedHandler)
+                _read_through_first(sessions, handler, practice_id=practice_id, path=path, info=info)
             with _unit(sessions, dry_run=dry_run) as session:
                 seen = session.scalar(
                     select(X12File).where(X12File.practice_id == practice_id, X12File.content_hash == info.content_hash)
@@ -291,30 +256,35 @@ def _import_file(
                         f"already imported from {seen.file_name} on {seen.imported_at:%Y-%m-%d %H:%M}: nothing posted"
                     )
                     continue
-                _run_transaction(
-                    session,
-                    item,
-                    info,
+                context = TransactionContext(
                     practice_id=practice_id,
                     path=path,
+                    info=info,
                     user_id=user_id,
                     owned=owned,
-                    chunked=chunked,
+                    chunked=in_chunks,
                     progress=progress,
                 )
-                session.add(
-                    X12File(
-                        practice_id=practice_id,
-                        content_hash=info.content_hash,
-                        file_name=str(path)[-300:],
-                        transaction_type=info.kind,
-                        control_number=info.control_number[:20],
-                        summary=item.model_dump(mode="json", exclude={"messages"}),
-                    )
+                _apply(handler, session, item, context)
+                imported = X12File(
+                    practice_id=practice_id,
+                    content_hash=info.content_hash,
+                    file_name=str(path)[-300:],
+                    transaction_type=info.kind,
+                    control_number=info.control_number[:20],
+                    group_control_number=info.group_control_number[:20] or None,
+                    receiver_id=info.receiver_id[:80] or None,
+                    summary=item.model_dump(mode="json", exclude={"messages"}),
+                )
+                session.add(imported)
+                session.flush()
+                session.add_all(
+                    X12ImportClaim(x12_import_id=imported.id, claim_id=claim_id)
+                    for claim_id in dict.fromkeys(context.claim_ids)
                 )
                 session.flush()
-            if progress and chunked and info.kind == "835" and info.claim_count > BATCH_SIZE:
-                progress(_posting_step(path, info), info.claim_count, info.claim_count)  # committed
+            if progress and in_chunks:
+                progress(posting_step(path, info), info.claim_count, info.claim_count)  # committed
         except ResentRemittance as resent:
             _reset(item)
             item.status = "already_imported"
@@ -346,75 +316,18 @@ def _reset(item: TransactionReport) -> None:
     item.messages.clear()
 
 
-def _run_transaction(
-    session: Session,
-    item: TransactionReport,
-    info: TransactionInfo,
-    *,
-    practice_id: int,
-    path: Path,
-    user_id: int | None,
-    owned: bool,
-    chunked: bool = False,
-    progress: Progress | None = None,
-) -> None:
-    def segments() -> Iterator[object]:
-        return iter_segments(
-            path, start=info.start, end=info.end, first_number=info.first_number, delimiters=info.delimiters
-        )
+def _segments(path: Path, info: TransactionInfo) -> Iterator[Segment]:
+    """The transaction's segments, re-read by the byte range the first pass found."""
+    return iter_segments(
+        path, start=info.start, end=info.end, first_number=info.first_number, delimiters=info.delimiters
+    )
 
+
+def _apply(handler: TransactionHandler, session: Session, item: TransactionReport, context: TransactionContext) -> None:
+    """Let the handler apply the transaction; its refusals name the segment, not the file (the report
+    already says which file)."""
     try:
-        if info.kind == "835":
-            chunked = chunked and info.claim_count > BATCH_SIZE  # read through first (`_read_through_first`)
-            _run_835(
-                session,
-                item,
-                info,
-                segments(),
-                practice_id=practice_id,
-                path=path,
-                user_id=user_id,
-                owned=owned,
-                chunked=chunked,
-                progress=progress,
-            )
-        elif info.kind in ("837P", "837I"):
-            for sent in read_837(segments(), claim_type=info.kind[-1]):  # type: ignore[arg-type]
-                saved = save_claim(session, practice_id=practice_id, sent=sent, source=path.name)
-                item.claims_in_file += 1
-                if saved.created:
-                    item.claims_created += 1
-                else:
-                    item.claims_updated += 1
-                if saved.note:
-                    item.messages.append(saved.note)
-        else:
-            source = "277CA" if info.kind == "277CA" else "277"
-            for status_report in read_277(segments()):  # type: ignore[arg-type]
-                item.claims_in_file += 1
-                claim = find_claim(session, practice_id=practice_id, report=status_report, is_277ca=source == "277CA")
-                if claim is None:
-                    codes = ", ".join(f"{s.category}:{s.code}" for s in status_report.statuses)
-                    where = status_report.segment.position if status_report.segment else ""
-                    reason = (
-                        f"{source} status {codes or '(none)'} for claim "
-                        f"{status_report.patient_control_number or status_report.trace!r} "
-                        f"(payer claim number {status_report.payer_claim_number or 'none'}) matches no claim "
-                        f"of the practice ({where})"
-                    )
-                    session.add(
-                        WorkException(
-                            practice_id=practice_id,
-                            kind="unmatched_status",
-                            reason=reason,
-                            source_file=str(path)[-300:],
-                            position=where[:100] or None,
-                        )
-                    )
-                    item.exceptions += 1
-                    item.messages.append(reason)
-                    continue
-                item.status_events += apply_statuses(session, claim=claim, report=status_report, source=source)
+        handler.apply(session, _segments(context.path, context.info), item, context)
     except SegmentError as exc:
         raise SegmentError(exc.detail, exc.segment) from None
     except FileFormatError as exc:
@@ -422,12 +335,13 @@ def _run_transaction(
 
 
 def _read_through_first(
-    sessions: sessionmaker[Session], *, practice_id: int, path: Path, info: TransactionInfo
+    sessions: sessionmaker[Session], handler: ChunkedHandler, *, practice_id: int, path: Path, info: TransactionInfo
 ) -> None:
-    """Read an 835 that will post in chunks through once before anything is written, so a bad segment in
-    the middle refuses it before any chunk commits (a transaction imported before is not read: the import
-    reports it as such). Outside the transaction that posts it: on SQLite that transaction takes the write
-    lock as it begins, and a read-through inside it kept every other writer waiting for the whole file."""
+    """Read a transaction that will post in chunks through once before anything is written, so a bad
+    segment in the middle refuses it before any chunk commits (a transaction imported before is not read:
+    the import reports it as such). Outside the transaction that posts it: on SQLite that transaction
+    takes the write lock as it begins, and a read-through inside it kept every other writer waiting for
+    the whole file."""
     read_only: dict[str, Any] = {READ_ONLY_OPTION: True}  # SQLite: begun without taking the write lock
     with sessions() as session:
         session.connection(execution_options=read_only)
@@ -436,87 +350,33 @@ def _read_through_first(
         )
     if seen is not None:
         return
-    segments = iter_segments(
-        path, start=info.start, end=info.end, first_number=info.first_number, delimiters=info.delimiters
-    )
     try:
-        for _ in read_835(segments):
-            pass
+        handler.read_through(_segments(path, info))
     except SegmentError as exc:
         raise SegmentError(exc.detail, exc.segment) from None
     except FileFormatError as exc:
         raise FileFormatError(exc.message, path=None) from None
 
 
-def _posting_step(path: Path, info: TransactionInfo) -> str:
-    return f"Posting {path.name} (ST {info.control_number})"
-
-
-def _misnamed(path: Path, info: TransactionInfo) -> str | None:
+def _misnamed(path: Path, info: TransactionInfo, handlers: HandlerRegistry) -> str | None:
     """Why the file's name contradicts the transaction it holds, or None (the content decides the type)."""
     named = NAMED_KINDS.get(path.suffix.lower())
     if named is None or info.kind in named:
         return None
     said = sorted(named)[0]
-    holds = DESCRIPTIONS.get(info.kind, f"a {info.kind} transaction")
+
+    def describe(kind: str) -> str | None:
+        return handlers.describe(kind) or DESCRIPTIONS.get(kind)
+
+    holds = describe(info.kind) or f"a {info.kind} transaction"
     message = (
-        f"{info.position}: the file {path.name} is named as {DESCRIPTIONS.get(said, 'a ' + said + ' file')} "
+        f"{info.position}: the file {path.name} is named as {describe(said) or 'a ' + said + ' file'} "
         f"but ST01 says it holds {holds} ({info.version or 'no version'})"
     )
     if said == "835":
         message += ", not a remittance"
-    return message + f": nothing imported. Rename it to {_suffix_for(info.kind)} to import it as what it is."
-
-
-def _suffix_for(kind: str) -> str:
-    return {"835": ".835", "837P": ".837", "837I": ".837", "277": ".277", "277CA": ".277"}.get(kind, ".x12")
-
-
-def _run_835(
-    session: Session,
-    item: TransactionReport,
-    info: TransactionInfo,
-    segments: Iterator[object],
-    *,
-    practice_id: int,
-    path: Path,
-    user_id: int | None,
-    owned: bool,
-    chunked: bool = False,
-    progress: Progress | None = None,
-) -> None:
-    def on_batch(done: int) -> None:
-        if progress:
-            progress(_posting_step(path, info), done, info.claim_count)
-
-    poster = RemittancePoster(
-        session,
-        practice_id=practice_id,
-        source_file=str(path),
-        control_number=info.control_number,
-        transaction_problem=info.balance_problem(),
-        user_id=user_id,
-        release_memory=owned,
-        content_hash=info.content_hash,
-        commit=session.commit if chunked else None,
-        on_batch=on_batch,
-    )
-    for record in read_835(segments):  # type: ignore[arg-type]
-        if isinstance(record, RemittanceHeader):
-            poster.start(record)
-        elif isinstance(record, ClaimPayment):
-            poster.add_claim(record)
-        elif isinstance(record, ProviderAdjustmentItem):
-            poster.add_provider_adjustment(record)
-    stats = poster.finish()
-    item.claims_posted = stats.posted
-    item.exceptions = stats.exceptions
-    item.paid_posted = stats.paid_posted
-    item.adjustments_posted = stats.adjustments_posted
-    item.provider_adjustments = stats.provider_adjustments
-    item.remittance_id = stats.remittance_id
-    item.messages.extend(stats.reasons)
-    item.warnings.extend(stats.warnings)
+    suffix = handlers.suffix(info.kind) or ".x12"
+    return message + f": nothing imported. Rename it to {suffix} to import it as what it is."
 
 
 def _release(sessions: sessionmaker[Session] | Session, *, practice_id: int, content_hash: str) -> None:

@@ -15,7 +15,8 @@ from knowledge.practice.models import Practice
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "x12"
 #: Folders of files kept because they are malformed the way real files are (other separators, no ISA,
-#: wrong counts): only the tests of such files (`test_wild_files.py`) read them.
+#: wrong counts): only the tests of such files (`test_wild_files.py`) read them, and the 999 tests
+#: (`test_acknowledgments.py`) the folder's 999s by name.
 WILD_FOLDERS = {"imsweb"}
 _counter = itertools.count(1)
 
