@@ -143,3 +143,23 @@ def test_a_mistyped_command_is_suggested_without_loading_any_command(tmp_path: P
     assert "Did you mean 'codes'?" in done.stderr
     # (The entry module itself runs as `__main__`.)
     assert [m for m in modules if m.startswith(("integrations.cli.", "integrations.mcp"))] == []
+
+
+def test_ask_embeds_the_question_without_torch_and_prints_nothing_on_stderr(
+    tmp_path: Path, claims_home: str, home_cache: Path, shared_cache_dir: Path
+) -> None:
+    """`ask` needs the router's embedding of the question, but not torch, transformers or
+    sentence-transformers to make it (the numpy runtime of the shipped model), nor the vector store for a
+    claim's status; no "Loading weights" bar on stderr."""
+    import shutil
+
+    for router in (shared_cache_dir / "router").glob("router-*.pickle"):  # fitted once per test run
+        shutil.copy2(router, home_cache / router.name)
+    done, modules = run_cli(tmp_path, "ask", f"status of claim {claims_home}", "--json")
+    assert done.returncode == 0, done.stderr
+    reply = json.loads(done.stdout)
+    assert [call["name"] for call in reply["tool_calls"]] == ["get_claim"]
+    assert reply["tool_calls"][0]["arguments"] == {"claim_number": claims_home}
+    assert done.stderr == ""
+    never = {"torch", "transformers", "sentence_transformers", "chromadb"}
+    assert sorted(m for m in modules if m.split(".")[0] in never) == []
