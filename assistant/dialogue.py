@@ -10,6 +10,7 @@ with the requester's role (bound by the server), so both the offline planner and
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any, NotRequired
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
@@ -64,6 +65,7 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
     details: list[dict[str, Any]] = []
     patients: list[dict[str, Any]] = []
     state["last_calls"] = [{"name": c["name"], "args": c.get("args") or {}} for c in calls]
+    searched: list[tuple[str, list[dict[str, Any]]]] = []
     for call in calls:
         name, args = call["name"], call.get("args") or {}
         _, data = results.get(call.get("id") or "", (name, {}))
@@ -107,6 +109,7 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
             if codes:
                 state["adjustment_codes"] = list(dict.fromkeys(codes))
         if name == "search_codes" and data.get("hits"):
+            searched.append((str(args.get("query") or ""), data["hits"]))
             state["code_query"] = str(args.get("query") or "")  # "left" then narrows this same search
             state["code"] = str(data["hits"][0].get("code"))
             state["code_candidates"] = [
@@ -125,6 +128,15 @@ def updated_referents(previous: dict[str, Any], turn: list[BaseMessage]) -> dict
             state["payer"] = payer
         if "pending_action" in data:
             state["pending_action"] = data["pending_action"].get("id")
+    if len(searched) > 1:
+        # "code for uti and code for flu shot admin": each search's best code, in the order asked ("first one
+        # billable?" is the first search's code); "it" is the first of them.
+        state["code_query"] = searched[0][0]
+        state["code"] = str(searched[0][1][0].get("code"))
+        state["code_candidates"] = [
+            {"code": str(hits[0].get("code")), "description": str(hits[0].get("description") or "")}
+            for _, hits in searched
+        ]
     distinct = {(p["patient_name"], p.get("birth_date")) for p in patients}
     if len(distinct) == 1:
         state["patient"] = {k: v for k, v in patients[0].items() if v}
@@ -157,6 +169,8 @@ def _claim_detail(data: dict[str, Any], date_key: str) -> dict[str, Any]:
         "status": data.get("status"),
         "payer": data.get("payer"),
         "codes": [str(c) for c in codes][:8],  # "the tfl one" is the one denied CO-29
+        # "whats the 91.80 for", "the $135 one": the amounts the list showed for it.
+        "amounts": [f"{Decimal(str(data[k])):.2f}" for k in ("billed", "paid", "balance") if data.get(k) is not None],
     }
 
 

@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,25 @@ ELLIPSIS = re.compile(
 _CLAIM_FIELD = re.compile(
     r"\b(?:balance|bal|owes?|owed|paid|(?:did|has|have)\b[\w ]{0,24}\bpay|payer|insurance|allowed|billed|charges?|"
     r"modifiers?|mods?|lines?|units|dos|"
-    r"date of service|remit|eob|check (?:number|no|#)|dx(?:s|es)? on|diagnos[ie]s on)\b",
+    r"date of service|remit|eob|check (?:number|no|#)|dx(?:s|es)? on|diagnos[ie]s on|"
+    r"dx|dxs|diagnos[ie]s|diagnosis codes?|cpts?|procedures?|who(?:s|'s| is)? the (?:pt|patient)|pt name|"
+    r"patient name|member id|provider|rendering|the \$?\d+(?:\.\d\d)? (?:for|from)|pay(?:s|ing)? (?:it|that))\b",
     re.I,
+)
+#: A request to do something no answer does (send, submit, fax...): never a question about the last policy.
+_ACTION_ASK = re.compile(
+    r"^\s*(?:(?:ok(?:ay)?|k|pls|please|can (?:you|u)|could (?:you|u)|go ahead and|lets|let's)[,\s]+)*"
+    r"(?:re-?submit|resend|re-?send|send|submit|fax|call|phone|e-?mail|print|mail|void|rebill|re-?bill|schedule|"
+    r"verify|enroll|update|change|fix)\b",
+    re.I,
+)
+#: "whats the 91.80 for": a question about money the claim shows, not a payment of it.
+_WHAT_FOR = re.compile(r"^\s*(?:what(?:s|'s| is| was)?|wat|why)\b.{0,20}\bthe \$?\d+(?:\.\d\d)?\s+(?:for|from)\b", re.I)
+#: A code search with nothing to search for ("dx?", "whats on it cpt and dx"): a question about the thread's
+#: claim, not a description.
+_NO_DESCRIPTION = frozenset(
+    {"and", "the", "it", "its", "on", "for", "what", "whats", "what's", "is", "are", "was", "were", "of", "in"}
+    | {"dx", "dxs", "cpt", "cpts", "code", "codes", "icd", "pls", "please", "there", "any", "this", "that"}
 )
 #: An Alphabetic Index path: a main term of one or two words, then one to six comma-separated subterms.
 _INDEX_PATH = re.compile(r"[A-Za-z][A-Za-z'\-]+(?: [A-Za-z'\-]+)?(?:\s*,\s*[A-Za-z0-9'\-. ]{1,40}){1,6}\.?")
@@ -66,6 +84,14 @@ _REFINEMENT = re.compile(
     r"(right|left|bilateral|both sides|both|initial(?: encounter)?|subsequent(?: encounter)?|sequela|"
     r"first visit|follow[- ]?up(?: visit)?)(?:\s+(?:side|one|sided|pls|please))?\s*[.?!]*"
 )
+#: A code search's condition asked again with another qualifier: "and w/ esophagitis", "what about without
+#: bleeding", "w/o complications?".
+_QUALIFIED_AGAIN = re.compile(
+    r"(?i)^\s*(?:(?:and|ok|now|so|what about|how about|same but)[,\s]+)*"
+    r"((?:with|without|w/o|w/|w|no|not|plus)\s+[a-z][a-z \-]{2,40})\W*$"
+)
+#: Where a search's qualifier begins ("gerd no esophagitis": "gerd" is the condition).
+_QUALIFIER = re.compile(r"(?i)\s(?:with|without|w/o|w/|w|no|not|plus)\s")
 #: What a code's record shows: asked about "it" with a code in the thread, the code's lookup answers.
 _CODE_FIELD = re.compile(
     r"\b(?:7th|seventh) char(?:acter)?s?\b|\bbillable\b|\bheader\b|\bexcludes?\s?[12]?\b|\bincludes\b|"
@@ -76,7 +102,9 @@ _CODE_FIELD = re.compile(
 #: A time the carried question keeps ("before 2024"): which version of a policy applied.
 _WHEN = re.compile(r"\b(?:before|after|since|until|prior to|as of|in)\s+(?:19|20)\d\d\b", re.I)
 NARROWING = re.compile(
-    r"^\s*(?:(?:now|ok(?:ay)?|k|and|so)[,\s]+)?(?:only|just)\b|\b(?:the|those) [\w -]{2,30} ones\b", re.I
+    r"^\s*(?:(?:now|ok(?:ay)?|k|and|so)[,\s]+)?(?:only|just)\b|\b(?:the|those) [\w -]{2,30} ones\b|"
+    r"^[\w -]{2,30}\b(?:only|just)\W*$",  # "over 120 only", "medicare ones only"
+    re.I,
 )
 #: "it", "that claim": the one thing the thread is about (not "those", which are a list's claims).
 _IT = re.compile(r"\b(?:it|its|that claim|this claim|the claim|that one|this one)\b", re.I)
@@ -118,6 +146,20 @@ _THE_PATIENT = re.compile(
 _MONEY_IN = {"post_patient_payment", "post_adjustment"}
 #: Writes that "same for 1043" repeats on another claim (an import is about a file, not a claim).
 _REPEATABLE = {"post_patient_payment", "post_adjustment"}
+#: The payer a thread is about, said as "they": "their limit", "tf risk for them", "appeal w them".
+_THEY = re.compile(r"\b(?:their|theirs|they|them|theyre|they're)\b", re.I)
+#: Tools whose payer "they" can be (not find_claims: "their claims" are a patient's).
+_PAYER_REPORTS = frozenset({"search_knowledge", "denial_worklist", "timely_filing_risk", "ar_aging"})
+#: "1727 not 1902", "no i meant 1903", "wait, 1727": the last request, for another claim.
+_CORRECTION = re.compile(
+    r"\b(\d{4,12})\s*,?\s*not\s+(?:clm\s*|claim\s*|#)?(\d{4,12})\b|"
+    r"^\s*(?:(?:no|nope|sorry|oops|wait|actually)[\s,.!]+)+(?:i\s+)?(?:meant|mean|it'?s|its|make it|should be)?\s*"
+    r"(?:clm\s*|claim\s*|#)?(\d{4,12})\b",
+    re.I,
+)
+#: "all payers", "every payer": a report's payer filter dropped.
+ALL_PAYERS = re.compile(r"\b(?:all|every|any)\s+(?:payers?|insurances?|plans|carriers)\b", re.I)
+_TOO = re.compile(r"\b(?:too|as well|also)\W*$|^\s*(?:and\s+)?(?:also|do one for|one for)\b", re.I)
 _SAME = re.compile(r"^\s*(?:ok(?:ay)?,?\s*)?(?:same|do the same|ditto|repeat (?:that|it)?\s*for)\b", re.I)
 
 
@@ -305,6 +347,21 @@ class OfflinePlanner(BaseChatModel):
         ):
             # "left" after "Which side?": the answer to the search's question, whatever the router makes of it.
             return Understanding([self._part(search, slots, state)])
+        qualified = _QUALIFIED_AGAIN.match(text)
+        if (
+            last_call in {"search_codes", "lookup_code"}  # "billable?" may have come between
+            and state.get("code_query")
+            and qualified
+            and not (slots.codes or slots.claim_numbers)
+            and search is not None
+            and search.name in self.tool_names
+        ):
+            # "and w/ esophagitis" after "gerd no esophagitis": the same condition, qualified the other way
+            # (the previous search's main term with the qualifier now asked).
+            base = _QUALIFIER.split(str(state["code_query"]), maxsplit=1)[0].strip(" ,")
+            if base:
+                slots.extras["refined_query"] = f"{base} {qualified.group(1).strip(' ?.!')}"
+                return Understanding([self._part(search, slots, state)])
         for step in (self._one_of_those_shown, self._follow_up):
             understood = step(text, slots, state, router, ranked)
             if understood is not None:
@@ -330,8 +387,15 @@ class OfflinePlanner(BaseChatModel):
         points_at_claim = bool(_ON_THE_CLAIM.search(text)) and not (
             top_descriptor and "claim" in top_descriptor.referents
         )
+        empty_search = top.route == "search_codes" and not [
+            w for w in re.findall(r"[a-z']{3,}", slots.search_text.lower()) if w not in _NO_DESCRIPTION
+        ]
+        gave_up = (ranked[0] is not scored[0] or ranked[0].route in {repair.UNSUPPORTED, repair.HELP}) and (
+            bool(_IT.search(text)) or len(text.split()) <= 5
+        )
+        asks_about_money = bool(_WHAT_FOR.search(text))
         if (
-            (not sure or points_at_claim)
+            (not sure or points_at_claim or empty_search or gave_up or asks_about_money)
             and state.get("claim")
             and _CLAIM_FIELD.search(text)
             and not (slots.codes or slots.payer or slots.claim_numbers)
@@ -354,6 +418,17 @@ class OfflinePlanner(BaseChatModel):
         ):
             # "pt says medicare shoulda paid more, whats PR-2": what the code means, though a payer is named.
             return Understanding([self._part(decode, slots, state)])
+        denial = self.descriptor("explain_denial")
+        if (
+            top.route == "explain_adjustment_codes"
+            and slots.adjustment_codes
+            and slots.claim_numbers
+            and not _MEANING.search(text)
+            and denial is not None
+            and denial.name in self.tool_names
+        ):
+            # "1902 eob co-97 m15 ugh": the claim's denial, whose codes the message quotes (decoded there too).
+            return Understanding([self._part(denial, slots, state)])
         if not sure and last and last not in _WRITES and len(text.split()) <= 4:
             # "excludes1?", "billable?" after a lookup: the same question about the same subject.
             descriptor = self.descriptor(last)
@@ -425,14 +500,19 @@ class OfflinePlanner(BaseChatModel):
             if awaiting.get("slot") == "claim_number" and (asked := self.descriptor(str(awaiting.get("route")))):
                 chosen = asked  # the answer to "which claim do you mean?"
                 _restore(awaiting, slots)
+            elif _WHAT_FOR.search(text):
+                chosen = self.descriptor("get_claim")  # "whats the 91.80 for": what the amount on it is
             elif (again := self._same_claim_question(text, state)) is not None:
                 chosen = again  # "ok now the second one" after explaining the first: the same question
             elif (about := self._about_a_claim(router, ranked)) is not None:
                 chosen = about  # "why was the october one denied", "explain the denial on the top one"
             elif _DENIAL_ASK.search(text) and len(narrowed) == 1 and self._is_denied(narrowed[0], state):
                 chosen = self.descriptor("explain_denial")  # "the tfl one - can we still fight that"
-            else:  # "oct visit balance", "post $40 to the october one"
-                chosen = self.descriptor("post_patient_payment" if slots.amount is not None else "get_claim")
+            elif slots.amount is None and len(narrowed) == 1 and self._is_denied(narrowed[0], state):
+                chosen = self.descriptor("explain_denial")  # "the co-22 one?": a denied claim's denial
+            else:  # "oct visit balance", "post $40 to the october one" ("whats the $40 for" asks about it)
+                paying = slots.amount is not None and not _WHAT_FOR.search(text)
+                chosen = self.descriptor("post_patient_payment" if paying else "get_claim")
             if chosen is None or chosen.name not in self.tool_names:
                 return None
             if len(narrowed) > 1 and not re.search(r"\bone\b", slots.text, re.I):
@@ -519,6 +599,7 @@ class OfflinePlanner(BaseChatModel):
             not own
             and last == "search_knowledge"
             and PRONOUN.search(slots.text)
+            and not _ACTION_ASK.search(slots.text)  # "ok resubmit it w the right npi" is not about the policy
             and not slots.payer
             and not _LIST_CUE.search(slots.text)  # "any of our claims near it" asks for claims
             and ranked[0].route in {repair.HELP, repair.UNSUPPORTED, *_NOT_ABOUT_POLICY}
@@ -685,7 +766,21 @@ class OfflinePlanner(BaseChatModel):
         refers_back = bool(PRONOUN.search(slots.text))
         if descriptor.name in {"search_knowledge", "denial_worklist"} and not slots.payer and refers_back:
             slots.payer = str(state["payer"]) if state.get("payer") else None
+        if (
+            descriptor.name in _PAYER_REPORTS
+            and not slots.payer
+            and state.get("payer")
+            and _THEY.search(slots.text)
+            and not ALL_PAYERS.search(slots.text)
+        ):
+            # "whats their tf limit", "tf risk for them": the payer the thread is about (a claim's or a list's).
+            slots.payer = str(state["payer"])
         last = (state.get("last_calls") or [{}])[0]
+        carried_payer = (last.get("args") or {}).get("payer") if last.get("name") == "search_knowledge" else None
+        carried_payer = carried_payer or state.get("payer")
+        if descriptor.name == "search_knowledge" and not slots.payer and carried_payer and ELLIPSIS.search(slots.text):
+            # "and corrected claim window" after Cigna's filing limit (or a Cigna claim): Cigna's window.
+            slots.payer = str(carried_payer)
         asked = str((last.get("args") or {}).get("question") or "")
         if descriptor.name == "search_knowledge" and refers_back and last.get("name") == descriptor.name and asked:
             # "was it always 90 or did that change": what "it" is, is the question just answered.
@@ -734,6 +829,9 @@ class OfflinePlanner(BaseChatModel):
                 slots.claim_numbers = [str(int(str(claim)) + step)]
             asked = self._asked_besides(text, router)
             return Understanding([self._part(asked or claim_routes[0], slots, {})])
+        corrected = self._corrected(text, last)
+        if corrected is not None:
+            return corrected
         awaiting = state.get("awaiting")
         if awaiting and (descriptor := self.descriptor(str(awaiting.get("route")))) is not None:
             if awaiting.get("slot") == "claim_number" and not slots.claim_number:
@@ -773,12 +871,26 @@ class OfflinePlanner(BaseChatModel):
         remainder = _remainder(text)
         elliptic = bool(ELLIPSIS.search(text)) or len(remainder.split()) <= 1
         # "only the timely filing ones", "just medicare" after a list: that list, narrowed (not a new report).
-        narrowing = last[0]["name"] in _CLAIM_LISTS and bool(NARROWING.search(text))
+        narrowing = last[0]["name"] in _CLAIM_LISTS and bool(
+            NARROWING.search(text) or (len(text.split()) <= 8 and re.search(r"\b(?:only|just)\b", text, re.I))
+        )
         if not (elliptic or narrowing) or (own_route_is_clear and len(remainder.split()) >= 2 and not narrowing):
             return None
         previous = self.descriptor(last[0]["name"])
         if previous is None or previous.name in _WRITES or previous.name not in self.tool_names:
             return None
+        if slots.amount is not None and not previous.takes("amount"):
+            # "and 2444 too, 40 cash" after a claim was shown: money names a posting, not the same view again.
+            return None
+        if (
+            not (slots.claim_numbers or slots.maybe_claims)
+            and slots.years_after_for
+            and "claim" in previous.referents
+            and (_SAME.search(text) or _TOO.search(text))
+        ):
+            # "same thing for 2009", "do one for 2017 too": after a claim tool, a year-shaped number asked
+            # "for" is another claim (the thread is about claims, not a year).
+            slots.maybe_claims = list(slots.years_after_for)
         new_value = bool(
             slots.claim_numbers
             or slots.maybe_claims
@@ -825,15 +937,44 @@ class OfflinePlanner(BaseChatModel):
             return Understanding([Part(previous.name, calls=[_clean(args)])])
         part = self._part(previous, carried, state)
         if part.calls and not {"claim", "code"} & set(previous.referents):
-            # A report's filters carry over ("ar over 90 days", then "just uhc": UHC's A/R over 90 days).
-            part.calls = [{**_clean(previous_args), **call} for call in part.calls]
+            # A report's filters carry over ("ar over 90 days", then "just uhc": UHC's A/R over 90 days; UHC's
+            # aging, then "over 120 only": UHC's over 120). Only what the message names replaces a filter.
+            part.calls = [{**_clean(previous_args), **_clean(call)} for call in part.calls]
+            if ALL_PAYERS.search(text):  # "ok now pt resp only, all payers": the payer filter dropped
+                part.calls = [{k: v for k, v in call.items() if k != "payer"} for call in part.calls]
         return Understanding([part])
+
+    def _corrected(self, text: str, last: list[dict[str, Any]]) -> Understanding | None:
+        """ "no wait, 1727 not 1902" after a request about 1902: the same request (a write stays a proposal
+        that a person confirms), for the claim the person meant."""
+        found = _CORRECTION.search(text)
+        if found is None or not last:
+            return None
+        meant, instead_of = (found.group(1), found.group(2)) if found.group(1) else (found.group(3), None)
+        call = last[0]
+        arguments = dict(call.get("args") or {})
+        previous = self.descriptor(str(call.get("name")))
+        if previous is None or previous.name not in self.tool_names:
+            return None
+        if "claim_number" in arguments:
+            if instead_of is not None and str(arguments["claim_number"]) != instead_of:
+                return None
+            arguments["claim_number"] = meant
+        elif isinstance(arguments.get("claim_numbers"), list):
+            numbers = [str(n) for n in arguments["claim_numbers"]]
+            if instead_of is not None and instead_of not in numbers:
+                return None
+            arguments["claim_numbers"] = [meant if n == instead_of else n for n in numbers] if instead_of else [meant]
+        else:
+            return None
+        return Understanding([Part(previous.name, calls=[_clean(arguments)])])
 
     def _same_write(self, last_call: dict[str, Any], slots: Slots) -> Understanding | None:
         """ "same for 1112 but 25 on a card" after a payment or an adjustment was proposed: the same write on
         another claim, with what the message changes. Still a proposal: a person confirms it as shown."""
         name = str(last_call.get("name"))
-        if name not in _REPEATABLE or name not in self.tool_names or not _SAME.search(slots.text):
+        again = _SAME.search(slots.text) or _TOO.search(slots.text)
+        if name not in _REPEATABLE or name not in self.tool_names or not again:
             return None
         if len(slots.claim_numbers) != 1:
             return None
@@ -893,7 +1034,10 @@ class OfflinePlanner(BaseChatModel):
         # The same question about two payers ("cigna timely filing and bcbs timely filing") is two parts too.
         payers = [piece.payer for piece in read]
         same_question_per_payer = len(set(routes)) == 1 and None not in payers and len(set(payers)) == len(payers)
-        if len(set(routes)) < 2 and not same_question_per_payer:
+        # Two descriptions to find codes for ("code for uti and code for flu shot admin"): a search for each.
+        searches = [piece.search_text.lower() for piece in read]
+        search_per_piece = set(routes) == {"search_codes"} and len(set(searches)) == len(searches)
+        if len(set(routes)) < 2 and not (same_question_per_payer or search_per_piece):
             return None
         parts: list[Part] = []
         for piece_slots, route in zip(read, routes, strict=True):
@@ -1104,6 +1248,10 @@ def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
     if slots.payer:
         chosen = [c for c in chosen if slots.payer.lower() in str(c.get("payer") or "").lower()] or chosen
         narrowed = True
+    amounts = {f"{Decimal(a):.2f}" for a in re.findall(r"(?<![\d/.-])\$?(\d{1,6}\.\d\d)\b", text)}
+    with_amount = [c for c in chosen if amounts & set(c.get("amounts") or [])]
+    if amounts and with_amount:  # "whats the 91.80 for": the claim the list showed that amount on
+        chosen, narrowed = with_amount, True
     reason = slots.extras.get("reason_code") or slots.extras.get("reason_words")
     if reason and re.search(r"\bone\b", text):  # "the tfl one", "the co-22 one" ("the tfl ones" filter the list)
         with_reason = [c for c in chosen if any(str(code).endswith(f"-{reason}") for code in c.get("codes") or [])]
@@ -1249,6 +1397,14 @@ _AFTER_NAME = re.compile(
 )
 
 
+_LOOK_UP_BEFORE = re.compile(
+    r"(?:[.!?:;,-]|\b(?:pull(?:ing)? up|look(?:ing)? up|lookup|bring up|find|search|show(?: me)?|get|open|"
+    r"check on|what about|hows|how about|claims for|visits for|acct for|account for))\s*$",
+    re.I,
+)
+_DATED = re.compile(r"\s*,?\s*(?:(?:dob|d\.o\.b\.?|born)\b|\d{1,2}/\d{1,2}/\d{2,4}\b)", re.I)
+
+
 def lowercase_name(text: str, vocabulary: frozenset[str]) -> str | None:
     """A patient's name typed in lower case ("pt jamie mockingham dob 3/28/61"): two or three words in a
     row that are not words of the trade, after "pt"/"for" or at the start, before a birth date or "claims"."""
@@ -1261,8 +1417,13 @@ def lowercase_name(text: str, vocabulary: frozenset[str]) -> str | None:
             continue
         if 2 <= len(run) <= 3:
             before, after = text[: run[0].start()], text[run[-1].end() :]
-            if (_BEFORE_NAME.search(before) or not before.strip()) and (
-                _AFTER_NAME.search(after) or _BEFORE_NAME.search(before)
+            # "pull up rowan modelsen dob 4/18/93", "morning! finley mockridge dob 3/28/2016": a name and its
+            # birth date after a look-up verb or a sentence's start ("is morgan draftley 10/8/1988 still
+            # active" is an eligibility question, the name in it left to the router's reading).
+            dated = _DATED.match(after) and (not before.strip() or _LOOK_UP_BEFORE.search(before))
+            if dated or (
+                (_BEFORE_NAME.search(before) or not before.strip())
+                and (_AFTER_NAME.search(after) or _BEFORE_NAME.search(before))
             ):
                 return " ".join(t.group(0).strip(",.;:?!").capitalize() for t in run)
         run = []

@@ -241,6 +241,15 @@ UNSUPPORTED_EXAMPLES = (
     "delete claim 2002, it was a duplicate",
     "re-age the balance on 1911",
     "apply the unapplied $50 on the pt's account to 1500",
+    # Clinical judgement and sending a claim again, said with the claim left to the thread (2026-12-03).
+    "should dr whitfield order an a1c on this pt, sugars look high",
+    "does she need a referral before the mri",
+    "is it ok to give the flu shot with a cold",
+    "what dose of amoxicillin for a kid",
+    "ok resubmit it w the right npi",
+    "resend it to the payer",
+    "send the corrected claim out for me",
+    "push it back through the clearinghouse",
 )
 
 

@@ -274,6 +274,15 @@ EXAMPLES = (
     "any co-197s for bcbs?",
     "how many oa-18s do we have",
     "list the medicare co-96s",
+    # Who denies most, and denial counts, without the word worklist (2026-12-03).
+    "whos denying us the most this month",
+    "which payer denies the most",
+    "top denial reasons rn",
+    "where are most of our denials coming from",
+    "whats getting denied the most",
+    "how many denials do we have open",
+    "biggest denial problem this month",
+    "which insurance is killing us on denials",
 )
 
 DESCRIPTOR = ToolDescriptor(

@@ -612,6 +612,23 @@ EXAMPLES = (
     "we got the auth after the fact, do a recon letter for it",
     "can you put together a recon for the cigna one",
     "time to appeal this one, draft it",
+    # The letter asked for in a word or two, the claim left to the thread (2026-12-03).
+    "do the letter",
+    "letter pls",
+    "ok do the appeal on it",
+    "type up the appeal",
+    "go ahead and write it up for appeal",
+    "lets fight it, draft something",
+    "need to dispute this one, letter",
+    "can you do a letter for that",
+    "appeal it",
+    "send a recon on this one, draft it up",
+    "get a redet going for it",
+    # A verb for the letter, the claim left to the thread (2026-12-03).
+    "ok recon it",
+    "redet it",
+    "recon that one pls",
+    "file a recon on it",
 )
 
 DESCRIPTOR = ToolDescriptor(

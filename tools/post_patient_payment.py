@@ -213,6 +213,22 @@ EXAMPLES = (
     "got an ach from the patient for $110, claim 1610",
     "we collected a $25 copay this morning for claim 1042, cash",
     "pt paid $15 over the phone w/ card for 1911",
+    # Paying in full, no amount typed: the patient's open balance, shown for confirmation (2026-12-03).
+    "shes paying the whole thing on a card",
+    "he wants to pay off his balance, cash",
+    "pt paying in full today by check",
+    "she'll pay what she owes on 1719, visa",
+    "taking the full pt bal on that one, card",
+    "pt is settling up the whole balance on it",
+    # An amount and a way of paying, the claim left to the thread (2026-12-03).
+    "pt wants to do 20 today",
+    "ok she'll do 50 on card today",
+    "shes paying the 10 on card now",
+    "he can do 25 now, cash",
+    "mom is putting 15 down on it today",
+    "she'll pay 30 of it now w her debit",
+    "pt gave 60 toward it, check",
+    "taking 45 from her now on the visa",
 )
 
 DESCRIPTOR = ToolDescriptor(

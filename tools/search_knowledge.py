@@ -200,6 +200,14 @@ EXAMPLES = (
     "denial playbook for medical necessity",
     "whats the playbook on an oa-23",
     "how does our playbook say to work a co-50",
+    # The payer said as they, left to the thread (2026-12-03).
+    "whats their tf limit",
+    "their appeal window?",
+    "whats their corrected claim rule",
+    "how long do we get to appeal w them",
+    "do they take modifier 25 on preventive",
+    "what does their policy say about telehealth",
+    "their rule on bundling",
 )
 
 DESCRIPTOR = ToolDescriptor(

@@ -256,7 +256,13 @@ _CHECK_NUMBER = re.compile(
     r"\b(?:check|chk|ck|cheque|ref(?:erence)?|conf(?:irmation)?)\s*(?:#|no\.?|num(?:ber)?\.?)?\s*#?\s*(\d{2,12})\b",
     re.I,
 )
-_MONEY_VERBS = re.compile(r"\b(?:post|write[- ]?off|w/o|adjust|adj|paid|pay|pd|copay|payment|pmt|refund)\b", re.I)
+_MONEY_VERBS = re.compile(
+    r"\b(?:post|write[- ]?off|w/o|adjust|adj|paid|pay|pays|paying|pd|copay|payment|pmt|refund|"
+    # "shes paying the 10 on card now", "pt wants to do 20 today", "putting 15 down": a way of paying or a
+    # payment verb makes the one small number the amount.
+    r"putting|toward|towards|card|cash|visa|debit|ach|coins|coinsurance|deductible|do(?=\s+\$?\d{1,3}\b))\b",
+    re.I,
+)
 
 
 def _leftover_amount(text: str, codes: list[tuple[str, str]], claims: list[str]) -> Decimal | None:

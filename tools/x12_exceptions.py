@@ -167,6 +167,11 @@ EXAMPLES = (
     "are there any remittance problems waiting for me",
     "the uhc era had some issues, what's in the queue",
     "remittance lines that failed to match, open ones",
+    # The queue in the words people use for it (2026-12-03).
+    "whats stuck in x12",
+    "anything stuck from the 835s",
+    "show me whats stuck in the import queue",
+    "what didnt post from the era",
 )
 
 DESCRIPTOR = ToolDescriptor(

@@ -56,6 +56,18 @@ SEMANTIC_ONLY_MIN = 0.45  # without any lexical match, a semantic hit must be at
 DEFAULT_WORDS = frozenset({"unspecifi", "specifi", "not", "sit", "nos"})
 DEFAULT_FACTOR = 1.03  # the unspecified code is the default when a question gives no detail
 ALTERNATE_WEIGHT = 0.8  # a "see also" word counts a little less than the word the coder typed
+#: Chapter 15 (O: pregnancy, childbirth, the puerperium) and chapter 16 (P: the perinatal period) are used
+#: only on the maternal or the newborn record (ICD-10-CM guidelines I.C.15.a.1, I.C.16.a.1): for a query that
+#: says neither ("uti"), N39.0 comes before P39.3 "Neonatal urinary tract infection" and O86.20.
+MATERNAL_NEWBORN_FACTOR = 0.85
+_MATERNAL_NEWBORN_WORDS = frozenset(
+    tokens(
+        "pregnancy pregnant gestation gestational weeks trimester delivery delivered childbirth labor labour "
+        "postpartum puerperal puerperium antepartum intrapartum obstetric maternal mother abortion miscarriage "
+        "ectopic newborn neonatal neonate perinatal fetal fetus birth infant premature prematurity preterm "
+        "lactation breast-feeding breastfeeding placenta placental cesarean eclampsia preeclampsia"
+    )
+)
 SEGMENT_FLOOR = 0.5  # an index-style query: a code that matches none of its subterms keeps this share
 OTHER_SYSTEM_FACTOR = 0.85  # an index-style query is an ICD-10-CM one unless a system is named
 SIDE_FACTOR = 0.97  # a query that names no side: the right/left codes rank below the unspecified one
@@ -471,6 +483,8 @@ def rank(
             stack.extend(int(grandchild) for grandchild in index.children_of(child))
 
     asked = {term for g in groups for term in _group_words(index, g)}
+    # Chapters 15 and 16 for a query that names no pregnancy or newborn (see MATERNAL_NEWBORN_FACTOR).
+    maternal_or_newborn = bool(_MATERNAL_NEWBORN_WORDS & (asked | set(query_tokens(query))))
 
     def combined_score(target: int) -> float:
         lex_part = float(lexical[target]) / lex_max if lex_max > 0 else 0.0
@@ -480,6 +494,9 @@ def rank(
             sem_part = min(1.0, max(0.0, (float(semantic[target]) - SEMANTIC_FLOOR) / span))
         value = LEXICAL_WEIGHT * lex_part + SEMANTIC_WEIGHT * sem_part if semantic is not None else lex_part
         value *= float(index.factor[target])
+        code = index.targets[target].code
+        if not maternal_or_newborn and code[:1] in {"O", "P"} and index.targets[target].system == "icd10cm":
+            value *= MATERNAL_NEWBORN_FACTOR
         if index.targets[target].system == "icd10cm" and not with_detail(index.targets[target].description) <= asked:
             value *= WITH_UNASKED_FACTOR  # "E11.8 ... with unspecified complications" when none were named
         table_id = int(index.seventh_table[target])

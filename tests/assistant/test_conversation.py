@@ -612,3 +612,147 @@ def test_what_a_claim_shows_and_what_a_code_means_whatever_else_is_named(
     assert _names(decoded) == ["explain_adjustment_codes"]
     rule = full_service.ask("whats aetna's corrected claim rule for co-16", requester=biller)
     assert _names(rule) == ["search_knowledge"]
+
+
+def test_same_thing_for_another_claim_repeats_the_last_claim_tool(
+    practice: Practice, full_service: AgentService
+) -> None:
+    """ "do the letter" after a denial is the appeal draft for that claim; "same thing for N" is the same tool
+    for N; and a year-shaped claim number after "for" is a claim there, not a year."""
+    first, second = (claim.claim_number for claim in _denied(practice, 2))
+    biller = practice.requester(Role.BILLER)
+    denial = full_service.ask(f"{first} got kicked back whats up", requester=biller)
+    assert _names(denial) == ["explain_denial"]
+    letter = full_service.ask("do the letter", requester=biller, thread_id=denial.thread_id)
+    assert [(c.name, c.arguments.get("claim_number")) for c in letter.tool_calls] == [("draft_appeal", first)]
+    again = full_service.ask(f"same thing for {second}", requester=biller, thread_id=denial.thread_id)
+    assert [(c.name, c.arguments.get("claim_number")) for c in again.tool_calls] == [("draft_appeal", second)]
+    status = full_service.ask(f"send a 276 for {first}", requester=biller)
+    assert _names(status) == ["claim_status_request"]
+    year_shaped = full_service.ask("do one for 2009 too", requester=biller, thread_id=status.thread_id)
+    assert [(c.name, c.arguments.get("claim_numbers")) for c in year_shaped.tool_calls] == [
+        ("claim_status_request", ["2009"])
+    ]
+
+
+def test_money_after_a_claim_view_is_a_payment_and_paying_in_full_is_the_balance(
+    practice: Practice, full_service: AgentService
+) -> None:
+    first, second = _owing_claims(practice, 2)
+    desk = practice.requester(Role.FRONT_DESK)
+    shown = full_service.ask(f"pt for {first.claim_number} at the window, what do they owe", requester=desk)
+    assert _names(shown) == ["get_claim"]
+    whole = full_service.ask("shes paying the whole thing on a card", requester=desk, thread_id=shown.thread_id)
+    assert whole.pending_action is not None and whole.pending_action.tool == "post_patient_payment"
+    owed = first.patient_responsibility - first.patient_paid
+    assert whole.pending_action.arguments["claim_number"] == first.claim_number
+    assert float(whole.pending_action.arguments["amount"]) == float(owed)
+    full_service.cancel(whole.pending_action.id, requester=desk)
+    # "and N too, 5 cash": the same posting on another claim (not the first claim's view again).
+    too = full_service.ask(f"and {second.claim_number} too, 5 cash", requester=desk, thread_id=shown.thread_id)
+    assert too.pending_action is not None and too.pending_action.tool == "post_patient_payment"
+    assert too.pending_action.arguments["claim_number"] == second.claim_number
+    assert too.pending_action.arguments["method"] == "cash"
+
+
+def test_a_code_search_asked_again_with_another_qualifier(practice: Practice, full_service: AgentService) -> None:
+    coder = practice.requester(Role.CODER)
+    without = full_service.ask("gerd no esophagitis dx", requester=coder)
+    assert "K21.9" in without.answer
+    again = full_service.ask("and w/ esophagitis", requester=coder, thread_id=without.thread_id)
+    assert _names(again) == ["search_codes"]
+    assert again.tool_calls[0].arguments["query"].startswith("gerd ")
+    first_listed = re.search(r"\*\*(K21\.\w+)\*\*", again.answer)
+    assert first_listed is not None and first_listed.group(1).startswith("K21.0")
+
+
+def test_a_trailing_only_narrows_the_report_and_keeps_its_payer(practice: Practice, full_service: AgentService) -> None:
+    biller = practice.requester(Role.BILLER)
+    aging = full_service.ask("how old is our uhc ar", requester=biller)
+    assert [(c.name, c.arguments.get("payer")) for c in aging.tool_calls] == [("ar_aging", "UnitedHealthcare")]
+    older = full_service.ask("over 120 only", requester=biller, thread_id=aging.thread_id)
+    assert [(c.name, c.arguments.get("payer"), c.arguments.get("older_than_days")) for c in older.tool_calls] == [
+        ("ar_aging", "UnitedHealthcare", 120)
+    ]
+
+
+def test_a_correction_repeats_the_request_for_the_claim_meant(practice: Practice, full_service: AgentService) -> None:
+    first, second = (claim.claim_number for claim in _denied(practice, 2))
+    biller = practice.requester(Role.BILLER)
+    letter = full_service.ask(f"recon letter for {first}", requester=biller)
+    assert [(c.name, c.arguments.get("claim_number")) for c in letter.tool_calls] == [("draft_appeal", first)]
+    kind = letter.tool_calls[0].arguments.get("kind")
+    fixed = full_service.ask(f"no wait, {second} not {first}", requester=biller, thread_id=letter.thread_id)
+    assert [(c.name, c.arguments.get("claim_number"), c.arguments.get("kind")) for c in fixed.tool_calls] == [
+        ("draft_appeal", second, kind)
+    ]
+
+
+def test_they_are_the_threads_payer_and_an_elliptic_policy_question_keeps_it(
+    practice: Practice, full_service: AgentService
+) -> None:
+    claim = _denied(practice, 1)[0]
+    biller = practice.requester(Role.BILLER)
+    shown = full_service.ask(f"{claim.claim_number} status", requester=biller)
+    payer = next(c for c in shown.cards if c.data.get("payer")).data["payer"]
+    limit = full_service.ask("whats their tf limit", requester=biller, thread_id=shown.thread_id)
+    assert [(c.name, c.arguments.get("payer")) for c in limit.tool_calls] == [("search_knowledge", payer)]
+    window = full_service.ask("and corrected claim window", requester=biller, thread_id=shown.thread_id)
+    assert [(c.name, c.arguments.get("payer")) for c in window.tool_calls] == [("search_knowledge", payer)]
+
+
+def test_short_questions_the_claim_answers_show_the_claim(practice: Practice, full_service: AgentService) -> None:
+    """ "whos the pt", "dx?", "whats the 40.00 for" in a thread about a claim: the claim's record, not a
+    code search, a payment or "I can't do that"."""
+    claim = _owing_claims(practice, 1)[0]
+    owed = claim.patient_responsibility - claim.patient_paid
+    desk = practice.requester(Role.FRONT_DESK)
+    shown = full_service.ask(f"whats the copay sitch on {claim.claim_number}", requester=desk)
+    for question in ("whos the pt", "dx?", "whats on it cpt and dx", f"whats the {owed:.2f} for"):
+        reply = full_service.ask(question, requester=desk, thread_id=shown.thread_id)
+        assert [(c.name, c.arguments.get("claim_number")) for c in reply.tool_calls] == [
+            ("get_claim", claim.claim_number)
+        ], question
+        assert reply.pending_action is None
+
+
+def test_two_descriptions_are_two_searches_and_first_one_is_the_first_searchs_code(
+    practice: Practice, full_service: AgentService
+) -> None:
+    coder = practice.requester(Role.CODER)
+    both = full_service.ask("code for uti and code for flu shot admin", requester=coder)
+    assert [(c.name, c.arguments["query"]) for c in both.tool_calls] == [
+        ("search_codes", "uti"),
+        ("search_codes", "flu shot admin"),
+    ]
+    first = full_service.ask("first one billable?", requester=coder, thread_id=both.thread_id)
+    # A plain "uti" is N39.0: the neonatal (P39.3) and puerperal (O86.2-) codes need a newborn or pregnancy.
+    assert [(c.name, c.arguments.get("code")) for c in first.tool_calls] == [("lookup_code", "N39.0")]
+
+
+def test_a_claim_with_its_denial_codes_is_its_denial_and_all_payers_drops_the_payer(
+    practice: Practice, full_service: AgentService
+) -> None:
+    claim = _denied(practice, 1)[0].claim_number
+    biller = practice.requester(Role.BILLER)
+    quoted = full_service.ask(f"{claim} eob co-97 m15 ugh", requester=biller)
+    assert [(c.name, c.arguments.get("claim_number")) for c in quoted.tool_calls] == [("explain_denial", claim)]
+    aging = full_service.ask("how old is our uhc ar", requester=biller)
+    everyone = full_service.ask("ok now pt resp only, all payers", requester=biller, thread_id=aging.thread_id)
+    assert [(c.name, c.arguments.get("payer"), c.arguments.get("responsibility")) for c in everyone.tool_calls] == [
+        ("ar_aging", None, "patient")
+    ]
+
+
+def test_a_name_with_its_birth_date_is_read_whatever_comes_before_it(
+    practice: Practice, full_service: AgentService
+) -> None:
+    with Session(practice.engine) as session:
+        patient = session.scalars(select(Patient).where(Patient.birth_date.is_not(None)).order_by(Patient.id)).first()
+        assert patient is not None and patient.birth_date is not None
+        who = f"{patient.first_name.lower()} {patient.last_name.lower()} dob {patient.birth_date:%-m/%-d/%Y}"
+        theirs = set(session.scalars(select(Claim.claim_number).where(Claim.patient_id == patient.id)))
+    reply = full_service.ask(f"pull up {who}", requester=practice.requester(Role.FRONT_DESK))
+    assert _names(reply) == ["find_claims"]  # the arguments are hidden in replies: the claims found tell
+    found = {c["claim_number"] for card in reply.cards for c in card.data.get("claims") or []}
+    assert found and found <= theirs
