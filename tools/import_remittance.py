@@ -114,6 +114,7 @@ def summarise(report: ImportReport) -> str:
     remittances = [t for t in transactions if t.transaction_type == "835" and t.status == "imported"]
     claim_files = [t for t in transactions if t.transaction_type in ("837P", "837I") and t.status == "imported"]
     statuses = [t for t in transactions if t.transaction_type in ("277", "277CA") and t.status == "imported"]
+    acknowledgements = [t for t in transactions if t.transaction_type == "999" and t.status == "imported"]
     kinds = sorted({t.transaction_type for t in transactions})
     parts = [f"{len(transactions)} transaction(s)" + (f" ({', '.join(kinds)})" if kinds else "")]
     if remittances:
@@ -127,7 +128,9 @@ def summarise(report: ImportReport) -> str:
             parts.append(f"{updated} claim(s) updated")
     if statuses:
         parts.append(f"{sum(t.status_events for t in statuses)} claim status update(s)")
-    if remittances or statuses:
+    if acknowledgements:  # a 999 rejecting an 837: each claim it held is marked rejected
+        parts.append(f"{sum(t.status_events for t in acknowledgements)} claim(s) marked rejected by a 999")
+    if remittances or statuses or acknowledgements:
         parts.append(f"{report.exceptions} to the exceptions queue")
     already = report.count("already_imported")
     if already:

@@ -36,7 +36,8 @@ class ExceptionList(BaseModel):
 
 def x12_exceptions(status: str = "open", limit: int = 50, *, session: Session, practice_id: int) -> ExceptionList:
     """List what X12 imports could not post and wait for a person: remittance claims that did not match a
-    claim or did not balance, reversals without their original, payments that do not add up, bad files.
+    claim or did not balance, reversals without their original, payments that do not add up, 277 or 999
+    statuses that match no claim of the practice, bad files.
 
     Each item gives the kind (unmatched_claim, unbalanced_claim, unbalanced_transaction, already_posted,
     billed_mismatch, unmatched_reversal, unmatched_status, duplicate_remittance, bad_file,

@@ -90,10 +90,13 @@ class LazyEmbedder:
         return self.embedder.embed_documents(texts)
 
     def embed_query(self, text: str) -> list[float]:
+        embedder = self.embedder
+        if embedder.runtime == "numpy":  # no torch threads to hold: torch is not loaded
+            return embedder.embed_query(text)
         # One short query gains nothing from a second thread, and on a busy two-core machine the
         # threads' hand-offs cost ten times the work itself (measured: 18 ms vs 700 ms under load).
         with single_torch_thread():
-            return self.embedder.embed_query(text)
+            return embedder.embed_query(text)
 
 
 @contextmanager

@@ -109,6 +109,8 @@ def test_embedding_a_question_imports_neither_torch_nor_sentence_transformers() 
 
     script = (
         "import sys; from knowledge.embeddings import get_embedder; e = get_embedder(); e.encode(['copay']); "
+        # The knowledge base's question embedding too (a policy search): no torch thread to hold.
+        "from knowledge.documents.knowledge_base import LazyEmbedder; LazyEmbedder(None).embed_query('copay'); "
         "print(e.runtime, sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', "
         "'sentence_transformers'}))"
     )

@@ -32,6 +32,7 @@ from knowledge.x12.reports import TransactionReport
 from knowledge.x12.segments import Segment, iter_segments
 from tests.knowledge.x12.helpers import FIXTURES, new_practice
 from tools.get_claim import get_claim
+from tools.import_remittance import summarise
 
 DEMO_837 = FIXTURES / "linuxforhealth" / "837_005010X222A2__demo.example1.837"  # GS06 1, ST02 0021, CLM 26463774
 TWO_CLAIMS_837I = FIXTURES / "linuxforhealth" / "837_005010X223A3__two-claims-single-provider.837i"  # ST02 987654
@@ -127,6 +128,8 @@ def test_a_999_rejecting_an_imported_837_becomes_its_claims_state(
     assert (transaction.transaction_type, transaction.status) == ("999", "imported"), transaction
     assert (transaction.status_events, transaction.exceptions) == (1, 0)
     assert transaction.messages == [f"{NM109_REJECTION} ({DEMO_837.name}): claims 26463774 marked rejected"]
+    # what the chat says of the import
+    assert "1 transaction(s) (999), 1 claim(s) marked rejected by a 999, 0 to the exceptions queue" in summarise(report)
 
     status, history = _claim(sessions, practice_id, "26463774")
     assert status is ClaimStatus.REJECTED
