@@ -398,6 +398,7 @@ class OfflinePlanner(BaseChatModel):
             (not sure or points_at_claim or empty_search or gave_up or asks_about_money)
             and state.get("claim")
             and _CLAIM_FIELD.search(text)
+            and not _ACTION_ASK.search(text)  # "change the provider on it" is not answered by showing it
             and not (slots.codes or slots.payer or slots.claim_numbers)
         ):
             # "and the balance?", "what modifier was on the line": not sure of the route, but the thread is about

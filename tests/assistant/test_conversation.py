@@ -714,6 +714,9 @@ def test_short_questions_the_claim_answers_show_the_claim(practice: Practice, fu
             ("get_claim", claim.claim_number)
         ], question
         assert reply.pending_action is None
+    # Asked to change what the claim shows: no tool does that, and showing the claim would not be an answer.
+    change = full_service.ask("change the provider on it", requester=desk, thread_id=shown.thread_id)
+    assert change.tool_calls == [] and "can't" in change.answer
 
 
 def test_two_descriptions_are_two_searches_and_first_one_is_the_first_searchs_code(
