@@ -84,6 +84,9 @@ def test_the_rest_is_the_patient_balance_of_the_claim(planner: OfflinePlanner) -
         ("kendall examplar bcbs claims", "Kendall Examplar"),
         ("chronic kidney disease stage 3", None),
         ("gerd w/o esophagitis", None),
+        ("pull up rowan modelsen dob 4/18/93", "Rowan Modelsen"),  # after a look-up verb, before a birth date
+        ("morning! finley mockridge 3/28/2016", "Finley Mockridge"),  # a sentence's start
+        ("is morgan draftley 10/8/1988 still active", None),  # an eligibility question: left to the router
     ],
 )
 def test_names_typed_in_lower_case(planner: OfflinePlanner, text: str, name: str | None) -> None:
@@ -102,3 +105,23 @@ def test_names_typed_in_lower_case(planner: OfflinePlanner, text: str, name: str
 def test_money_without_a_dollar_sign(text: str, amount: Decimal | None, claim: str) -> None:
     slots = read_slots(text, today=TODAY)
     assert (slots.amount, slots.claim_number) == (amount, claim)
+
+
+def test_an_amount_picks_the_claim_the_list_showed_it_on(planner: OfflinePlanner) -> None:
+    shown = [
+        {**SHOWN[0], "amounts": ["135.00", "91.80"]},
+        {**SHOWN[1], "amounts": ["210.00"]},
+    ]
+    state = {"claim_candidates": shown, "last_calls": [{"name": "find_claims", "args": {}}]}
+    calls = _calls(planner, "whats the 91.80 for", state)
+    assert calls and all(call.get("claim_number") == "1466" for _, call in calls), calls
+    assert not any(name == "post_patient_payment" for name, _ in calls)  # a question about money, not a payment
+
+
+@pytest.mark.parametrize("text", ["ok resubmit it w the right npi", "can u fax it to them"])
+def test_a_request_to_act_after_a_policy_answer_is_not_a_question_about_the_policy(
+    planner: OfflinePlanner, text: str
+) -> None:
+    state = {"last_calls": [{"name": "search_knowledge", "args": {"question": "aetna timely filing"}}]}
+    routes = [name for name, _ in _calls(planner, text, state)]
+    assert "search_knowledge" not in routes, routes
