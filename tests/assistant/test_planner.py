@@ -125,3 +125,71 @@ def test_a_request_to_act_after_a_policy_answer_is_not_a_question_about_the_poli
     state = {"last_calls": [{"name": "search_knowledge", "args": {"question": "aetna timely filing"}}]}
     routes = [name for name, _ in _calls(planner, text, state)]
     assert "search_knowledge" not in routes, routes
+
+
+def test_a_comparison_of_two_payers_searches_each_payers_policy(planner: OfflinePlanner) -> None:
+    calls = _calls(planner, "timely filing aetna vs bcbs", {})
+    assert [(name, call.get("payer")) for name, call in calls] == [
+        ("search_knowledge", "Aetna"),
+        ("search_knowledge", "Blue Cross Blue Shield"),
+    ]
+
+
+def test_an_amount_in_dollars_picks_the_claim_the_worklist_showed_it_on(planner: OfflinePlanner) -> None:
+    shown = [
+        {**SHOWN[0], "status": "denied", "amounts": ["72.00"]},
+        {**SHOWN[1], "status": "denied", "amounts": ["195.00"]},
+    ]
+    state = {"claim_candidates": shown, "last_calls": [{"name": "denial_worklist", "args": {"payer": "Aetna"}}]}
+    assert _calls(planner, "why was the $72 one denied", state) == [("explain_denial", {"claim_number": "1466"})]
+
+
+def test_code_also_is_a_note_not_a_second_request(planner: OfflinePlanner) -> None:
+    state = {"code": "J44.1", "last_calls": [{"name": "search_codes", "args": {"query": "copd w acute exacerbation"}}]}
+    assert [name for name, _ in _calls(planner, "any code also / excludes notes on that one", state)] == ["lookup_code"]
+
+
+def test_they_after_a_policy_answer_is_the_payer_not_a_payment(planner: OfflinePlanner) -> None:
+    state = {
+        "last_calls": [
+            {"name": "search_knowledge", "args": {"question": "uhc modifier 25", "payer": "UnitedHealthcare"}}
+        ]
+    }
+    calls = _calls(planner, "and do they still take 59 or want the X mods", state)
+    assert [(name, call.get("payer")) for name, call in calls] == [("search_knowledge", "UnitedHealthcare")]
+
+
+def test_a_denial_and_the_balance_of_the_same_claim_are_both_looked_up(planner: OfflinePlanner) -> None:
+    calls = _calls(planner, "why was 1300 denied + what does the pt owe on it", {})
+    assert sorted(name for name, _ in calls) == ["explain_denial", "get_claim"]
+
+
+@pytest.mark.parametrize(
+    ("text", "route", "call"),
+    [
+        ("carc 197", "lookup_code", {"code": "197"}),
+        ("group code PI", "lookup_code", {"code": "PI", "system": "group"}),
+        ("whats co-97", "explain_adjustment_codes", {"codes": ["CO-97"]}),
+        ("co-16 m51 meaning", "explain_adjustment_codes", {"codes": ["CO-16", "M51"]}),
+    ],
+)
+def test_one_code_named_with_its_code_set_is_looked_up_a_remittance_pair_decoded(
+    planner: OfflinePlanner, text: str, route: str, call: dict
+) -> None:  # type: ignore[type-arg]
+    assert _calls(planner, text, {}) == [(route, call)]
+
+
+@pytest.mark.parametrize(
+    ("text", "contact"),
+    [
+        ("text the pt on 1070 that she has a balance due", True),
+        ("pls call the patient on 1042", True),
+        ("send her a text that 1290 has a balance", True),
+        ("pt called about 1042, whats the bal", False),
+        ("send a 276 for 1042", False),
+    ],
+)
+def test_a_request_to_reach_the_patient_is_what_no_tool_does(text: str, contact: bool) -> None:
+    from assistant import repair
+
+    assert bool(repair.CONTACT_PATIENT.search(text)) is contact
