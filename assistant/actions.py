@@ -182,6 +182,31 @@ def cancel(session: Session, *, specs: dict[str, ToolSpec], requester: Requester
     return ActionResult(action_id=action.id, status="cancelled", message="Cancelled: nothing was written.")
 
 
+def supersede(session: Session, *, requester: Requester, thread_id: str, keep: str) -> int:
+    """Cancel the requester's other pending proposals of the same tool in this thread: a corrected request
+    ("no wait, 1727 not 1902", "it was cash not card") replaces the proposal it corrects, so only the
+    corrected one can be confirmed. Each is audited as ``superseded``; returns how many were cancelled."""
+    kept = session.get(PendingAction, keep)
+    if kept is None or kept.thread_id != thread_id:
+        return 0
+    earlier = session.scalars(
+        select(PendingAction).where(
+            PendingAction.practice_id == requester.practice_id,
+            PendingAction.thread_id == thread_id,
+            PendingAction.requested_by_user_id == requester.user_id,
+            PendingAction.tool == kept.tool,
+            PendingAction.status == "pending",
+            PendingAction.id != keep,
+        )
+    ).all()
+    cancelled = 0
+    for action in earlier:
+        if _decide(session, action, "cancelled", requester):
+            _audit_decision(session, requester, action, "superseded", {"replaced_by": keep})
+            cancelled += 1
+    return cancelled
+
+
 def _audit_decision(
     session: Session, requester: Requester, action: PendingAction, outcome: str, extra: dict[str, Any] | None = None
 ) -> None:

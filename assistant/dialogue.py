@@ -170,7 +170,9 @@ def _claim_detail(data: dict[str, Any], date_key: str) -> dict[str, Any]:
         "payer": data.get("payer"),
         "codes": [str(c) for c in codes][:8],  # "the tfl one" is the one denied CO-29
         # "whats the 91.80 for", "the $135 one": the amounts the list showed for it.
-        "amounts": [f"{Decimal(str(data[k])):.2f}" for k in ("billed", "paid", "balance") if data.get(k) is not None],
+        "amounts": [
+            f"{Decimal(str(data[k])):.2f}" for k in ("billed", "paid", "balance", "amount") if data.get(k) is not None
+        ],
     }
 
 

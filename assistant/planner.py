@@ -113,9 +113,9 @@ _LIST_CUE = re.compile(
     r"\b(?:any|all|every|list|lists|denials|claims|which|how many|ones|worklist|queue|report)\b", re.I
 )
 PRONOUN = re.compile(r"\b(it|its|that|this|them|those|these|same|the claim|that claim|the patient|that one)\b", re.I)
-# Where one message asks two things: "explain the denial and tell me the balance".
+# Where one message asks two things: "explain the denial and tell me the balance" ("code also" is a note).
 _SPLIT = re.compile(
-    r"\s*(?:;|\band then\b|\band also\b|\balso\b|\bthen\b|\bplus\b|,\s*and\b|\band\b|"
+    r"\s*(?:;|\band then\b|\band also\b|(?<!\bcode )\balso\b|\bthen\b|\bplus\b|,\s*and\b|\band\b|"
     r",\s*(?=(?:what|why|how)\b)|"
     r"\s\+\s|\s&\s*(?=(?:what|whats|why|how|check|post|send|show|pull|look|explain|list|give|tell)\b))\s*",
     re.I,
@@ -130,6 +130,10 @@ _GO_AHEAD = re.compile(
 _ON_THE_CLAIM = re.compile(r"\b(?:on|in) (?:the|that|this) (?:line|lines|claim|eob|remit)\b|\bon it\b", re.I)
 #: Asking what a code means, and asking what a payer's policy says.
 _MEANING = re.compile(r"\b(?:mean|means|meaning|decode|stand for|wh?at does|whats|what'?s|what is|wat|explain)\b", re.I)
+#: A code named with its code set ("carc 197", "rarc N115", "group code PI", "remark code M51").
+_CODE_SET_NAMED = re.compile(
+    r"\b(?:carc|rarc|remark code|reason code|adjustment reason code|group code)\s*#?\s*[A-Z]{0,2}-?\d{0,3}\b", re.I
+)
 _POLICY_ASK = re.compile(r"\b(?:rules?|polic\w*|limits?|window|require\w*|guidelines?|appeal|corrected claim)\b", re.I)
 #: Tools a question about a policy just quoted is not for, when the router guesses them: the X12 queue and
 #: claim lookups have nothing to say about "was it always 90 or did that change".
@@ -157,6 +161,12 @@ _CORRECTION = re.compile(
     r"(?:clm\s*|claim\s*|#)?(\d{4,12})\b",
     re.I,
 )
+#: A change to what was just asked ("wait it was cash not card", "sorry make it 45", "actually $30").
+_CHANGE_CUE = re.compile(
+    r"^\s*(?:no|nope|sorry|oops|wait|actually|correction|my bad|make (?:it|that))\b|\bnot (?:by )?(?:card|cash|check|"
+    r"credit|debit|\$?\d[\d.]*)\b|\b(?:should be|should have been|was actually|meant)\b",
+    re.I,
+)
 #: "all payers", "every payer": a report's payer filter dropped.
 ALL_PAYERS = re.compile(r"\b(?:all|every|any)\s+(?:payers?|insurances?|plans|carriers)\b", re.I)
 _TOO = re.compile(r"\b(?:too|as well|also)\W*$|^\s*(?:and\s+)?(?:also|do one for|one for)\b", re.I)
@@ -177,6 +187,7 @@ class Part:
 class Understanding:
     parts: list[Part]
     reply: str | None = None  # a repair answer (help, cannot do, not understood, no access): no tool runs
+    replaces: bool = False  # a correction of the last request: its new proposal replaces the one it corrects
 
 
 class OfflinePlanner(BaseChatModel):
@@ -281,12 +292,20 @@ class OfflinePlanner(BaseChatModel):
         if repair.REFUND.search(text) and any(p.route in _MONEY_IN for p in understanding.parts):
             # "refund him the 12.50 back to his card": whatever the router made of it, never a payment.
             understanding = Understanding([], reply=repair.no_refunds(self.bound(), role))
+        elif repair.CONTACT_PATIENT.search(text) and understanding.parts:
+            # "text the pt on 1070 that she has a balance due": what is asked is to reach the person.
+            understanding = Understanding([], reply=repair.cannot_do(self.bound(), role))
         if understanding.reply is not None:
             return AIMessage(content=understanding.reply, additional_kwargs={PLAN_KEY: {"repair": True}})
         calls = [self._call(part.route, args) for part in understanding.parts for args in part.calls]
         questions = [part.question for part in understanding.parts if part.question]
         awaiting = next((part.awaiting for part in understanding.parts if part.awaiting), None)
-        plan = {"routes": [p.route for p in understanding.parts], "questions": questions, "awaiting": awaiting}
+        plan = {
+            "routes": [p.route for p in understanding.parts],
+            "questions": questions,
+            "awaiting": awaiting,
+            "replaces": understanding.replaces,
+        }
         plan["then"] = next((p.awaiting for p in understanding.parts if p.calls and p.awaiting), None)
         named = read_slots(text, today=self.today()).claim_numbers
         if len(named) > 1:
@@ -317,7 +336,9 @@ class OfflinePlanner(BaseChatModel):
         ranked = router.honest(scored)
         previous_call = (state.get("last_calls") or [{}])[0].get("name")
         policy_follow_up = bool(
-            previous_call == scored[0].route == "search_knowledge" and PRONOUN.search(text) and not slots.payer
+            previous_call == scored[0].route == "search_knowledge"
+            and (PRONOUN.search(text) or _THEY.search(text))
+            and not slots.payer
         )
         if policy_follow_up:
             ranked = scored  # a question about the policy just quoted (see _in_context), not what no tool does
@@ -419,6 +440,19 @@ class OfflinePlanner(BaseChatModel):
         ):
             # "pt says medicare shoulda paid more, whats PR-2": what the code means, though a payer is named.
             return Understanding([self._part(decode, slots, state)])
+        lookup = self.descriptor("lookup_code")
+        if (
+            top.route == "explain_adjustment_codes"
+            and len(slots.codes) == 1
+            and slots.codes[0][0] in {"carc", "rarc", "group"}
+            and _CODE_SET_NAMED.search(text)
+            and not slots.claim_numbers
+            and lookup is not None
+            and lookup.name in self.tool_names
+        ):
+            # "carc 197", "group code PI", "rarc N115": one code named with its code set is a look-up of that
+            # code (its record, dates and notes); "CO-97" or "co-16 m51 meaning" is a remittance to decode.
+            return Understanding([self._part(lookup, slots, state)])
         denial = self.descriptor("explain_denial")
         if (
             top.route == "explain_adjustment_codes"
@@ -596,20 +630,26 @@ class OfflinePlanner(BaseChatModel):
         about what the thread is about: the tools that take the thread's subject count twice as much."""
         own = slots.claim_numbers or slots.maybe_claims or slots.codes or slots.patient_name or slots.file_name
         last = (state.get("last_calls") or [{}])[0].get("name")
+        # A write with no claim named or in the thread cannot be meant ("do they still take 59": not $59).
+        claimless_write = ranked[0].route in _WRITES and not state.get("claim")
         if (
-            not own
+            (not own or (claimless_write and not (slots.claim_numbers or slots.maybe_claims or slots.file_name)))
             and last == "search_knowledge"
-            and PRONOUN.search(slots.text)
+            and (PRONOUN.search(slots.text) or _THEY.search(slots.text))
             and not _ACTION_ASK.search(slots.text)  # "ok resubmit it w the right npi" is not about the policy
             and not slots.payer
             and not _LIST_CUE.search(slots.text)  # "any of our claims near it" asks for claims
-            and ranked[0].route in {repair.HELP, repair.UNSUPPORTED, *_NOT_ABOUT_POLICY}
+            and (ranked[0].route in {repair.HELP, repair.UNSUPPORTED, *_NOT_ABOUT_POLICY} or claimless_write)
         ):
             # "was it always 90 or did that change" after a policy answer: a question about that answer (the
             # policy search again, with the previous question), as sure as the router was of its best guess.
             top = self.descriptor(ranked[0].route)
             index = next((i for i, r in enumerate(ranked) if r.route == last), None)
-            if (top is None or not {"claim", "code"} & set(top.referents)) and index is not None and index > 0:
+            if (
+                (top is None or not {"claim", "code"} & set(top.referents) or claimless_write)
+                and index is not None
+                and index > 0
+            ):
                 ranked = list(ranked)
                 ranked[0], ranked[index] = (
                     RouteScore(last, ranked[0].score),
@@ -830,7 +870,7 @@ class OfflinePlanner(BaseChatModel):
                 slots.claim_numbers = [str(int(str(claim)) + step)]
             asked = self._asked_besides(text, router)
             return Understanding([self._part(asked or claim_routes[0], slots, {})])
-        corrected = self._corrected(text, last)
+        corrected = self._corrected(text, last) or self._write_changed(slots, last)
         if corrected is not None:
             return corrected
         awaiting = state.get("awaiting")
@@ -968,7 +1008,28 @@ class OfflinePlanner(BaseChatModel):
             arguments["claim_numbers"] = [meant if n == instead_of else n for n in numbers] if instead_of else [meant]
         else:
             return None
-        return Understanding([Part(previous.name, calls=[_clean(arguments)])])
+        return Understanding([Part(previous.name, calls=[_clean(arguments)])], replaces=previous.access == "write")
+
+    def _write_changed(self, slots: Slots, last: list[dict[str, Any]]) -> Understanding | None:
+        """ "wait it was cash not card", "sorry, make it 45" right after a payment or an adjustment was
+        proposed: the same write with what the message changes, replacing the proposal it corrects."""
+        if not last or not _CHANGE_CUE.search(slots.text) or slots.claim_numbers or slots.maybe_claims:
+            return None
+        name = str(last[0].get("name"))
+        if name not in _REPEATABLE or name not in self.tool_names:
+            return None
+        arguments = dict(last[0].get("args") or {})
+        changed = False
+        if slots.method and "method" in arguments and slots.method != arguments.get("method"):
+            arguments["method"], changed = slots.method, True
+        amount = slots.amount
+        if amount is None and (bare := re.search(r"(?<![\d.$/-])(\d{1,3}(?:\.\d\d)?)(?![\d/-])", slots.text)):
+            amount = Decimal(bare.group(1))  # "sorry make it 20": after a payment, a number is its amount
+        if amount is not None and "amount" in arguments and Decimal(str(arguments["amount"])) != amount:
+            arguments["amount"], changed = str(amount), True
+        if not changed:
+            return None
+        return Understanding([Part(name, calls=[_clean(arguments)])], replaces=True)
 
     def _same_write(self, last_call: dict[str, Any], slots: Slots) -> Understanding | None:
         """ "same for 1112 but 25 on a card" after a payment or an adjustment was proposed: the same write on
@@ -1249,7 +1310,10 @@ def _narrow_claims(slots: Slots, candidates: list[Any]) -> list[str] | None:
     if slots.payer:
         chosen = [c for c in chosen if slots.payer.lower() in str(c.get("payer") or "").lower()] or chosen
         narrowed = True
-    amounts = {f"{Decimal(a):.2f}" for a in re.findall(r"(?<![\d/.-])\$?(\d{1,6}\.\d\d)\b", text)}
+    # "the 91.80 one", "the $72 one": an amount with cents, or in dollars with the sign.
+    amounts = {
+        f"{Decimal(a or b):.2f}" for a, b in re.findall(r"(?<![\d/.-])\$?(\d{1,6}\.\d\d)\b|\$(\d{1,6})(?![\d.,])", text)
+    }
     with_amount = [c for c in chosen if amounts & set(c.get("amounts") or [])]
     if amounts and with_amount:  # "whats the 91.80 for": the claim the list showed that amount on
         chosen, narrowed = with_amount, True
@@ -1493,27 +1557,20 @@ _PICK_STATUS = [
         ("pending", "submitted", "accepted", "denied", "partially_paid"),
     ),
 ]
-# Tools whose answer for one claim covers a claim lookup too (explain_denial shows the balances).
-_COVERS_CLAIM = {"explain_denial"}  # a draft shows the letter, not the claim: "show 1375 and draft a recon" is both
 
 
 def _chain_parts(parts: list[Part], text: str) -> list[Part]:
     """Parts that depend on each other: a claim question with no claim beside a claim search becomes a
-    second hop over the claims found ("list her claims and explain the denied one"); a claim lookup beside
-    a denial explanation of the same claim is dropped (the explanation shows the claim and its balances)."""
+    second hop over the claims found ("list her claims and explain the denied one"). A claim lookup asked for
+    beside a denial explanation of the same claim stays ("why was 1300 denied + what does the pt owe"): staff
+    ask for both and read the claim's card for the balance, as every blind set labels it."""
     finder = next((p for p in parts if p.route == "find_claims" and p.calls and not p.awaiting), None)
     asking = next((p for p in parts if p.question and p.awaiting and p.awaiting.get("route") != "find_claims"), None)
     if finder is not None and asking is not None:
         statuses = next((picked for pattern, picked in _PICK_STATUS if pattern.search(text)), ())
         finder.awaiting = {**(asking.awaiting or {}), "route": asking.route, "pick": list(statuses)}
         parts = [p for p in parts if p is not asking]
-    covered = {str(call.get("claim_number")) for p in parts if p.route in _COVERS_CLAIM for call in p.calls}
-    return [
-        p
-        for p in parts
-        if not (p.route == "get_claim" and p.calls and all(str(c.get("claim_number")) in covered for c in p.calls))
-        or len(parts) == 1
-    ]
+    return parts
 
 
 #: A part about the patient's other claims, not the one the message names ("other visits", "anything else").

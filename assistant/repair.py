@@ -292,6 +292,15 @@ def cannot_do(descriptors: Sequence[ToolDescriptor], role: str | None) -> str:
     return "I can't do that yet: none of my tools does it.\n\n" + capabilities(descriptors, role)
 
 
+#: A request to reach the patient (a text, a call, an email, a letter): no tool contacts anyone, and the
+#: claim the message names is only what the message is about ("text the pt on 1070 that she owes").
+CONTACT_PATIENT = re.compile(
+    r"^\s*(?:(?:ok(?:ay)?|k|pls|please|can (?:you|u)|could (?:you|u)|go ahead and|lets|let's)[,\s]+)*"
+    r"(?:text|sms|msg|message|call|phone|ring|e-?mail|mail|send|shoot)\s+(?:a (?:text|msg|message|e-?mail) to\s+)?"
+    r"(?:the\s+)?(?:pt|patient|member|guarantor|her|him|mom|dad|parent)\b",
+    re.I,
+)
+
 #: Money going back to a patient or a payer: no tool does it, and posting it as a payment would do the opposite.
 REFUND = re.compile(
     r"\b(?:refund\w*|reimburse\w*|pay (?:him|her|them|the (?:pt|patient)) back|(?:give|send|put|credit) "

@@ -16,7 +16,8 @@ planner says what it did not understand and what it can do.
 This follows Rasa's NLU-only pipeline (MiniLM features with a logistic regression) and semantic-router's
 fitted thresholds; neither library is used directly because Rasa brings its own runtime and
 semantic-router's routes do not take the lexical and value features that codes and claim numbers need.
-scikit-learn does the fitting.
+scikit-learn does the fitting; a fitted router scores with numpy alone (`LinearScorer`), so a process that
+loads a saved router does not import scikit-learn and SciPy (1.7 s of a cold `ask` on 2 cores).
 """
 
 from __future__ import annotations
@@ -139,15 +140,13 @@ class Router:
 
     def __init__(
         self,
-        model: Any,
-        vectorizers: Any,
+        scorer: LinearScorer,
         embed: Embed,
         labels: list[str],
         calibration: Calibration,
         families: dict[str, str] | None = None,
     ):
-        self._model = model
-        self._vectorizers = vectorizers
+        self.scorer = scorer
         self._embed = embed
         # Messages repeat their shape ("status of claim 1042", "status of claim 1043" are one text once the
         # values are replaced by their kind): the embedding, 40% of an offline turn, is kept for the last
@@ -179,14 +178,126 @@ class Router:
             return ranked
         return [unsupported, *(r for r in ranked if r is not unsupported)]
 
-    def _embed_cached(self, kinds: Sequence[str]) -> npt.NDArray[np.float32]:
-        return np.stack([self._embed_one(k) for k in kinds])
-
     def rank(self, text: str, slots: Slots) -> list[RouteScore]:
-        features = _features([without_names(text, slots)], [slots], self._embed_cached, self._vectorizers)
-        probabilities = self._model.predict_proba(features)[0]
+        kinds = value_kinds(without_names(text, slots))
+        probabilities = self.scorer.probabilities(self._embed_one(kinds), kinds, slot_features(slots))
         order = np.argsort(-probabilities)
         return [RouteScore(self.labels[i], float(probabilities[i])) for i in order]
+
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # TfidfVectorizer's default token_pattern
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+def _word_ngrams(text: str, low: int, high: int) -> list[str]:
+    """TfidfVectorizer(analyzer="word", ngram_range=(low, high)) on lowercased text, as scikit-learn 1.x
+    builds it (`_word_ngrams`)."""
+    tokens = _TOKEN.findall(text.lower())
+    return [" ".join(tokens[i : i + n]) for n in range(low, high + 1) for i in range(len(tokens) - n + 1)]
+
+
+def _char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
+    """TfidfVectorizer(analyzer="char_wb") as scikit-learn 1.x builds it (`_char_wb_ngrams`): the n-grams
+    of each space-padded word, a word shorter than n counted once."""
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", text.lower()).split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            offset = 0
+            grams.append(padded[offset : offset + n])
+            while offset + n < len(padded):
+                offset += 1
+                grams.append(padded[offset : offset + n])
+            if offset == 0:
+                break
+    return grams
+
+
+@dataclass(frozen=True)
+class _Tfidf:
+    """A fitted TfidfVectorizer's vocabulary and idf (sublinear tf, l2 norm): what `transform` needs."""
+
+    analyzer: str  # "word" or "char_wb"
+    ngram_range: tuple[int, int]
+    vocabulary: dict[str, int]
+    idf: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, vectorizer: Any) -> _Tfidf:
+        if not (vectorizer.sublinear_tf and vectorizer.norm == "l2" and vectorizer.use_idf and vectorizer.lowercase):
+            raise ValueError("the numpy scorer reproduces sublinear, l2-normed, lowercased tf-idf only")
+        return cls(
+            vectorizer.analyzer,
+            tuple(vectorizer.ngram_range),
+            {str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
+            np.asarray(vectorizer.idf_, dtype=np.float64),
+        )
+
+    def transform(self, text: str) -> npt.NDArray[np.float64]:
+        grams = (_word_ngrams if self.analyzer == "word" else _char_wb_ngrams)(text, *self.ngram_range)
+        counts: dict[int, int] = {}
+        for gram in grams:
+            column = self.vocabulary.get(gram)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        row = np.zeros(len(self.idf))
+        if counts:
+            columns = np.fromiter(counts, dtype=np.int64)
+            row[columns] = (np.log(np.fromiter(counts.values(), dtype=np.float64)) + 1.0) * self.idf[columns]
+            norm = float(np.sqrt(row @ row))
+            if norm > 0:
+                row /= norm
+        return row
+
+
+@dataclass(frozen=True)
+class LinearScorer:
+    """The fitted router's scoring with numpy alone: the features of `_features` (embedding, word and
+    character tf-idf, value kinds) times the logistic regression's weights, softmaxed. Scikit-learn's
+    TfidfVectorizer and LogisticRegression fit it; loading them back costs a process 1.7 s of imports
+    (scikit-learn, SciPy) for one matrix product, so the arrays are kept instead. Written by hand because
+    no library scores a fitted scikit-learn pipeline without importing it (ONNX conversion brings a
+    runtime of its own); `tests/assistant/test_router.py` holds it to `predict_proba`."""
+
+    words: _Tfidf
+    chars: _Tfidf
+    coef: npt.NDArray[np.float64]  # (routes, features)
+    intercept: npt.NDArray[np.float64]
+    classes: npt.NDArray[np.int64]  # the model's column -> the index into the router's labels
+
+    @classmethod
+    def of(cls, model: Any, vectorizers: Any) -> LinearScorer:
+        words, chars = vectorizers
+        return cls(
+            _Tfidf.of(words),
+            _Tfidf.of(chars),
+            np.asarray(model.coef_, dtype=np.float64),
+            np.asarray(model.intercept_, dtype=np.float64),
+            np.asarray(model.classes_, dtype=np.int64),
+        )
+
+    def probabilities(
+        self, embedding: npt.NDArray[np.float32], kinds: str, values: Sequence[float]
+    ) -> npt.NDArray[np.float64]:
+        """Each label's probability (indexed like the router's labels; a label the model never saw: 0)."""
+        features = np.concatenate(
+            [
+                np.asarray(embedding, dtype=np.float32).astype(np.float64),
+                self.words.transform(kinds),
+                self.chars.transform(kinds),
+                np.asarray(values, dtype=np.float32).astype(np.float64) * SLOT_WEIGHT,
+            ]
+        )
+        scores = self.coef @ features + self.intercept
+        if len(self.classes) == 2:  # two routes: one logistic, as LogisticRegression fits it
+            second = 1.0 / (1.0 + np.exp(-scores[0]))
+            shares = np.asarray([1.0 - second, second])
+        else:  # multinomial: the softmax
+            exponents = np.exp(scores - scores.max())
+            shares = exponents / exponents.sum()
+        out = np.zeros(int(self.classes.max()) + 1)
+        out[self.classes] = shares
+        return out
 
 
 def _features(texts: Sequence[str], slots: Sequence[Slots], embed: Embed, vectorizers: Any) -> Any:
@@ -226,17 +337,29 @@ def _fit_ratio(
     """The share of the best route's score at which `unsupported` takes over, chosen on out-of-fold scores:
     an in-scope request turned away costs one (the person asks again or rephrases), a request no tool does
     answered with a tool costs WRONG_COST, like the floor."""
-    best, best_cost = 2.0, np.inf
-    for ratio in [*np.linspace(0.2, 1.0, 17), 2.0]:
+    ratios = np.asarray([*np.linspace(0.2, 1.0, 17), 2.0])
+    costs = []
+    for ratio in ratios:
         turned = (unsupported >= ratio * top) & ~(top <= unsupported)
-        cost = float(
-            np.sum(turned & ~truth_unsupported)  # asked to rephrase what a tool does
-            + WRONG_COST * np.sum(~turned & ~right & truth_unsupported)  # a tool's answer to what none does
-            + np.sum(~turned & ~right & ~truth_unsupported)  # another tool (the same either way)
+        costs.append(
+            float(
+                np.sum(turned & ~truth_unsupported)  # asked to rephrase what a tool does
+                + WRONG_COST * np.sum(~turned & ~right & truth_unsupported)  # a tool's answer to what none does
+                + np.sum(~turned & ~right & ~truth_unsupported)  # another tool (the same either way)
+            )
         )
-        if cost < best_cost - 1e-9:
-            best, best_cost = float(ratio), cost
+    # The cost is flat near its minimum (a few examples out of 1,800 either way), so its raw argmin jumps when
+    # one example is added: the middle of the flat part (the cost averaged over +-0.1) is kept instead.
+    smoothed = _smoothed(np.asarray(costs[:-1]), 2)
+    best = float(ratios[int(np.argmin(smoothed))]) if min(smoothed) < costs[-1] - 1e-9 else 2.0
     return round(best, 3)
+
+
+def _smoothed(values: npt.NDArray[np.float64], half_width: int) -> npt.NDArray[np.float64]:
+    """Each value averaged with its neighbours up to `half_width` places either side (fewer at the ends)."""
+    return np.asarray(
+        [values[max(0, i - half_width) : i + half_width + 1].mean() for i in range(len(values))], dtype=np.float64
+    )
 
 
 def _fit_floor(probabilities: npt.NDArray[np.float64], right: npt.NDArray[np.bool_]) -> float:
@@ -246,13 +369,15 @@ def _fit_floor(probabilities: npt.NDArray[np.float64], right: npt.NDArray[np.boo
     right answers (at a cost of two it refused 15% of them for 4 points of precision). A wrong route
     is a read that shows what it looked up (writes are only proposals a person confirms); what no tool
     does is the `unsupported` route's job, not the floor's."""
-    best, best_gain = 0.0, -np.inf
-    for floor in np.linspace(0.05, 0.9, 86):
-        accepted = probabilities >= floor
-        gain = float(np.sum(right & accepted) - WRONG_COST * np.sum(~right & accepted))
-        if gain > best_gain:
-            best, best_gain = float(floor), gain
-    return round(best, 3)
+    floors = np.linspace(0.05, 0.9, 86)
+    gains = np.asarray(
+        [
+            float(np.sum(right & (probabilities >= f)) - WRONG_COST * np.sum(~right & (probabilities >= f)))
+            for f in floors
+        ]
+    )
+    # As for the ratio: the middle of the flat top (the gain averaged over +-0.05), not its noisy argmax.
+    return round(float(floors[int(np.argmax(_smoothed(gains, 5)))]), 3)
 
 
 def fit_router(
@@ -344,14 +469,14 @@ def fit_router(
         calibration.accuracy,
         calibration.floor,
     )
-    return Router(model, vectorizers, embed, labels, calibration, families)
+    return Router(LinearScorer.of(model, vectorizers), embed, labels, calibration, families)
 
 
 _ROUTERS: dict[str, Router] = {}
 _LOCK = threading.Lock()
 
 
-FORMAT = 7  # bump when the features change: a saved router of another format is fitted again
+FORMAT = 9  # bump when the features change: a saved router of another format is fitted again
 
 
 def _digest(routes: dict[str, Sequence[str]], key: str, families: dict[str, str] | None) -> str:
@@ -388,8 +513,8 @@ def shared_router(
         if path is not None and path.exists():
             try:
                 # Our own cache file, written below by this code: the digest names what was fitted.
-                model, vectorizers, labels, calibration = pickle.loads(path.read_bytes())
-                router = Router(model, vectorizers, embed, labels, calibration, families)
+                scorer, labels, calibration = pickle.loads(path.read_bytes())
+                router = Router(scorer, embed, labels, calibration, families)
             except Exception:  # a file from another library version: fit again
                 log.warning("could not load the saved router %s; fitting it again", path.name, exc_info=True)
         if router is None:
@@ -397,9 +522,7 @@ def shared_router(
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 partial = path.with_suffix(".tmp")
-                partial.write_bytes(
-                    pickle.dumps((router._model, router._vectorizers, router.labels, router.calibration))
-                )
+                partial.write_bytes(pickle.dumps((router.scorer, router.labels, router.calibration)))
                 partial.replace(path)  # whole or not at all
         _ROUTERS[digest] = router
         return router

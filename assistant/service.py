@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from assistant import actions, roles
 from assistant.audit import record_tool_call
 from assistant.citations import citations_from_results
-from assistant.dialogue import DialogueMiddleware
+from assistant.dialogue import PLAN_KEY, DialogueMiddleware
 from assistant.grounding import guard
 from assistant.llm import make_chat_model
 from assistant.memory import make_checkpointer
@@ -209,6 +209,7 @@ class AgentService:
             agent = self._agent(allowed_specs(self.specs, requester))
             config: RunnableConfig = {"configurable": {"thread_id": thread.id}, "recursion_limit": 16}
             final: BaseMessage | None = None
+            replaces = False  # the planner read the message as a correction of the last request
             updates = agent.stream(
                 {"messages": [HumanMessage(text)]}, config, context=ctx, stream_mode="updates", durability="exit"
             )
@@ -216,14 +217,25 @@ class AgentService:
                 for node, payload in (update or {}).items():
                     for message in (payload or {}).get("messages", []) if isinstance(payload, dict) else []:
                         if node == "model" and isinstance(message, AIMessage):
+                            plan = message.additional_kwargs.get(PLAN_KEY)
+                            replaces = replaces or bool(isinstance(plan, dict) and plan.get("replaces"))
                             for call in message.tool_calls:
                                 spec = self.specs_by_name.get(call["name"])
                                 step = spec.step_text(call["args"]) if spec else call["name"]
                                 yield AgentEvent(type="step", text=f"{step}…")
                             if not message.tool_calls:
                                 final = message
+            superseded = 0
+            if replaces and ctx.recorder.pending_action_id:
+                superseded = actions.supersede(
+                    session, requester=requester, thread_id=thread.id, keep=ctx.recorder.pending_action_id
+                )
             session.commit()
             reply = self._reply(ctx, thread, final)
+            if superseded:
+                reply.answer += (
+                    "\n\nThe earlier proposal in this conversation is cancelled: only this one can be confirmed."
+                )
             thread.updated_at = dt.datetime.now(dt.UTC)
             session.commit()
             yield AgentEvent(type="answer", reply=reply)

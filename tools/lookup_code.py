@@ -38,7 +38,9 @@ def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
         if billable
         else ("not billable (a header: pick a more specific code)" if billable is False else data.get("kind", ""))
     )
-    lines = [f"**{code}** ({data.get('system_name')}, {kind}): {data.get('description')}"]
+    system_name = data.get("system_name")
+    about = system_name if not kind or kind == system_name else f"{system_name}, {kind}"
+    lines = [f"**{code}** ({about}): {data.get('description')}"]
     if data.get("status"):
         dates = ", ".join(f"{k} {v}" for k, v in (data.get("dates") or {}).items() if v)
         lines.append(f"Status: {data['status']}" + (f" ({dates})" if dates else "") + ".")

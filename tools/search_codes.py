@@ -176,6 +176,14 @@ EXAMPLES = (
     "rarc for a missing modifier",
     "remark code for the lcd denial",
     "adj reason code for duplicate claim",
+    # A condition with its side, named on its own (2026-12-04).
+    "impacted cerumen bilateral",
+    "pink eye both eyes",
+    "carpal tunnel both wrists",
+    "plantar fasciitis left foot",
+    "cataract right eye",
+    "hearing loss both ears",
+    "tennis elbow right arm",
 )
 
 DESCRIPTOR = ToolDescriptor(

@@ -68,7 +68,10 @@ def render(data: dict[str, Any], cite: Mapping[str, int]) -> str:
 
 
 def plan(slots: Slots) -> list[dict[str, Any]]:
-    return [{"question": expand_shorthand(slots.text), "payer": slots.payer}]
+    question = expand_shorthand(slots.text)
+    if len(slots.payers) >= 2:  # "timely filing aetna vs bcbs": each payer's own policy, side by side
+        return [{"question": question, "payer": payer} for payer in slots.payers[:4]]
+    return [{"question": question, "payer": slots.payer}]
 
 
 #: Requests as staff type them (shorthand, typos, no question words): the offline router is fitted on these.

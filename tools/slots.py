@@ -145,6 +145,25 @@ def find_payer(text: str) -> str | None:
     return None
 
 
+def find_payers(text: str) -> list[str]:
+    """Every payer the message names, in the order named ("timely filing aetna vs bcbs": Aetna, then Blue
+    Cross Blue Shield); a longer alias wins over one inside it ("medicare advantage" is not also "medicare")."""
+    lowered = text.lower()
+    taken: list[tuple[int, int]] = []
+    found: list[tuple[int, str]] = []
+    for alias in sorted(PAYER_ALIASES, key=len, reverse=True):
+        for match in re.finditer(_payer_pattern(alias), lowered):
+            if any(start < match.end() and match.start() < end for start, end in taken):
+                continue
+            taken.append((match.start(), match.end()))
+            found.append((match.start(), PAYER_ALIASES[alias]))
+    payers: list[str] = []
+    for _, payer in sorted(found):
+        if payer not in payers:
+            payers.append(payer)
+    return payers
+
+
 def replace_payer(text: str, payer: str) -> str:
     """The message asked again about another payer ("aetna timely filing" -> "Cigna timely filing")."""
     for alias in sorted(PAYER_ALIASES, key=len, reverse=True):
@@ -508,6 +527,7 @@ class Slots:
     patient_name: str | None = None
     birth_date: dt.date | None = None
     payer: str | None = None
+    payers: list[str] = field(default_factory=list)  # every payer named, in order (`payer` is the first found)
     status: str | None = None
     service_from: dt.date | None = None
     service_to: dt.date | None = None
@@ -658,6 +678,7 @@ def read_slots(text: str, *, today: dt.date) -> Slots:
             slots.amount = find_amount(stripped.replace(reference.group(0), " "))
     slots.method = find_method(stripped)
     slots.payer = find_payer(stripped)
+    slots.payers = find_payers(stripped)
     slots.birth_date = find_birth_date(stripped, today=today)
     slots.patient_name = find_patient_name(stripped)
     slots.status = _status_word(stripped.lower())

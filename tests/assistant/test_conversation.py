@@ -759,3 +759,29 @@ def test_a_name_with_its_birth_date_is_read_whatever_comes_before_it(
     assert _names(reply) == ["find_claims"]  # the arguments are hidden in replies: the claims found tell
     found = {c["claim_number"] for card in reply.cards for c in card.data.get("claims") or []}
     assert found and found <= theirs
+
+
+def test_a_corrected_payment_replaces_the_proposal_it_corrects(practice: Practice, full_service: AgentService) -> None:
+    from knowledge.practice.models import AuditRecord, PendingAction
+
+    claim = _owing_claim(practice)
+    front_desk = practice.requester(Role.FRONT_DESK)
+    first = full_service.ask(f"pt paid $5 on {claim.claim_number} by card", requester=front_desk)
+    assert first.pending_action is not None and first.pending_action.arguments["method"] == "card"
+    fixed = full_service.ask("wait it was cash not card", requester=front_desk, thread_id=first.thread_id)
+    assert fixed.pending_action is not None and fixed.pending_action.id != first.pending_action.id
+    assert fixed.pending_action.arguments["method"] == "cash" and fixed.pending_action.arguments["amount"] == "5"
+    assert "earlier proposal in this conversation is cancelled" in fixed.answer
+    with Session(practice.engine) as session:
+        assert session.get(PendingAction, first.pending_action.id).status == "cancelled"  # type: ignore[union-attr]
+        outcomes = session.scalars(
+            select(AuditRecord.outcome).where(AuditRecord.entity_id == first.pending_action.id)
+        ).all()
+    assert "superseded" in outcomes
+    # Another payment in the same thread is a second proposal, not a correction: both stay.
+    other = full_service.ask(
+        f"and $5 more on {claim.claim_number} cash", requester=front_desk, thread_id=first.thread_id
+    )
+    assert other.pending_action is not None and "earlier proposal" not in other.answer
+    for action in (fixed.pending_action, other.pending_action):
+        full_service.cancel(action.id, requester=front_desk)

@@ -84,6 +84,9 @@ def test_the_rest_is_the_patient_balance_of_the_claim(planner: OfflinePlanner) -
         ("kendall examplar bcbs claims", "Kendall Examplar"),
         ("chronic kidney disease stage 3", None),
         ("gerd w/o esophagitis", None),
+        ("pull up rowan modelsen dob 4/18/93", "Rowan Modelsen"),  # after a look-up verb, before a birth date
+        ("morning! finley mockridge 3/28/2016", "Finley Mockridge"),  # a sentence's start
+        ("is morgan draftley 10/8/1988 still active", None),  # an eligibility question: left to the router
     ],
 )
 def test_names_typed_in_lower_case(planner: OfflinePlanner, text: str, name: str | None) -> None:
@@ -102,3 +105,91 @@ def test_names_typed_in_lower_case(planner: OfflinePlanner, text: str, name: str
 def test_money_without_a_dollar_sign(text: str, amount: Decimal | None, claim: str) -> None:
     slots = read_slots(text, today=TODAY)
     assert (slots.amount, slots.claim_number) == (amount, claim)
+
+
+def test_an_amount_picks_the_claim_the_list_showed_it_on(planner: OfflinePlanner) -> None:
+    shown = [
+        {**SHOWN[0], "amounts": ["135.00", "91.80"]},
+        {**SHOWN[1], "amounts": ["210.00"]},
+    ]
+    state = {"claim_candidates": shown, "last_calls": [{"name": "find_claims", "args": {}}]}
+    calls = _calls(planner, "whats the 91.80 for", state)
+    assert calls and all(call.get("claim_number") == "1466" for _, call in calls), calls
+    assert not any(name == "post_patient_payment" for name, _ in calls)  # a question about money, not a payment
+
+
+@pytest.mark.parametrize("text", ["ok resubmit it w the right npi", "can u fax it to them"])
+def test_a_request_to_act_after_a_policy_answer_is_not_a_question_about_the_policy(
+    planner: OfflinePlanner, text: str
+) -> None:
+    state = {"last_calls": [{"name": "search_knowledge", "args": {"question": "aetna timely filing"}}]}
+    routes = [name for name, _ in _calls(planner, text, state)]
+    assert "search_knowledge" not in routes, routes
+
+
+def test_a_comparison_of_two_payers_searches_each_payers_policy(planner: OfflinePlanner) -> None:
+    calls = _calls(planner, "timely filing aetna vs bcbs", {})
+    assert [(name, call.get("payer")) for name, call in calls] == [
+        ("search_knowledge", "Aetna"),
+        ("search_knowledge", "Blue Cross Blue Shield"),
+    ]
+
+
+def test_an_amount_in_dollars_picks_the_claim_the_worklist_showed_it_on(planner: OfflinePlanner) -> None:
+    shown = [
+        {**SHOWN[0], "status": "denied", "amounts": ["72.00"]},
+        {**SHOWN[1], "status": "denied", "amounts": ["195.00"]},
+    ]
+    state = {"claim_candidates": shown, "last_calls": [{"name": "denial_worklist", "args": {"payer": "Aetna"}}]}
+    assert _calls(planner, "why was the $72 one denied", state) == [("explain_denial", {"claim_number": "1466"})]
+
+
+def test_code_also_is_a_note_not_a_second_request(planner: OfflinePlanner) -> None:
+    state = {"code": "J44.1", "last_calls": [{"name": "search_codes", "args": {"query": "copd w acute exacerbation"}}]}
+    assert [name for name, _ in _calls(planner, "any code also / excludes notes on that one", state)] == ["lookup_code"]
+
+
+def test_they_after_a_policy_answer_is_the_payer_not_a_payment(planner: OfflinePlanner) -> None:
+    state = {
+        "last_calls": [
+            {"name": "search_knowledge", "args": {"question": "uhc modifier 25", "payer": "UnitedHealthcare"}}
+        ]
+    }
+    calls = _calls(planner, "and do they still take 59 or want the X mods", state)
+    assert [(name, call.get("payer")) for name, call in calls] == [("search_knowledge", "UnitedHealthcare")]
+
+
+def test_a_denial_and_the_balance_of_the_same_claim_are_both_looked_up(planner: OfflinePlanner) -> None:
+    calls = _calls(planner, "why was 1300 denied + what does the pt owe on it", {})
+    assert sorted(name for name, _ in calls) == ["explain_denial", "get_claim"]
+
+
+@pytest.mark.parametrize(
+    ("text", "route", "call"),
+    [
+        ("carc 197", "lookup_code", {"code": "197"}),
+        ("group code PI", "lookup_code", {"code": "PI", "system": "group"}),
+        ("whats co-97", "explain_adjustment_codes", {"codes": ["CO-97"]}),
+        ("co-16 m51 meaning", "explain_adjustment_codes", {"codes": ["CO-16", "M51"]}),
+    ],
+)
+def test_one_code_named_with_its_code_set_is_looked_up_a_remittance_pair_decoded(
+    planner: OfflinePlanner, text: str, route: str, call: dict
+) -> None:  # type: ignore[type-arg]
+    assert _calls(planner, text, {}) == [(route, call)]
+
+
+@pytest.mark.parametrize(
+    ("text", "contact"),
+    [
+        ("text the pt on 1070 that she has a balance due", True),
+        ("pls call the patient on 1042", True),
+        ("send her a text that 1290 has a balance", True),
+        ("pt called about 1042, whats the bal", False),
+        ("send a 276 for 1042", False),
+    ],
+)
+def test_a_request_to_reach_the_patient_is_what_no_tool_does(text: str, contact: bool) -> None:
+    from assistant import repair
+
+    assert bool(repair.CONTACT_PATIENT.search(text)) is contact

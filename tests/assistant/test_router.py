@@ -80,3 +80,34 @@ def test_a_fitted_router_is_saved_and_loaded_whole(tmp_path: Path, monkeypatch: 
     assert len(calls) == fitted_embeddings  # loaded, not fitted again
     assert second.labels == first.labels and second.floor == first.floor
     assert second.rank("claim 1042?", read_slots("claim 1042?", today=TODAY))[0].route == "a"
+
+
+@pytest.mark.parametrize("routes", [3, 2])
+def test_the_numpy_scorer_gives_scikit_learns_probabilities(routes: int) -> None:
+    """The saved router scores without scikit-learn: its numpy arithmetic must be the fitted pipeline's."""
+    import numpy as np
+
+    texts = {
+        "status": ["status of claim 1042", "clm 1500 status??", "where is 2001 at", "did bcbs pay 1188 yet"],
+        "codes": ["icd10 for gout", "dx code knee oa right", "asthma icd 10 pls", "E11.65 billable?"],
+        "hello": ["hi", "hello there", "hey, what can u do", "good morning!"],
+    }
+    chosen = dict(list(texts.items())[:routes])
+    written = [t for examples in chosen.values() for t in examples]
+    y = np.asarray([i for i, examples in enumerate(chosen.values()) for _ in examples])
+    slots = [read_slots(t, today=TODAY) for t in written]
+    rng = np.random.default_rng(3)
+    vectors = {router.value_kinds(t): rng.normal(size=8).astype("float32") for t in [*written, "claim 77 denid"]}
+
+    def embed(batch):  # type: ignore[no-untyped-def]
+        return np.stack([vectors[b] for b in batch])
+
+    vectorizers = router._vectorizers(written)
+    model = router._classifier().fit(router._features(written, slots, embed, vectorizers), y)
+    scorer = router.LinearScorer.of(model, vectorizers)
+    for text in [*written, "claim 77 denid"]:
+        found = read_slots(text, today=TODAY)
+        expected = model.predict_proba(router._features([text], [found], embed, vectorizers))[0]
+        kinds = router.value_kinds(text)
+        got = scorer.probabilities(vectors[kinds], kinds, router.slot_features(found))
+        assert np.allclose(got, expected, atol=1e-9), text

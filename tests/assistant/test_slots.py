@@ -230,3 +230,16 @@ def test_plain_words_name_the_credentialing_and_frequency_reasons() -> None:
     assert find_denial_reason("uhc credentialing denials list") == "B7"
     assert find_denial_reason("denials for the provider not enrolled w cigna") == "B7"
     assert find_denial_reason("frequency denials on the 97110s") == "151"
+
+
+@pytest.mark.parametrize(
+    ("text", "payers"),
+    [
+        ("timely filing aetna vs bcbs", ["Aetna", "Blue Cross Blue Shield"]),
+        ("uhc or cigna appeal window", ["UnitedHealthcare", "Cigna"]),
+        ("aetna's tfl, and aetna for non par", ["Aetna"]),
+        ("tfl for uhc?", ["UnitedHealthcare"]),
+    ],
+)
+def test_every_payer_a_message_names_is_read_in_order(text: str, payers: list[str]) -> None:
+    assert read_slots(text, today=dt.date(2026, 11, 22)).payers == payers

@@ -149,3 +149,15 @@ def test_a_model_of_another_shape_is_left_to_sentence_transformers(tmp_path: Pat
     assert other.runtime == "sentence-transformers"
     mean_pooled = get_embedder(default_model_path()).encode(["copay"])[0]
     assert not np.allclose(other.encode(["copay"])[0], mean_pooled, atol=1e-3)
+
+
+def test_the_standard_librarys_erf_and_scipys_give_the_same_float32_values() -> None:
+    """A question's forward pass takes erf from `math` (no SciPy import on a cold ask), an index build
+    from SciPy: the vectors must not depend on which."""
+    import numpy as np
+    from scipy.special import erf
+
+    from knowledge import embeddings
+
+    x = (np.random.default_rng(5).normal(size=(3, 17, 64)) * 3).astype(np.float32)
+    assert np.array_equal(np.asarray(embeddings._math_erf(x), dtype=np.float32), erf(x))
