@@ -41,6 +41,6 @@ def home_cache(isolated_environment: Path, codesets_cache_dir: Path, codesets: C
     """HOME/cache holding a copy of the built cache, so CLI commands start warm."""
     cache = isolated_environment / "cache"
     cache.mkdir(parents=True, exist_ok=True)
-    for pickle_file in codesets_cache_dir.glob("codesets-*.pickle"):
+    for pickle_file in codesets_cache_dir.glob("codesets-*"):
         shutil.copy2(pickle_file, cache / pickle_file.name)
     return cache

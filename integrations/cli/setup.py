@@ -11,16 +11,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from assistant.resources import warm_up
 from assistant.settings import settings_table
 from integrations.cli.common import CliContext, JsonOption, console, emit
 from integrations.cli.logs import configure_logging
 from integrations.cli.progress import ProgressDisplay
-from knowledge.codesets import build_codeset_cache
 from knowledge.errors import InvalidInput
-from knowledge.practice.database import session_scope, upgrade
-from knowledge.practice.demo import seed_demo_practice
-from knowledge.practice.folders import PracticeFolder
 
 
 class VectorsMode(StrEnum):
@@ -64,6 +59,12 @@ def init(
 
     Nearly free when nothing changed. With --vectors background the embedding is left to `serve`, which
     builds it while it answers (scripts/run.sh does this: the chat is up in about a minute)."""
+    # Imported here, not at the top: `--help` lists this module's commands and should not pay for them.
+    from knowledge.codesets import build_codeset_cache
+    from knowledge.practice.database import session_scope, upgrade
+    from knowledge.practice.demo import seed_demo_practice
+    from knowledge.practice.folders import PracticeFolder
+
     ctx = CliContext()
     settings = ctx.settings
     home = settings.resolved_home
@@ -238,6 +239,7 @@ def serve(
 
     import uvicorn
 
+    from assistant.resources import warm_up
     from integrations.web.app import create_app
     from knowledge.indexing import shipped_indexer
 

@@ -555,7 +555,9 @@ class AuditRecord(Base):
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(String(60), doc="tool name or event, e.g. post_patient_payment.")
-    outcome: Mapped[str] = mapped_column(String(20), doc="ok, error, pending, confirmed, cancelled, superseded, denied.")
+    outcome: Mapped[str] = mapped_column(
+        String(20), doc="ok, error, pending, confirmed, cancelled, superseded, denied."
+    )
     thread_id: Mapped[str | None] = mapped_column(String(80))
     message_id: Mapped[str | None] = mapped_column(String(80))
     request_id: Mapped[str | None] = mapped_column(String(80))

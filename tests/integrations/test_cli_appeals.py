@@ -47,7 +47,7 @@ def appeals_home(
     home = tmp_path_factory.mktemp("cli-appeals") / "home"
     shutil.copytree(shipped_home, home)
     (home / "cache").mkdir(exist_ok=True)
-    for pickle_file in codesets_cache_dir.glob("codesets-*.pickle"):
+    for pickle_file in codesets_cache_dir.glob("codesets-*"):
         shutil.copy2(pickle_file, home / "cache" / pickle_file.name)
     engine = make_engine(f"sqlite:///{home / 'practice.db'}")
     upgrade(engine)

@@ -67,7 +67,7 @@ def mcp_home(
     home = tmp_path_factory.mktemp("mcp") / "home"
     cache = home / "cache"
     cache.mkdir(parents=True)
-    for pickle_file in [*codesets_cache_dir.glob("codesets-*.pickle"), *(shared_cache_dir / "router").glob("*.pickle")]:
+    for pickle_file in [*codesets_cache_dir.glob("codesets-*"), *(shared_cache_dir / "router").glob("*.pickle")]:
         shutil.copy2(pickle_file, cache / pickle_file.name)
     engine = make_engine(f"sqlite:///{home / 'practice.db'}")
     upgrade(engine)

@@ -64,7 +64,7 @@ def private_cache(codesets_cache_dir: Path, tmp_path: Path) -> Path:
     """A copy of the shared code-set cache that a test may write vectors into."""
     cache = tmp_path / "cache"
     cache.mkdir()
-    for pickle_file in codesets_cache_dir.glob("codesets-*.pickle"):
+    for pickle_file in codesets_cache_dir.glob("codesets-*"):
         shutil.copy2(pickle_file, cache / pickle_file.name)
     return cache
 

@@ -70,7 +70,7 @@ def test_bad_queries(codesets: CodeSets) -> None:
 def small_vector_codesets(codesets_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> CodeSets:
     """A private cache with vectors for a few hundred codes only (the full set takes minutes)."""
     cache = tmp_path_factory.mktemp("vector-cache")
-    for pickle_file in codesets_cache_dir.glob("codesets-*.pickle"):
+    for pickle_file in codesets_cache_dir.glob("codesets-*"):
         shutil.copy2(pickle_file, cache / pickle_file.name)
     loaded = load_codesets(cache)
     prefixes = ("E11", "I10", "I50", "J44", "N39", "R07", "G043")
@@ -87,3 +87,23 @@ def test_semantic_search_on_a_subset(small_vector_codesets: CodeSets) -> None:
     failure = [hit for hit in heart.hits if hit.code.startswith("I50")]
     assert failure and "close in meaning" in failure[0].reason
     assert "cosine" not in failure[0].reason  # said in words, not as a number
+
+
+def test_the_search_index_is_read_only_when_a_search_needs_it(
+    codesets: CodeSets, codesets_cache_dir: Path, tmp_path: Path
+) -> None:
+    """A look-up loads the code sets without their search index (four fifths of the cache); the first search
+    reads it from its own file, and a missing index file is built again rather than failing."""
+    from knowledge.codesets import lookup
+
+    assert codesets.key  # the shared cache is built
+    for cached in codesets_cache_dir.glob("codesets-*"):
+        shutil.copy2(cached, tmp_path / cached.name)
+    loaded = load_codesets(tmp_path)
+    assert loaded._index is None  # not read by the load
+    assert lookup(loaded, "E11.65").valid and loaded._index is None  # nor by a look-up
+    assert search_codes(loaded, "type 2 diabetes with hyperglycemia", limit=1).hits[0].code == "E11.65"
+    assert loaded._index is not None
+    again = load_codesets(tmp_path)
+    next(tmp_path.glob("codesets-*.index")).unlink()  # removed after the load: the search builds it again
+    assert search_codes(again, "type 2 diabetes with hyperglycemia", limit=1).hits[0].code == "E11.65"

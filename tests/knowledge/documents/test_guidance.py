@@ -18,7 +18,7 @@ def passages(shared_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     from knowledge.codesets import load_codesets
 
     cache = tmp_path_factory.mktemp("codesets")
-    for pickle in (shared_cache_dir / "codesets").glob("codesets-*.pickle"):
+    for pickle in (shared_cache_dir / "codesets").glob("codesets-*"):
         shutil.copy(pickle, cache)  # reuse the code-set tests' cache when it is current
     return list(guidance.iter_guidance_passages(load_codesets(cache)))
 
