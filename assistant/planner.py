@@ -167,6 +167,13 @@ _CHANGE_CUE = re.compile(
     r"credit|debit|\$?\d[\d.]*)\b|\b(?:should be|should have been|was actually|meant)\b",
     re.I,
 )
+#: The amount a correction gives ("make it 20", "should be 45.50", "it was 30"), never a bare number elsewhere
+#: in it ("wait 2 min, sorry": not a $2 payment).
+_CORRECTED_AMOUNT = re.compile(
+    r"\b(?:make (?:it|that)|should (?:be|have been)|it was|was actually|actually|meant|no|sorry)[,:\s]+\$?"
+    r"(\d{1,5}(?:\.\d\d)?)\b(?!\s*(?:secs?|seconds?|mins?|minutes?|hours?|hrs?|days?|[/:-]))",
+    re.I,
+)
 #: "all payers", "every payer": a report's payer filter dropped.
 ALL_PAYERS = re.compile(r"\b(?:all|every|any)\s+(?:payers?|insurances?|plans|carriers)\b", re.I)
 _TOO = re.compile(r"\b(?:too|as well|also)\W*$|^\s*(?:and\s+)?(?:also|do one for|one for)\b", re.I)
@@ -1023,8 +1030,8 @@ class OfflinePlanner(BaseChatModel):
         if slots.method and "method" in arguments and slots.method != arguments.get("method"):
             arguments["method"], changed = slots.method, True
         amount = slots.amount
-        if amount is None and (bare := re.search(r"(?<![\d.$/-])(\d{1,3}(?:\.\d\d)?)(?![\d/-])", slots.text)):
-            amount = Decimal(bare.group(1))  # "sorry make it 20": after a payment, a number is its amount
+        if amount is None and (bare := _CORRECTED_AMOUNT.search(slots.text)):
+            amount = Decimal(bare.group(1))  # "sorry make it 20": the number the correction puts in its place
         if amount is not None and "amount" in arguments and Decimal(str(arguments["amount"])) != amount:
             arguments["amount"], changed = str(amount), True
         if not changed:

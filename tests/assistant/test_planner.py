@@ -193,3 +193,29 @@ def test_a_request_to_reach_the_patient_is_what_no_tool_does(text: str, contact:
     from assistant import repair
 
     assert bool(repair.CONTACT_PATIENT.search(text)) is contact
+
+
+@pytest.mark.parametrize(
+    ("text", "change"),
+    [
+        ("wait it was cash not card", {"method": "cash"}),
+        ("sorry make it 20", {"amount": "20"}),
+        ("actually 12.50", {"amount": "12.50"}),
+        ("wait 2 min, sorry", None),  # not a $2 payment
+        ("no", None),
+    ],
+)
+def test_a_correction_right_after_a_proposed_payment_changes_only_what_it_names(
+    planner: OfflinePlanner,
+    text: str,
+    change: dict | None,  # type: ignore[type-arg]
+) -> None:
+    proposed = {"claim_number": "1402", "amount": "25", "method": "card"}
+    understanding = planner.understand(
+        text, {"last_calls": [{"name": "post_patient_payment", "args": proposed}]}, "front_desk"
+    )
+    calls = [(part.route, call) for part in understanding.parts for call in part.calls]
+    if change is None:
+        assert not understanding.replaces and not any(name == "post_patient_payment" for name, _ in calls)
+    else:
+        assert understanding.replaces and calls == [("post_patient_payment", {**proposed, **change})]
