@@ -207,6 +207,24 @@ def supersede(session: Session, *, requester: Requester, thread_id: str, keep: s
     return cancelled
 
 
+def confirmed_before(session: Session, *, requester: Requester, thread_id: str, keep: str) -> bool:
+    """Whether the requester already confirmed a write of the same tool in this thread: a correction of a
+    write that was posted proposes a second one, and confirming it would post twice."""
+    kept = session.get(PendingAction, keep)
+    if kept is None:
+        return False
+    found = session.scalar(
+        select(PendingAction.id).where(
+            PendingAction.practice_id == requester.practice_id,
+            PendingAction.thread_id == thread_id,
+            PendingAction.tool == kept.tool,
+            PendingAction.status == "confirmed",
+            PendingAction.id != keep,
+        )
+    )
+    return found is not None
+
+
 def _audit_decision(
     session: Session, requester: Requester, action: PendingAction, outcome: str, extra: dict[str, Any] | None = None
 ) -> None:

@@ -132,7 +132,7 @@ _ON_THE_CLAIM = re.compile(r"\b(?:on|in) (?:the|that|this) (?:line|lines|claim|e
 _MEANING = re.compile(r"\b(?:mean|means|meaning|decode|stand for|wh?at does|whats|what'?s|what is|wat|explain)\b", re.I)
 #: A code named with its code set ("carc 197", "rarc N115", "group code PI", "remark code M51").
 _CODE_SET_NAMED = re.compile(
-    r"\b(?:carc|rarc|remark code|reason code|adjustment reason code|group code)\s*#?\s*[A-Z]{0,2}-?\d{0,3}\b", re.I
+    r"\b(?:carc|rarc|remark code|reason code)\s*#?\s*[A-Z]{0,2}\d{1,3}\b|\bgroup code\s+[A-Z]{2}\b", re.I
 )
 _POLICY_ASK = re.compile(r"\b(?:rules?|polic\w*|limits?|window|require\w*|guidelines?|appeal|corrected claim)\b", re.I)
 #: Tools a question about a policy just quoted is not for, when the router guesses them: the X12 queue and

@@ -225,16 +225,23 @@ class AgentService:
                                 yield AgentEvent(type="step", text=f"{step}…")
                             if not message.tool_calls:
                                 final = message
-            superseded = 0
+            superseded, posted_before = 0, False
             if replaces and ctx.recorder.pending_action_id:
-                superseded = actions.supersede(
-                    session, requester=requester, thread_id=thread.id, keep=ctx.recorder.pending_action_id
+                keep = ctx.recorder.pending_action_id
+                superseded = actions.supersede(session, requester=requester, thread_id=thread.id, keep=keep)
+                posted_before = not superseded and actions.confirmed_before(
+                    session, requester=requester, thread_id=thread.id, keep=keep
                 )
             session.commit()
             reply = self._reply(ctx, thread, final)
             if superseded:
                 reply.answer += (
                     "\n\nThe earlier proposal in this conversation is cancelled: only this one can be confirmed."
+                )
+            elif posted_before:
+                reply.answer += (
+                    "\n\n**The earlier one was already posted.** Confirming this one posts a second entry; "
+                    "cancel it if the first should be corrected instead."
                 )
             thread.updated_at = dt.datetime.now(dt.UTC)
             session.commit()

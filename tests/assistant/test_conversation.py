@@ -786,3 +786,17 @@ def test_a_corrected_payment_replaces_the_proposal_it_corrects(practice: Practic
     assert other.pending_action is not None and "earlier proposal" not in other.answer
     for action in (fixed.pending_action, other.pending_action):
         full_service.cancel(action.id, requester=front_desk)
+
+
+def test_a_correction_of_a_posted_payment_warns_before_a_second_one(
+    practice: Practice, full_service: AgentService
+) -> None:
+    claim = _owing_claim(practice)
+    front_desk = practice.requester(Role.FRONT_DESK)
+    first = full_service.ask(f"pt paid $1 on {claim.claim_number} by card", requester=front_desk)
+    assert first.pending_action is not None
+    full_service.confirm(first.pending_action.id, requester=front_desk)
+    fixed = full_service.ask("wait it was cash not card", requester=front_desk, thread_id=first.thread_id)
+    assert fixed.pending_action is not None and fixed.pending_action.arguments["method"] == "cash"
+    assert "already posted" in fixed.answer and "earlier proposal" not in fixed.answer
+    full_service.cancel(fixed.pending_action.id, requester=front_desk)

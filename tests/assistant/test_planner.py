@@ -171,6 +171,7 @@ def test_a_denial_and_the_balance_of_the_same_claim_are_both_looked_up(planner: 
         ("group code PI", "lookup_code", {"code": "PI", "system": "group"}),
         ("whats co-97", "explain_adjustment_codes", {"codes": ["CO-97"]}),
         ("co-16 m51 meaning", "explain_adjustment_codes", {"codes": ["CO-16", "M51"]}),
+        ("reason code CO-50 meaning", "explain_adjustment_codes", {"codes": ["CO-50"]}),  # a group + code pair
     ],
 )
 def test_one_code_named_with_its_code_set_is_looked_up_a_remittance_pair_decoded(
