@@ -83,3 +83,12 @@ def test_the_text_answer_says_how_many_notes_it_leaves_out(codesets: CodeSets) -
     assert f"and {len(excludes1) - NOTES_SHOWN} more" in text
     assert all(n["text"][:30] in text for n in excludes1[:NOTES_SHOWN])
     assert excludes1[-1]["text"][:30] not in text
+
+
+def test_a_code_whose_kind_is_its_code_set_names_the_set_once(codesets: CodeSets) -> None:
+    from tools.lookup_code import render
+
+    text = render(lookup_code("197", "carc", codesets=codesets).model_dump(mode="json"), {})
+    assert text.startswith("**197** (Claim Adjustment Reason Code (CARC)):"), text
+    icd = render(lookup_code("E11.65", codesets=codesets).model_dump(mode="json"), {})
+    assert icd.startswith("**E11.65** (ICD-10-CM, billable):"), icd
