@@ -493,6 +493,17 @@ def saved_router(
     return cache_dir / f"router-{_digest(routes, key, families)}.pickle"
 
 
+SAVED_ROUTERS_KEPT = 3
+
+
+def _forget_old_routers(cache_dir: Path, *, keep: Path) -> None:
+    """Remove saved routers beyond the newest few (each is 2 MB; every change of examples makes one). A few
+    are kept so that two versions of the product sharing a HOME do not refit on every switch."""
+    saved = sorted(cache_dir.glob("router-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in [p for p in saved if p != keep][SAVED_ROUTERS_KEPT - 1 :]:
+        old.unlink(missing_ok=True)
+
+
 def shared_router(
     routes: dict[str, Sequence[str]],
     embed: Embed,
@@ -524,5 +535,6 @@ def shared_router(
                 partial = path.with_suffix(".tmp")
                 partial.write_bytes(pickle.dumps((router.scorer, router.labels, router.calibration)))
                 partial.replace(path)  # whole or not at all
+                _forget_old_routers(path.parent, keep=path)
         _ROUTERS[digest] = router
         return router

@@ -18,6 +18,7 @@ import gc
 import hashlib
 import json
 import logging
+import os
 import pickle
 import shutil
 import threading
@@ -207,12 +208,59 @@ def source_files(data_dir: Path, cache_dir: Path) -> dict[str, Path]:
     return files
 
 
-def cache_key(files: dict[str, Path]) -> str:
+SOURCE_DIGESTS = "source-digests.json"
+
+
+def cache_key(files: dict[str, Path], *, cache_dir: Path | None = None) -> str:
+    """A key for the cache built from ``files``: the parser version and each file's role, name and content.
+
+    Content, not modification time, so that a fresh checkout (new mtimes, same files) or a HOME moved to
+    another machine keeps its cache and its vectors (minutes of embedding). Hashing the 19 MB of sources
+    takes about 50 ms, so with ``cache_dir`` each file's digest is remembered in ``source-digests.json``
+    against its size and mtime and read again only when either changes.
+    """
+    memo_file = cache_dir / SOURCE_DIGESTS if cache_dir is not None else None
+    memo = _read_digest_memo(memo_file)
+    changed = False
     digest = hashlib.blake2b(PARSER_VERSION.encode(), digest_size=10)
     for role in sorted(files):
-        stat = files[role].stat()
-        digest.update(f"{role}|{files[role].name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        path = files[role]
+        stat = path.stat()
+        stamp = [stat.st_size, stat.st_mtime_ns]
+        remembered = memo.get(str(path.resolve()))
+        if remembered and remembered[:2] == stamp:
+            content = str(remembered[2])
+        else:
+            content = _content_digest(path)
+            memo[str(path.resolve())] = [*stamp, content]
+            changed = True
+        digest.update(f"{role}|{path.name}|{content}\n".encode())
+    if changed and memo_file is not None and memo_file.parent.exists():
+        try:
+            _write_json(memo_file, memo, unique=True)
+        except OSError:  # a read-only cache still works: the digests are computed again next time
+            log.debug("could not remember source digests in %s", memo_file)
     return digest.hexdigest()
+
+
+def _content_digest(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_digest_memo(memo_file: Path | None) -> dict[str, list[Any]]:
+    if memo_file is None or not memo_file.exists():
+        return {}
+    try:
+        loaded = json.loads(memo_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # torn or foreign: computed again
+        return {}
+    if not isinstance(loaded, dict):
+        return {}
+    return {str(k): v for k, v in loaded.items() if isinstance(v, list) and len(v) == 3}
 
 
 # --- building -----------------------------------------------------------------------------------------
@@ -405,7 +453,7 @@ def build_codeset_cache(
 def cache_is_current(cache_dir: Path, *, data_dir: Path | None = None) -> bool:
     """Whether `load_codesets` would load from the cache (rather than parse the files for a minute)."""
     files = source_files(data_dir or DEFAULT_DATA_DIR, cache_dir)
-    path = cache_dir / f"codesets-{cache_key(files)}.pickle"
+    path = cache_dir / f"codesets-{cache_key(files, cache_dir=cache_dir)}.pickle"
     return path.exists() and path.with_suffix(".index").exists()
 
 
@@ -418,7 +466,7 @@ def load_codesets(
     """The code sets, from the cache when it is current, else parsed from the files and cached."""
     data_dir = data_dir or DEFAULT_DATA_DIR
     files = source_files(data_dir, cache_dir)
-    key = cache_key(files)
+    key = cache_key(files, cache_dir=cache_dir)
     path = cache_dir / f"codesets-{key}.pickle"
     codesets: CodeSets | None = None
     if path.exists():
@@ -439,6 +487,7 @@ def load_codesets(
         for old in [*cache_dir.glob("codesets-*.pickle"), *cache_dir.glob("codesets-*.index")]:
             if old not in (path, index_file):
                 old.unlink(missing_ok=True)
+        _adopt_full_vectors(cache_dir, codesets)
     codesets.cache_dir = cache_dir
     codesets._index_file = index_file
     return codesets
@@ -556,10 +605,48 @@ def _save_npy(path: Path, matrix: npt.NDArray[Any]) -> None:
     temporary.replace(path)
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    temporary = path.with_name(path.name + ".tmp")
+def _write_json(path: Path, data: dict[str, Any], *, unique: bool = False) -> None:
+    """Write whole or not at all; ``unique`` names the temporary file per process and thread, for files that
+    several processes may write at once (the last whole one wins)."""
+    suffix = f".{os.getpid()}.{threading.get_ident()}.tmp" if unique else ".tmp"
+    temporary = path.with_name(path.name + suffix)
     temporary.write_text(json.dumps(data))
     temporary.replace(path)
+
+
+def _adopt_vectors(cache_dir: Path, vector_file: Path, keys_file: Path, meta: dict[str, Any]) -> bool:
+    """Take over a finished vector file of another cache key whose texts and model are these (same digest).
+
+    The code-set key changes when anything about the parsed sets changes (a parser version, a user's CPT
+    import), often without changing one embedded text; the vectors are then reused under the new key
+    (with this build's code -> row keys) instead of embedding 56,000 texts again for minutes.
+    """
+    for other_keys in sorted(cache_dir.glob("vectors-*.json")):
+        if other_keys == keys_file:
+            continue
+        other = _read_vector_meta(other_keys)
+        other_vectors = other_keys.with_suffix(".npy")
+        if other is None or other.get("digest") != meta["digest"] or other.get("rows") != meta["rows"]:
+            continue
+        if not other_vectors.exists():
+            continue
+        other_vectors.replace(vector_file)
+        _write_json(keys_file, meta)
+        other_keys.unlink(missing_ok=True)
+        log.info("code vectors reused from %s (same texts and model)", other_keys.name)
+        return True
+    return False
+
+
+def _adopt_full_vectors(cache_dir: Path, codesets: CodeSets) -> None:
+    """After a rebuild under a new key: keep the full vector set of the old key if its texts are these."""
+    if not any(cache_dir.glob("vectors-*.json")) or _vector_paths(cache_dir, codesets)[1].exists():
+        return
+    texts, keys = vector_texts(codesets)
+    model = _model_name(None, None)
+    meta = {"model": model, "digest": _texts_digest(texts, model), "rows": len(texts), "keys": keys}
+    vector_file, keys_file = _vector_paths(cache_dir, codesets)
+    _adopt_vectors(cache_dir, vector_file, keys_file, meta)
 
 
 def build_vectors(
@@ -593,6 +680,11 @@ def build_vectors(
     digest = _texts_digest(texts, model)
     existing = _read_vector_meta(keys_file)
     if existing is not None and existing.get("digest") == digest and vector_file.exists():
+        if progress:
+            progress("embedding code descriptions", len(texts), len(texts))
+        return len(texts)
+    meta = {"model": model, "digest": digest, "rows": len(texts), "keys": keys}
+    if _adopt_vectors(cache_dir, vector_file, keys_file, meta):
         if progress:
             progress("embedding code descriptions", len(texts), len(texts))
         return len(texts)
@@ -724,7 +816,7 @@ def load_ncci(cache_dir: Path) -> NcciEdits:
     files = sorted(p for p in folder.glob("*") if p.is_file()) if folder.exists() else []
     if not files:
         return NcciEdits()
-    key = cache_key({f"ncci_{i}": p for i, p in enumerate(files)})
+    key = cache_key({f"ncci_{i}": p for i, p in enumerate(files)}, cache_dir=cache_dir)
     cached = cache_dir / f"ncci-{key}.pickle"
     if cached.exists():
         with cached.open("rb") as handle:

@@ -4,6 +4,7 @@ and loaded whole, and honest about what it does not know."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,15 @@ def test_a_fitted_router_is_saved_and_loaded_whole(tmp_path: Path, monkeypatch: 
     assert len(calls) == fitted_embeddings  # loaded, not fitted again
     assert second.labels == first.labels and second.floor == first.floor
     assert second.rank("claim 1042?", read_slots("claim 1042?", today=TODAY))[0].route == "a"
+
+    # Every change of examples saves another router: only the newest few are kept, this one among them.
+    for age, name in enumerate(["router-old1.pickle", "router-old2.pickle", "router-old3.pickle"]):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (1_000_000 + age, 1_000_000 + age))
+    monkeypatch.setattr(router, "_ROUTERS", {})
+    router.shared_router({**routes, "b": [*routes["b"], "good morning"]}, embed, cache_dir=tmp_path)
+    kept = sorted(p.name for p in tmp_path.glob("router-*.pickle"))
+    assert len(kept) == router.SAVED_ROUTERS_KEPT and "router-old3.pickle" in kept and "router-old1.pickle" not in kept
 
 
 @pytest.mark.parametrize("routes", [3, 2])

@@ -296,3 +296,27 @@ def test_a_long_embedding_call_lets_a_question_through_and_keeps_its_order() -> 
     for i in (0, 3, 799):
         assert np.allclose(vectors[i], embedder.encode([texts[i]])[0], atol=1e-4)
     assert np.allclose(question[0], embedder.encode(["timely filing limit"])[0], atol=1e-5)
+
+
+def test_vectors_of_another_cache_key_with_the_same_texts_are_reused_not_embedded_again(private_cache: Path) -> None:
+    codesets = load_codesets(private_cache)
+    texts, keys = vector_texts(codesets, only_a_few)
+    first = HashEncoder()
+    build_vectors(private_cache, codesets, encoder=first, only=only_a_few)
+    assert len(first.embedded) == len(texts)
+    before = load_vectors(private_cache, codesets)
+    assert before is not None
+
+    old_key = codesets.key
+    codesets.key = "0123456789abcdef0123"  # the sets were parsed again (a parser bump), the texts are the same
+    again = HashEncoder()
+    assert build_vectors(private_cache, codesets, encoder=again, only=only_a_few) == len(texts)
+    assert again.embedded == []
+    assert not (private_cache / f"vectors-{old_key}.json").exists()  # taken over, not copied
+    adopted = load_vectors(private_cache, codesets)
+    assert adopted is not None and np.array_equal(adopted.vectors, before.vectors)
+    assert json.loads((private_cache / f"vectors-{codesets.key}.json").read_text())["keys"] == keys
+
+    other_texts = HashEncoder()  # another set of texts is another build: embedded, nothing adopted
+    build_vectors(private_cache, codesets, encoder=other_texts, only=lambda t: t.code.startswith("I10"))
+    assert other_texts.embedded

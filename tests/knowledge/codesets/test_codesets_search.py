@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -107,3 +108,28 @@ def test_the_search_index_is_read_only_when_a_search_needs_it(
     again = load_codesets(tmp_path)
     next(tmp_path.glob("codesets-*.index")).unlink()  # removed after the load: the search builds it again
     assert search_codes(again, "type 2 diabetes with hyperglycemia", limit=1).hits[0].code == "E11.65"
+
+
+def test_the_cache_key_follows_file_content_not_modification_time(tmp_path: Path) -> None:
+    """A fresh checkout gives every file a new mtime; the cache (and its minutes of vectors) must stay."""
+    from knowledge.codesets.store import SOURCE_DIGESTS, cache_key
+
+    source = tmp_path / "carc.csv"
+    source.write_text("1,Deductible amount\n")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    key = cache_key({"carc": source}, cache_dir=cache)
+    assert (cache / SOURCE_DIGESTS).exists()
+    assert cache_key({"carc": source}) == key  # the remembered digest is the file's digest
+
+    os.utime(source, ns=(1_000_000_000, 1_000_000_000))  # a checkout: same bytes, another time
+    assert cache_key({"carc": source}, cache_dir=cache) == key
+
+    source.write_text("1,Deductible amounT\n")  # same size, other content, new mtime
+    os.utime(source, ns=(2_000_000_000, 2_000_000_000))
+    changed = cache_key({"carc": source}, cache_dir=cache)
+    assert changed != key
+    assert cache_key({"carc": source}) == changed
+
+    (cache / SOURCE_DIGESTS).write_text("{torn")  # an unreadable memo is computed again
+    assert cache_key({"carc": source}, cache_dir=cache) == changed
