@@ -616,6 +616,9 @@ class Feedback(Base):
     message_id: Mapped[str | None] = mapped_column(String(80))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     value: Mapped[int] = mapped_column(Integer, doc="+1 or -1.")
+    comment: Mapped[str | None] = mapped_column(
+        Text, doc="What the person wrote with a 'Not helpful' (what was wrong); at most 2,000 characters."
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -721,3 +724,27 @@ class ImportJob(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DigestSubscription(Base):
+    """A Slack channel that asked for a worklist digest (`/denials digest daily`): what, how often, when next.
+
+    The digest is posted by whichever worker finds it due first (`assistant/digests.py`): the worker moves
+    ``due_at`` forward in the same transaction that claims it, so N workers post it once."""
+
+    __tablename__ = "digest_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("practice_id", "channel_id", "kind", name="uq_digest_subscriptions_channel_kind"),
+        Index("ix_digest_subscriptions_due_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(40), doc="Slack channel (or DM) id the digest goes to.")
+    kind: Mapped[str] = mapped_column(String(20), doc="Which worklist: denials.")
+    frequency: Mapped[str] = mapped_column(String(10), doc="daily or weekly.")
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), doc="When the next digest is due (UTC).")
+    last_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(300), doc="Why the last post failed (no PHI).")
