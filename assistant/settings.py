@@ -135,6 +135,13 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Slack channel ids where patient fields may be shown (JSON list or comma-separated).",
     )
+    slack_digest_hour: int = Field(
+        default=13,
+        ge=0,
+        le=23,
+        description="Hour (UTC) at which the worklist digests Slack channels subscribe to (`/denials digest "
+        "daily`) are posted; weekly ones on Mondays. 13 is 8 am US Eastern standard time.",
+    )
 
     @field_validator("slack_phi_channels", mode="before")
     @classmethod

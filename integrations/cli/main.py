@@ -53,6 +53,7 @@ COMMANDS: dict[str, str] = {
     "practices": "integrations.cli.practices:app",
     "users": "integrations.cli.users:app",
     "slack": "integrations.cli.slack:app",
+    "digests": "integrations.cli.digests:app",
 }
 
 

@@ -7,13 +7,20 @@ signing secret are set; this command is for running Slack without the web chat, 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from integrations.cli.common import CliContext
 from integrations.cli.logs import configure_logging
 from knowledge.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from assistant.service import AgentService
+    from assistant.settings import Settings
+    from integrations.slack.digests import DigestLoop
 
 app = typer.Typer(help="Run the Slack app (Socket Mode, or HTTP at /slack/events).", add_completion=False)
 
@@ -43,7 +50,10 @@ def slack(
                 "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...) "
                 "with the connections:write scope."
             )
-        socket_mode_handler(settings, build_agent_service(settings)).start()  # type: ignore[no-untyped-call]
+        agent = build_agent_service(settings)
+        handler = socket_mode_handler(settings, agent)
+        _digest_loop(settings, agent, handler.app.client).start()  # the channels' digests, as `serve` posts them
+        handler.start()  # type: ignore[no-untyped-call]
         return
     if settings.slack_signing_secret is None:
         raise ConfigurationError(
@@ -57,4 +67,12 @@ def slack(
     agent = build_agent_service(settings)
     web = FastAPI(title="Billing-office assistant: Slack")
     mount_slack(web, settings=settings, agent=agent)
+    web.state.slack_digests.start()
     uvicorn.run(web, host=host, port=port, log_level=settings.log_level.lower())
+
+
+def _digest_loop(settings: Settings, agent: AgentService, client: WebClient) -> DigestLoop:
+    from assistant.digests import Digests
+    from integrations.slack.digests import DigestLoop, SlackDigestPoster
+
+    return DigestLoop(Digests(agent, hour=settings.slack_digest_hour), SlackDigestPoster(settings, client))

@@ -26,10 +26,12 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
+from assistant.digests import Digests
 from assistant.service import AgentService
 from assistant.settings import Settings
 from assistant.types import AgentReply, Channel, Requester
 from integrations.slack import blocks
+from integrations.slack.digests import answer_digest_command, digest_command
 from integrations.slack.identity import Directory, channel_kind
 from knowledge.errors import AssistantError, ConfigurationError, InvalidInput, PermissionDenied
 from knowledge.practice.limits import DatabaseEventLedger, EventLedger
@@ -41,7 +43,8 @@ COMMANDS = ("/claim", "/code", "/denials")
 USAGE = {
     "/claim": "Usage: `/claim NUMBER`, e.g. `/claim 1042`.",
     "/code": "Usage: `/code CODE-OR-TEXT`, e.g. `/code E11.65`, `/code CO-45 N115` or `/code type 2 diabetes`.",
-    "/denials": "Usage: `/denials [PAYER]`, e.g. `/denials` or `/denials Aetna`.",
+    "/denials": "Usage: `/denials [PAYER]`, e.g. `/denials` or `/denials Aetna`; "
+    "`/denials digest daily|weekly|off` for the worklist each morning.",
 }
 _CLAIM_NUMBER = re.compile(r"^#?([A-Za-z0-9][A-Za-z0-9-]{0,29})$")
 _CODE_TOKEN = re.compile(r"^[A-Za-z]{0,3}[-‑ ]?[A-Za-z0-9]*\d[A-Za-z0-9.]*$")
@@ -128,6 +131,7 @@ class SlackHandlers:
         self.directory = Directory(agent.sessions, practice_slug=settings.practice)
         # In the practice database, so an event Slack retries to another worker is still answered once.
         self.seen: EventLedger = DatabaseEventLedger(agent.engine)
+        self.digests = Digests(agent, hour=settings.slack_digest_hour)
 
     def register(self, app: App) -> None:
         app.middleware(self.answer_each_event_once)
@@ -149,7 +153,8 @@ class SlackHandlers:
     @staticmethod
     def ack_command(ack: Callable[..., Any], command: dict[str, Any]) -> None:
         try:
-            command_question(command["command"], command.get("text", ""))
+            if digest_command(command["command"], command.get("text", "")) is None:
+                command_question(command["command"], command.get("text", ""))
         except InvalidInput as exc:
             ack(response_type="ephemeral", text=exc.message)
             return
@@ -292,7 +297,8 @@ class SlackHandlers:
     def answer_command(self, command: dict[str, Any], respond: Any, client: WebClient) -> None:
         request_id = _request_id()
         try:
-            question = command_question(command["command"], command.get("text", ""))
+            digest = digest_command(command["command"], command.get("text", ""))
+            question = command_question(command["command"], command.get("text", "")) if digest is None else ""
         except InvalidInput:
             return  # the usage line was the acknowledgement
         try:
@@ -304,6 +310,10 @@ class SlackHandlers:
                 channel_type="im" if command.get("channel_name") == "directmessage" else None,
                 request_id=request_id,
             )
+            if digest is not None:
+                said = answer_digest_command(self.digests, digest, requester, command["channel_id"])
+                respond(response_type="ephemeral", replace_original=True, **blocks.notice(said).as_kwargs())
+                return
             reply = self.agent.ask(question, requester=requester)
         except AssistantError as exc:
             respond(response_type="ephemeral", replace_original=True, **blocks.notice(exc.message).as_kwargs())

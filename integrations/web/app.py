@@ -126,8 +126,13 @@ def create_app(settings: Settings, *, agent: AgentService | None = None) -> Fast
     turns = ThreadPoolExecutor(max_workers=settings.resolved_chat_concurrency, thread_name_prefix="chat-turn")
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        digests = getattr(app.state, "slack_digests", None)  # mounted with Slack (see `mount_slack`)
+        if digests is not None:
+            digests.start()
         yield
+        if digests is not None:
+            digests.stop()
         turns.shutdown(wait=True, cancel_futures=True)
         service.close()
 

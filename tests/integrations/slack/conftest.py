@@ -36,6 +36,7 @@ from knowledge.practice.database import make_engine, upgrade
 from knowledge.practice.demo import seed_demo_practice
 from knowledge.practice.models import Claim, ClaimStatus, Coverage, Patient, Role, User
 from tests.codeset_fixtures import codesets, codesets_cache_dir
+from tests.fixtures.databases import PostgresCluster
 from tests.fixtures.slack_api import BOT_USER_ID, TEAM_ID, SlackApiStandIn, slack_api
 
 __all__ = ["codesets", "codesets_cache_dir", "slack_api"]
@@ -320,3 +321,19 @@ def slack(
     slack_settings: dict[str, Any],
 ) -> Iterator[SlackHarness]:
     yield from build_harness(practice_engine, slack_api, codesets, monkeypatch, **slack_settings)
+
+
+@pytest.fixture
+def postgres_engine(postgres_cluster: PostgresCluster) -> Iterator[Engine]:
+    engine = make_engine(postgres_cluster.create_database())
+    upgrade(engine)
+    seed(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def slack_on_postgresql(
+    postgres_engine: Engine, slack_api: SlackApiStandIn, codesets: CodeSets, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SlackHarness]:
+    yield from build_harness(postgres_engine, slack_api, codesets, monkeypatch)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -16,8 +15,6 @@ from sqlalchemy.orm import Session
 
 from assistant.settings import load_settings
 from integrations.slack.http import mount_slack
-from knowledge.codesets import CodeSets
-from knowledge.practice.database import make_engine, upgrade
 from knowledge.practice.models import (
     ConversationThread,
     Feedback,
@@ -28,16 +25,13 @@ from knowledge.practice.models import (
     Role,
     User,
 )
-from tests.fixtures.databases import PostgresCluster
-from tests.fixtures.slack_api import Call, SlackApiStandIn
+from tests.fixtures.slack_api import Call
 from tests.integrations.slack.conftest import (
     DM_CHANNEL,
     OPEN_CHANNEL,
     PHI_CHANNEL,
     WEB,
     SlackHarness,
-    build_harness,
-    seed,
     sign,
 )
 
@@ -315,22 +309,6 @@ def test_nothing_is_mounted_without_slack_settings(practice_engine: Engine) -> N
     mount_slack(app, settings=settings, agent=agent)
     assert TestClient(app).post("/slack/events", content="{}").status_code == 404
     assert not hasattr(app.state, "slack_app")
-
-
-@pytest.fixture
-def postgres_engine(postgres_cluster: PostgresCluster) -> Iterator[Engine]:
-    engine = make_engine(postgres_cluster.create_database())
-    upgrade(engine)
-    seed(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def slack_on_postgresql(
-    postgres_engine: Engine, slack_api: SlackApiStandIn, codesets: CodeSets, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[SlackHarness]:
-    yield from build_harness(postgres_engine, slack_api, codesets, monkeypatch)
 
 
 def test_on_postgresql_users_are_linked_and_a_double_click_posts_once(slack_on_postgresql: SlackHarness) -> None:
