@@ -76,6 +76,14 @@ class LetterFile:
 MAX_MESSAGE_CHARS = 4000
 #: The longest title a person may give a conversation.
 MAX_TITLE_CHARS = 120
+#: The longest comment a person may write with feedback (what was wrong with an answer).
+MAX_FEEDBACK_COMMENT = 2000
+
+
+def feedback_comment_too_long(length: int) -> str:
+    """What a person reads when their comment is too long: the limit and how long theirs is."""
+    return f"A comment is at most {MAX_FEEDBACK_COMMENT:,} characters; this one has {length:,}."
+
 
 SYSTEM_PROMPT = """You are the billing-office assistant of a medical practice. You help billers, coders and
 front-desk staff with claims, denials, codes, payer policies and payments.
@@ -693,10 +701,24 @@ class AgentService:
             extra={"thread_channel": thread.channel, **(extra or {})},
         )
 
-    def feedback(self, thread_id: str, *, requester: Requester, value: int, message_id: str | None = None) -> None:
-        """A thumbs up or down, by the thread's owner only."""
+    def feedback(
+        self,
+        thread_id: str,
+        *,
+        requester: Requester,
+        value: int,
+        message_id: str | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """A thumbs up or down, by the thread's owner only, with what was wrong if the person says.
+
+        The comment is stored for whoever reviews answers, never logged or audited: people write claim and
+        patient details into it."""
         if value not in (1, -1):
             raise InvalidInput("Feedback is +1 or -1.")
+        comment = (comment or "").strip() or None
+        if comment is not None and len(comment) > MAX_FEEDBACK_COMMENT:
+            raise InvalidInput(feedback_comment_too_long(len(comment)))
         with session_scope(self.sessions) as session:
             self._owned(session, thread_id, requester, "feedback")
             session.add(
@@ -706,6 +728,7 @@ class AgentService:
                     message_id=message_id,
                     user_id=requester.user_id,
                     value=value,
+                    comment=comment,
                 )
             )
 

@@ -47,6 +47,11 @@ class DenialWorklist(BaseModel):
     total_amount: Decimal
     by_payer: list[GroupTotal]
     by_reason: list[GroupTotal]
+    by_month: list[GroupTotal] = Field(
+        default_factory=list,
+        description="By the month denied (YYYY-MM of the remittance), oldest first; a denial with no remittance "
+        "date is in none.",
+    )
     items: list[WorklistItem]
 
 
@@ -112,9 +117,12 @@ def denial_worklist(
         )
     by_payer: dict[str, list[Decimal]] = defaultdict(list)
     by_reason: dict[str, list[Decimal]] = defaultdict(list)
+    by_month: dict[str, list[Decimal]] = defaultdict(list)
     for item in items:
         by_payer[item.payer].append(item.amount)
         by_reason[item.reason].append(item.amount)
+        if item.denied_on is not None:
+            by_month[f"{item.denied_on:%Y-%m}"].append(item.amount)
 
     def totals(groups: dict[str, list[Decimal]]) -> list[GroupTotal]:
         rows = [GroupTotal(key=k, claims=len(v), amount=sum(v, Decimal("0"))) for k, v in groups.items()]
@@ -127,6 +135,7 @@ def denial_worklist(
         total_amount=sum((i.amount for i in items), Decimal("0")),
         by_payer=totals(by_payer),
         by_reason=totals(by_reason),
+        by_month=sorted(totals(by_month), key=lambda row: row.key),
         items=items[: max(1, min(limit, 200))],
     )
 

@@ -336,8 +336,9 @@ def delete_thread(thread_id: str, agent: Agent, requester: CurrentRequester) -> 
 
 @router.post("/threads/{thread_id}/feedback", response_model=Ok, tags=["chat"])
 def feedback(thread_id: str, body: FeedbackRequest, agent: Agent, requester: CurrentRequester) -> Ok:
-    """A thumbs up (+1) or down (-1) on an answer of the conversation."""
-    agent.feedback(thread_id, requester=requester, value=body.value, message_id=body.message_id)
+    """A thumbs up (+1) or down (-1) on an answer of the conversation, with an optional comment (what was
+    wrong; at most 2,000 characters, a 422 beyond). 404 if the conversation is not the user's."""
+    agent.feedback(thread_id, requester=requester, value=body.value, message_id=body.message_id, comment=body.comment)
     return Ok()
 
 

@@ -6,7 +6,9 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
+from assistant.service import MAX_FEEDBACK_COMMENT, feedback_comment_too_long
 from assistant.types import Card, Citation
 from knowledge.practice.letters import MAX_BODY_CHARS
 from tools.draft_appeal import AppealLetterView
@@ -98,6 +100,20 @@ class ThreadDetail(BaseModel):
 class FeedbackRequest(RequestBody):
     value: Literal[1, -1] = Field(description="+1 helpful, -1 not helpful.")
     message_id: str | None = Field(default=None, max_length=80)
+    comment: str | None = Field(
+        default=None,
+        # Checked below rather than by max_length, so that the 422 says the limit in words.
+        json_schema_extra={"maxLength": MAX_FEEDBACK_COMMENT},
+        description=f"What was wrong with the answer, in the person's words (at most {MAX_FEEDBACK_COMMENT:,} "
+        "characters). Stored with the feedback, never logged.",
+    )
+
+    @field_validator("comment", mode="after")
+    @classmethod
+    def _comment_length(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > MAX_FEEDBACK_COMMENT:
+            raise PydanticCustomError("comment_too_long", feedback_comment_too_long(len(value)))
+        return value
 
 
 class AppealLetterDetail(AppealLetterView):

@@ -4,7 +4,8 @@ The chat answers "open denials for UHC" with the first rows and the totals; a bi
 from here (`GET /api/worklists/{kind}`), or takes it into a spreadsheet (``?format=csv``). The rows are the
 same tools' rows (`tools/denial_worklist.py`, `tools/ar_aging.py`, `tools/timely_filing_risk.py`), read
 for the signed-in user's practice, so a table and the chat never disagree. Rows hold claim numbers, payers,
-dates and amounts, no patient fields. Each read is audited like a claim read.
+dates and amounts, no patient fields. Each read is audited like a claim read. The open denials by the month
+they were denied (`GET /api/worklists/denials/by-month`) are that trend, from the same rows.
 """
 
 from __future__ import annotations
@@ -170,6 +171,80 @@ def _csv_value(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+class DenialMonth(BaseModel):
+    month: str = Field(description="YYYY-MM: the month of the remittance that denied the claims.")
+    claims: int
+    amount: Decimal = Field(description="Their open insurance balance.")
+
+
+class DenialsByMonth(BaseModel):
+    """Open denials by the month they were denied: the trend behind the denial worklist."""
+
+    months: list[DenialMonth] = Field(description="Oldest first; every month of the window, 0 where none.")
+    total_claims: int = Field(description="Every open denial that matches, also those outside the window.")
+    total_amount: Decimal
+    outside_claims: int = Field(description="Open denials denied before the window or with no remittance date.")
+    outside_amount: Decimal
+
+
+def _month_window(latest: str, months: int) -> list[str]:
+    """The `months` months ending with `latest` (YYYY-MM), oldest first."""
+    year, month = (int(part) for part in latest.split("-"))
+    index = year * 12 + month - 1
+    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - months + 1, index + 1)]
+
+
+@router.get("/denials/by-month", response_model=DenialsByMonth)
+def denials_by_month(
+    agent: Agent,
+    requester: CurrentRequester,
+    payer: Annotated[str | None, Query(max_length=100, description="Payer name or payer id.")] = None,
+    reason: Annotated[str | None, Query(max_length=40, description="A CARC such as CO-16.")] = None,
+    months: Annotated[int, Query(ge=1, le=36, description="How many months, ending this month.")] = 12,
+) -> DenialsByMonth:
+    """The user's practice's open denials counted and summed by the month they were denied, with the same rows
+    and filters as `GET /api/worklists/denials` (so the chart and the table agree)."""
+    from tools.denial_worklist import denial_worklist
+
+    if not roles.may_read(requester.role, "claims"):
+        raise PermissionDenied("Your role may not read claim worklists.")
+    started = time.perf_counter()
+    with session_scope(agent.read_sessions) as session:
+        found = denial_worklist(payer, reason, 1, session=session, practice_id=requester.practice_id)
+    by_month = {group.key: group for group in found.by_month}
+    # The window ends this month, or later if a remittance is dated ahead of the server's clock.
+    latest = max([f"{dt.date.today():%Y-%m}", *by_month])
+    window = [
+        DenialMonth(
+            month=month,
+            claims=by_month[month].claims if month in by_month else 0,
+            amount=by_month[month].amount if month in by_month else Decimal("0.00"),
+        )
+        for month in _month_window(latest, months)
+    ]
+    with session_scope(agent.sessions) as session:  # who read the trend, never its figures
+        record_tool_call(
+            session,
+            requester=requester,
+            tool="denial_worklist",
+            arguments={"payer": payer, "reason": reason},
+            outcome="ok",
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            thread_id=None,
+            message_id=None,
+            extra={"via": "api", "view": "by_month"},
+        )
+    shown_claims = sum(m.claims for m in window)
+    shown_amount = sum((m.amount for m in window), Decimal("0"))
+    return DenialsByMonth(
+        months=window,
+        total_claims=found.total_claims,
+        total_amount=found.total_amount,
+        outside_claims=found.total_claims - shown_claims,
+        outside_amount=found.total_amount - shown_amount,
+    )
 
 
 @router.get("/{kind}", response_model=Worklist, responses={200: {"content": {"text/csv": {}}}})

@@ -62,6 +62,11 @@ def test_denial_worklist_totals_filters_and_order(engine: Engine, demo: int) -> 
         assert everything.total_claims == len(everything.items) > 5
         assert everything.total_amount == sum(item.amount for item in everything.items)
         assert sum(group.claims for group in everything.by_payer) == everything.total_claims
+        dated = [item for item in everything.items if item.denied_on is not None]
+        months = {item.denied_on.strftime("%Y-%m") for item in dated if item.denied_on}
+        assert [g.key for g in everything.by_month] == sorted(months) and len(months) > 1
+        assert sum(g.claims for g in everything.by_month) == len(dated)
+        assert sum(g.amount for g in everything.by_month) == sum(i.amount for i in dated)
         upcoming = [item.days_left for item in everything.items if item.days_left is not None and item.days_left >= 0]
         assert upcoming == sorted(upcoming)
         payer = everything.items[0].payer

@@ -59,7 +59,10 @@ function definitions(pairs) {
   return dl;
 }
 
-const money = (value) => (value === null || value === undefined ? "" : `$${Number(value).toFixed(2)}`);
+// One money format on the whole page, cards and worklists alike: "$5,690.00". The server sends amounts as
+// decimal strings; Number() is only for showing them, never for adding them up (the server's totals are shown).
+const MONEY = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+const money = (value) => (value === null || value === undefined || value === "" ? "" : MONEY.format(Number(value)));
 const label = (value) => String(value || "").replaceAll("_", " ");
 
 // ---------------------------------------------------------------------------------------------------
@@ -166,6 +169,7 @@ async function signOut() {
   $("thread-list").replaceChildren();
   $("thread-search").value = "";
   threadNotice("");
+  showWorklists(false);
   state.threadId = null;
   showSignIn("You are signed out.");
 }
@@ -398,15 +402,19 @@ async function openThread(threadId) {
   try {
     const detail = await api(`/api/threads/${encodeURIComponent(threadId)}`);
     state.threadId = threadId;
+    showWorklists(false);
     const log = $("log");
     log.replaceChildren();
+    let question = null;
     for (const message of detail.messages) {
-      if (message.role === "user") log.append(el("div", { class: "msg user", text: message.text }));
-      else {
-        // As the live answer showed it: cards, numbered citations, sources, feedback.
+      if (message.role === "user") {
+        question = message.text;
+        log.append(el("div", { class: "msg user", text: message.text }));
+      } else {
+        // As the live answer showed it: cards, numbered citations, sources, answer actions, feedback.
         const bubble = el("div", { class: "msg assistant" });
         log.append(bubble);
-        renderReply(bubble, { thread_id: threadId, answer: message.text, cards: message.cards, citations: message.citations }, { reopened: true });
+        renderReply(bubble, { thread_id: threadId, answer: message.text, cards: message.cards, citations: message.citations }, { reopened: true, question });
       }
     }
     log.scrollTop = log.scrollHeight;
@@ -420,6 +428,7 @@ async function openThread(threadId) {
 
 function newThread() {
   state.threadId = null;
+  if (!$("worklists").hidden) showWorklists(false);
   $("log").replaceChildren(el("p", { class: "hint muted", text: "New conversation. What would you like to know?" }));
   closeThreadsOnNarrow();
   loadThreads();
@@ -464,7 +473,7 @@ async function ask(text) {
       if (event === "step") {
         steps.append(el("li", { text: data.text }));
       } else if (event === "answer") {
-        renderReply(bubble, data);
+        renderReply(bubble, data, { question: text });
       } else if (event === "error") {
         bubble.classList.add("failed");
         bubble.append(el("p", { class: "error", role: "alert", text: data.message }));
@@ -512,7 +521,7 @@ function withoutSourceLines(text) {
   return [...lines.slice(0, at), ...lines.slice(end)].join("\n").trimEnd();
 }
 
-function renderReply(bubble, reply, { reopened = false } = {}) {
+function renderReply(bubble, reply, { reopened = false, question = null } = {}) {
   state.threadId = reply.thread_id;
   const citations = reply.citations || [];
   const answer = el("div", { class: "answer" });
@@ -539,27 +548,93 @@ function renderReply(bubble, reply, { reopened = false } = {}) {
             c.payer ? el("span", { class: "muted", text: ` (${c.payer})` }) : null))),
     );
   }
-  bubble.append(feedbackButtons(reply));
+  bubble.append(el("div", { class: "answer-tools" }, answerActions(reply, answer, question), feedbackButtons(reply)));
   if (!reopened) loadThreads();
 }
 
+// Copy and Regenerate under an answer. Copy takes the answer as the page shows it (no markdown marks), which
+// is what a person pastes into a claim note; Regenerate asks the same question again in the same conversation.
+function answerActions(reply, answer, question) {
+  const status = el("span", { class: "muted action-status", role: "status" });
+  const copy = el("button", { type: "button", class: "small", text: "Copy" });
+  copy.addEventListener("click", async () => {
+    try {
+      await copyText(answer.innerText.trim());
+      status.textContent = "Copied to the clipboard.";
+    } catch (_) {
+      status.textContent = "Could not copy: select the text and copy it instead.";
+    }
+    setTimeout(() => { status.textContent = ""; }, 4000);
+  });
+  const regenerate = question ? el("button", { type: "button", class: "small", text: "Regenerate" }) : null;
+  if (regenerate) {
+    regenerate.addEventListener("click", () => {
+      if (state.busy) return;
+      state.threadId = reply.thread_id; // the same conversation, even if another one was open meanwhile
+      submitQuestion(question);
+    });
+  }
+  return el("div", { class: "answer-actions", role: "group", "aria-label": "Answer actions" }, copy, regenerate, status);
+}
+
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  // Served over plain HTTP on a LAN address the Clipboard API is missing: the older way still works there.
+  const box = el("textarea", { class: "visually-hidden", readonly: true, "aria-hidden": "true" });
+  box.value = text;
+  document.body.append(box);
+  box.select();
+  const copied = document.execCommand("copy");
+  box.remove();
+  if (!copied) throw new Error("copy refused");
+}
+
+// Helpful is sent at once; Not helpful first opens a box for what was wrong (optional, up to 2,000 characters:
+// the server's limit), sent with it. The comment may name a patient: the server stores it and never logs it.
+const MAX_FEEDBACK_COMMENT = 2000;
+
 function feedbackButtons(reply) {
   const box = el("div", { class: "feedback", role: "group", "aria-label": "Was this helpful?" });
-  const send = async (value, button) => {
+  const send = async (value, comment, problemAfter) => {
     try {
       await api(`/api/threads/${encodeURIComponent(reply.thread_id)}/feedback`, {
         method: "POST",
-        body: { value, message_id: reply.message_id },
+        body: { value, message_id: reply.message_id, comment: comment || null },
       });
-      box.replaceChildren(el("span", { class: "muted", text: "Thanks for the feedback." }));
+      box.replaceChildren(el("span", { class: "muted", role: "status", text: "Thanks for the feedback." }));
     } catch (error) {
-      button.after(el("span", { class: "error", text: ` ${error.message}` }));
+      box.querySelector(".feedback-error")?.remove();
+      problemAfter.after(el("span", { class: "error feedback-error", role: "alert", text: ` ${error.message}` }));
     }
   };
-  box.append(
-    el("button", { type: "button", onclick: (e) => send(1, e.currentTarget) }, "Helpful"),
-    el("button", { type: "button", onclick: (e) => send(-1, e.currentTarget) }, "Not helpful"),
-  );
+  const helpful = el("button", { type: "button", class: "small", text: "Helpful" });
+  const notHelpful = el("button", { type: "button", class: "small", text: "Not helpful" });
+  const buttons = () => { box.replaceChildren(helpful, notHelpful); };
+  helpful.addEventListener("click", () => send(1, null, notHelpful));
+  notHelpful.addEventListener("click", () => {
+    const text = el("textarea", { rows: 3, maxlength: MAX_FEEDBACK_COMMENT, "aria-label": "What was wrong?",
+      placeholder: "What was wrong? (optional)" });
+    const submit = el("button", { type: "submit", class: "primary small", text: "Send" });
+    const cancel = el("button", { type: "button", class: "small", text: "Cancel" });
+    const form = el("form", { class: "feedback-comment", "aria-label": "Not helpful" },
+      text, el("div", { class: "buttons" }, submit, cancel));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send(-1, text.value.trim(), cancel);
+    });
+    const back = () => { buttons(); notHelpful.focus(); };
+    cancel.addEventListener("click", back);
+    text.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") { event.preventDefault(); back(); }
+    });
+    box.replaceChildren(form);
+    text.focus();
+    form.scrollIntoView({ block: "nearest" });
+  });
+  buttons();
   return box;
 }
 
@@ -849,6 +924,256 @@ function followJob(jobId, card) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Worklists: the denial worklist, A/R aging and timely-filing risk as tables a biller keeps open
+// (GET /api/worklists/{kind}: sorted and paged by the server, with the totals of every matching claim).
+// Rows hold claim numbers, payers, dates and amounts; the API sends no patient field and none is shown.
+const WORKLIST_PAGE_SIZE = 50;
+const WORKLISTS = {
+  denials: { name: "Open denials", totals: (n) => `${n} open denial${n === 1 ? "" : "s"}`, ask: (c) => `why was claim ${c} denied?` },
+  aging: { name: "A/R aging", totals: (n) => `${n} claim${n === 1 ? "" : "s"} with an open balance`, ask: (c) => `status of claim ${c}` },
+  "filing-risk": {
+    name: "Timely-filing risk",
+    totals: (n) => `${n} claim${n === 1 ? "" : "s"} near or past the filing limit (30 days)`,
+    ask: (c) => `status of claim ${c}`,
+  },
+};
+const COLUMN_NAMES = {
+  claim_number: "Claim", payer: "Payer", service_date: "Service date", denied_on: "Denied on", reason: "Reason",
+  remark_codes: "Remarks", amount: "Amount", next_action: "Next action", deadline: "Deadline", days_left: "Days left",
+  status: "Status", days: "Days old", bucket: "Age", insurance_balance: "Insurance balance",
+  patient_balance: "Patient balance", balance: "Balance", submitted_on: "Submitted", limit_days: "Filing limit (days)",
+  deadline_passed: "Deadline passed", status_note: "Note",
+};
+const MONEY_COLUMNS = new Set(["amount", "insurance_balance", "patient_balance", "balance"]);
+const NUMBER_COLUMNS = new Set(["days_left", "days", "limit_days"]);
+const worklist = { kind: "denials", sort: null, order: null, page: 1, ticket: 0, focus: null };
+
+function showWorklists(show) {
+  $("worklists").hidden = !show;
+  document.querySelector(".chat").hidden = show;
+  $("open-worklists").setAttribute("aria-current", show ? "page" : "false");
+  if (show) {
+    closeThreadsOnNarrow();
+    selectWorklist(worklist.kind, { focusTab: false });
+    $("worklists-title").focus();
+  }
+}
+
+function selectWorklist(kind, { focusTab = true } = {}) {
+  if (kind !== worklist.kind) Object.assign(worklist, { kind, sort: null, order: null, page: 1 });
+  for (const tab of document.querySelectorAll("#worklists [role=tab]")) {
+    const selected = tab.dataset.kind === kind;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    if (selected) {
+      $("worklist-panel").setAttribute("aria-labelledby", tab.id);
+      if (focusTab) tab.focus();
+    }
+  }
+  loadWorklist();
+}
+
+// The tabs pattern: arrow keys move between the tabs (and show each), Home and End go to the ends.
+function onWorklistTabKey(event) {
+  const tabs = [...document.querySelectorAll("#worklists [role=tab]")];
+  const at = tabs.indexOf(event.target);
+  const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[event.key];
+  if (to === undefined || at < 0) return;
+  event.preventDefault();
+  selectWorklist(tabs[(to + tabs.length) % tabs.length].dataset.kind);
+}
+
+function worklistQuery(extra = {}) {
+  const params = new URLSearchParams();
+  if (worklist.sort) params.set("sort", worklist.sort);
+  if (worklist.order) params.set("order", worklist.order);
+  for (const [key, value] of Object.entries(extra)) params.set(key, String(value));
+  return `/api/worklists/${worklist.kind}?${params}`;
+}
+
+async function loadWorklist() {
+  const ticket = ++worklist.ticket;
+  const panel = $("worklist-panel");
+  panel.setAttribute("aria-busy", "true");
+  const kind = worklist.kind;
+  let body;
+  let trend = null;
+  try {
+    [body, trend] = await Promise.all([
+      api(worklistQuery({ page: worklist.page, page_size: WORKLIST_PAGE_SIZE })),
+      kind === "denials" ? api("/api/worklists/denials/by-month").catch(() => null) : null,
+    ]);
+  } catch (error) {
+    if (ticket !== worklist.ticket) return;
+    panel.replaceChildren(el("p", { class: "error", role: "alert", text: error.message }));
+    panel.removeAttribute("aria-busy");
+    return;
+  }
+  if (ticket !== worklist.ticket) return; // another tab, sort or page was asked for meanwhile
+  worklist.sort = body.sort;
+  worklist.order = body.order;
+  panel.replaceChildren(...worklistView(body, trend));
+  panel.removeAttribute("aria-busy");
+  const focus = worklist.focus;
+  worklist.focus = null;
+  // Focus stays where the person was: the header just sorted, the page button pressed (or, on the last or
+  // first page where that one is disabled, the other one).
+  if (focus) (panel.querySelector(`${focus}:not(:disabled)`) || panel.querySelector(".pager button:not(:disabled)"))?.focus();
+}
+
+function worklistView(body, trend) {
+  const spec = WORKLISTS[body.kind];
+  const first = body.total_rows ? (body.page - 1) * body.page_size + 1 : 0;
+  const last = Math.min(body.page * body.page_size, body.total_rows);
+  const totals = el("p", { class: "worklist-totals", id: "worklist-totals" },
+    el("strong", { text: `${spec.totals(body.total_claims)}: ${money(body.total_amount)}` }),
+    body.truncated ? ` (the first ${body.total_rows} are listed: ask the chat by payer for the rest)` : "");
+  const csv = el("a", { href: worklistQuery({ format: "csv" }), download: "", class: "csv", text: "Download all as CSV" });
+  const pager = el("nav", { class: "pager", "aria-label": "Pages" },
+    el("button", { type: "button", class: "small", "data-page": "previous", disabled: body.page <= 1,
+      onclick: () => goToPage(body.page - 1, "[data-page=previous]") }, "Previous"),
+    el("span", { class: "range", role: "status", text: `${first}-${last} of ${body.total_rows}` }),
+    el("button", { type: "button", class: "small", "data-page": "next", disabled: body.page >= body.pages,
+      onclick: () => goToPage(body.page + 1, "[data-page=next]") }, "Next"));
+  return [
+    totals,
+    trend ? denialTrend(trend) : null,
+    worklistTable(body, spec),
+    el("div", { class: "worklist-foot" }, pager, csv),
+  ].filter(Boolean);
+}
+
+function goToPage(page, focus) {
+  worklist.page = page;
+  worklist.focus = focus;
+  loadWorklist();
+}
+
+function sortBy(column) {
+  const same = worklist.sort === column;
+  worklist.order = same && worklist.order === "asc" ? "desc" : "asc";
+  worklist.sort = column;
+  worklist.page = 1;
+  worklist.focus = `th[data-column="${column}"] button`;
+  loadWorklist();
+}
+
+function worklistTable(body, spec) {
+  const header = body.columns.map((column) => {
+    const sorted = column === body.sort;
+    return el("th", {
+      scope: "col",
+      "data-column": column,
+      class: MONEY_COLUMNS.has(column) || NUMBER_COLUMNS.has(column) ? "num" : null,
+      "aria-sort": sorted ? (body.order === "asc" ? "ascending" : "descending") : null,
+    }, el("button", { type: "button", class: "sort", onclick: () => sortBy(column) },
+      COLUMN_NAMES[column] || label(column),
+      el("span", { class: "sort-mark", "aria-hidden": "true", text: sorted ? (body.order === "asc" ? " ▲" : " ▼") : "" })));
+  });
+  const rows = body.rows.map((row) => el("tr", {}, body.columns.map((column) => worklistCell(column, row[column], spec))));
+  if (!rows.length) {
+    rows.push(el("tr", {}, el("td", { colspan: body.columns.length, class: "muted", text: "No claims on this worklist." })));
+  }
+  return el("div", { class: "table-wrap" },
+    el("table", { class: "worklist-table", "aria-label": spec.name, "aria-describedby": "worklist-totals" },
+      el("thead", {}, el("tr", {}, header)),
+      el("tbody", {}, rows)));
+}
+
+function worklistCell(column, value, spec) {
+  if (column === "claim_number") {
+    // The claim number asks the chat about that claim, in a new conversation.
+    return el("td", {}, el("button", { type: "button", class: "claim-link", title: `Ask about claim ${value}`,
+      onclick: () => askAboutClaim(spec.ask(value)) }, value));
+  }
+  let text = value === null || value === undefined ? "" : String(value);
+  if (MONEY_COLUMNS.has(column)) text = money(value);
+  else if (typeof value === "boolean") text = value ? "yes" : "no";
+  else if (column === "status" || column === "next_action") text = label(value);
+  return el("td", { class: MONEY_COLUMNS.has(column) || NUMBER_COLUMNS.has(column) ? "num" : null, text });
+}
+
+function askAboutClaim(question) {
+  if (state.busy) return;
+  showWorklists(false);
+  newThread();
+  submitQuestion(question);
+}
+
+// Denials by month as a bar chart, drawn by hand in inline SVG: the page loads nothing from the internet and
+// has no build step, so a chart library would have to be vendored, and two rows of bars need none. The
+// same figures are in a table under it (and in the chart's label) for screen readers and for copying.
+const MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function monthName(month, withYear = true) {
+  const [year, number] = month.split("-");
+  return withYear ? `${MONTH_NAMES[Number(number) - 1]} ${year}` : MONTH_NAMES[Number(number) - 1];
+}
+
+function denialTrend(trend) {
+  const months = trend.months || [];
+  if (!months.length) return null;
+  const figures = months.map((m) => `${monthName(m.month)}: ${m.claims} denial${m.claims === 1 ? "" : "s"}, ${money(m.amount)}`);
+  const width = 720, left = 64, right = 8, barsTop = 8, rowHeight = 70, gap = 22, axis = 20;
+  const slot = (width - left - right) / months.length;
+  const maxClaims = Math.max(1, ...months.map((m) => m.claims));
+  const maxAmount = Math.max(1, ...months.map((m) => Number(m.amount)));
+  const height = barsTop + rowHeight * 2 + gap + axis;
+  const chart = svg("svg", {
+    viewBox: `0 0 ${width} ${height}`, class: "trend-chart", role: "img",
+    "aria-label": `Open denials by the month they were denied. ${figures.join("; ")}.`,
+  });
+  const rows = [
+    { top: barsTop, name: "Denials", max: maxClaims, value: (m) => m.claims, scale: String(maxClaims), cls: "bar-count" },
+    { top: barsTop + rowHeight + gap, name: "Amount", max: maxAmount, value: (m) => Number(m.amount), scale: money(maxAmount).replace(/\.00$/, ""), cls: "bar-amount" },
+  ];
+  for (const row of rows) {
+    const base = row.top + rowHeight;
+    chart.append(
+      svg("text", { x: left - 6, y: row.top + 10, "text-anchor": "end", class: "axis" }, row.scale),
+      svg("text", { x: left - 6, y: base, "text-anchor": "end", class: "axis" }, row.name),
+      svg("line", { x1: left, x2: width - right, y1: base, y2: base, class: "baseline" }),
+    );
+    months.forEach((m, i) => {
+      const h = (row.value(m) / row.max) * rowHeight;
+      const bar = svg("rect", {
+        x: left + i * slot + slot * 0.15, y: base - h, width: slot * 0.7, height: h, class: row.cls,
+        "data-month": m.month,
+      }, svg("title", {}, figures[i]));
+      chart.append(bar);
+    });
+  }
+  months.forEach((m, i) => {
+    const january = m.month.endsWith("-01") || i === 0;
+    chart.append(svg("text", { x: left + i * slot + slot / 2, y: height - 4, "text-anchor": "middle", class: "axis" },
+      monthName(m.month, false) + (january ? ` ${m.month.slice(2, 4)}` : "")));
+  });
+  const table = el("table", { class: "trend-table" },
+    el("caption", { class: "visually-hidden", text: "Open denials by month denied" }),
+    el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Month" }), el("th", { scope: "col", class: "num", text: "Denials" }),
+      el("th", { scope: "col", class: "num", text: "Amount" }))),
+    el("tbody", {}, months.map((m) => el("tr", { "data-month": m.month },
+      el("th", { scope: "row", text: monthName(m.month) }), el("td", { class: "num", text: String(m.claims) }),
+      el("td", { class: "num", text: money(m.amount) })))));
+  const outside = trend.outside_claims
+    ? el("p", { class: "card-note", text: `${trend.outside_claims} more open denial${trend.outside_claims === 1 ? "" : "s"} (${money(trend.outside_amount)}) ${trend.outside_claims === 1 ? "was" : "were"} denied before ${monthName(months[0].month)}.` })
+    : null;
+  return el("figure", { class: "trend", "aria-labelledby": "trend-title" },
+    el("figcaption", { id: "trend-title", text: `Open denials by month denied, ${monthName(months[0].month)} to ${monthName(months[months.length - 1].month)}` }),
+    chart,
+    el("details", {}, el("summary", { text: "The figures as a table" }), table),
+    outside);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Search indexes still being built after the server started (GET /api/health `indexing`): a banner says
 // what is not complete yet and how far it is, until every part is ready. Claims, lookups and keyword code
 // search work meanwhile. The page asks again every few seconds and stops once nothing is left to build.
@@ -895,12 +1220,18 @@ function onSubmit(event) {
   const text = box.value.trim();
   if (!text || state.busy) return;
   box.value = "";
+  submitQuestion(text);
+}
+
+// One question at a time, from the composer, Regenerate or a worklist's claim number.
+function submitQuestion(text) {
+  if (state.busy) return Promise.resolve();
   state.busy = true;
   $("send").disabled = true;
-  ask(text).finally(() => {
+  return ask(text).finally(() => {
     state.busy = false;
     $("send").disabled = false;
-    box.focus();
+    $("message").focus();
   });
 }
 
@@ -915,6 +1246,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   $("signout").addEventListener("click", signOut);
   $("new-thread").addEventListener("click", newThread);
+  $("open-worklists").addEventListener("click", () => showWorklists(true));
+  $("close-worklists").addEventListener("click", () => { showWorklists(false); $("message").focus(); });
+  for (const tab of document.querySelectorAll("#worklists [role=tab]")) {
+    tab.addEventListener("click", () => selectWorklist(tab.dataset.kind));
+    tab.addEventListener("keydown", onWorklistTabKey);
+  }
   $("thread-search").addEventListener("input", onSearchInput);
   $("thread-search").addEventListener("keydown", onSearchKey);
   $("delete-thread").addEventListener("close", onDeleteDialogClosed);

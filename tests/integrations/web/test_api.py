@@ -313,6 +313,33 @@ def test_feedback_is_stored(web_practice: WebPractice, biller: TestClient) -> No
     assert biller.post(f"/api/threads/{reply['thread_id']}/feedback", json={"value": 5}).status_code == 422
 
 
+def test_not_helpful_keeps_what_was_wrong_and_never_logs_it(
+    web_practice: WebPractice, biller: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    reply = biller.post("/api/chat", json={"message": "status of claim 1006"}).json()
+    path = f"/api/threads/{reply['thread_id']}/feedback"
+    comment = "  Wrong payer: Jane Sample's claim went to Aetna, not Medicare.  "
+    with caplog.at_level(logging.DEBUG):
+        saved = biller.post(path, json={"value": -1, "message_id": reply["message_id"], "comment": comment})
+    assert saved.status_code == 200, saved.text
+    assert "/api/threads/{thread_id}/feedback 200" in caplog.text  # the request is logged, its comment is not
+    assert "Jane Sample" not in caplog.text and "Wrong payer" not in caplog.text
+    too_long = biller.post(path, json={"value": -1, "comment": "x" * 2001})
+    assert too_long.status_code == 422
+    assert too_long.json()["message"] == "body.comment: A comment is at most 2,000 characters; this one has 2,001."
+    assert biller.post(path, json={"value": -1, "comment": "x" * 2000}).status_code == 200  # the limit itself
+    assert biller.post(path, json={"value": 1, "comment": "   "}).status_code == 200  # blank is no comment
+    outsider = web_practice.sign_in(OTHER_EMAIL)
+    colleague = web_practice.sign_in(CODER)
+    for stranger in (outsider, colleague):
+        assert stranger.post(path, json={"value": -1, "comment": "not mine"}).status_code == 404
+    with Session(web_practice.engine) as session:
+        stored = session.scalars(select(Feedback).where(Feedback.thread_id == reply["thread_id"]).order_by(Feedback.id))
+        assert [(f.value, f.comment) for f in stored] == [(-1, comment.strip()), (-1, "x" * 2000), (1, None)]
+    schema = biller.get("/openapi.json").json()["components"]["schemas"]["FeedbackRequest"]
+    assert schema["properties"]["comment"]["maxLength"] == 2000
+
+
 # -- reads -----------------------------------------------------------------------------------------------
 def test_code_lookup_and_search(biller: TestClient) -> None:
     record = biller.get("/api/codes/E11.65").json()

@@ -1,6 +1,8 @@
 """The chat page in real headless Chromium against the app under uvicorn: sign in, a streamed denial
-explanation with citations, a payment confirmed from its card (the claim's balance changes), and a front
-desk user refused on an adjustment. Screenshots of the main screens go to test-artifacts/."""
+explanation with citations, a payment confirmed from its card (the claim's balance changes), a front
+desk user refused on an adjustment, the worklists view (sorting, paging, CSV, the denial trend) and the
+actions on an answer (Copy, Regenerate, Not helpful with a comment). Screenshots of the main screens go to
+test-artifacts/."""
 
 from __future__ import annotations
 
@@ -11,11 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from knowledge.practice.models import AppealLetter, Claim, ClaimStatus, LedgerEntry, Remittance
+from knowledge.practice.models import AppealLetter, Claim, ClaimStatus, Feedback, LedgerEntry, Remittance
 from tests.integrations.web.conftest import ARTIFACTS, LiveServer, WebPractice
 
 pytestmark = pytest.mark.browser
@@ -42,6 +44,20 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def clipboard_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A page whose origin may write and read the clipboard (Copy, and the test reading what it copied)."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 1280, "height": 860},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
     page = context.new_page()
     page.set_default_timeout(15000)
     yield page
@@ -360,3 +376,161 @@ def test_a_person_renames_searches_and_deletes_conversations(page: Page, web_pra
     with Session(web_practice.engine) as session:
         left = set(session.scalars(select(ConversationThread.title).where(ConversationThread.user_id == user_id)))
     assert left == {title, "what is E11.65?"}
+
+
+def dollars(amount: Decimal | str) -> str:
+    """The page's one money format: $5,690.00."""
+    return f"${Decimal(amount):,.2f}"
+
+
+def column(table: Locator, name: str) -> list[str]:
+    """The texts of one column of a worklist table, top to bottom."""
+    headers = [text.strip(" ▲▼\n") for text in table.locator("thead th").all_inner_texts()]  # without the sort mark
+    index = headers.index(name)
+    return [row.locator("td").nth(index).inner_text() for row in table.locator("tbody tr").all()]
+
+
+def amount(text: str) -> Decimal:
+    return Decimal(text.replace("$", "").replace(",", ""))
+
+
+def test_biller_works_the_worklists_sorted_paged_as_csv_with_the_denial_trend(
+    page: Page, web_practice: WebPractice
+) -> None:
+    api = web_practice.sign_in("biller@demo.example")
+    denials = api.get("/api/worklists/denials", params={"page_size": 200}).json()
+    trend = api.get("/api/worklists/denials/by-month").json()
+    aging = api.get("/api/worklists/aging", params={"page_size": 200}).json()
+    assert aging["total_rows"] > 50, "the demo practice needs a second page of A/R"
+    sign_in(page, web_practice, "biller@demo.example")
+    page.get_by_role("navigation", name="Conversations").get_by_role("button", name="Worklists").click()
+    view = page.get_by_role("region", name="Worklists")
+    expect(view.get_by_role("tab", name="Open denials")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_label("Your question")).to_be_hidden()
+    panel = view.get_by_role("tabpanel")
+    table = panel.get_by_role("table", name="Open denials", exact=True)
+    expect(table.locator("tbody tr")).to_have_count(denials["total_rows"])
+    expect(panel.locator(".worklist-totals")).to_have_text(
+        f"{denials['total_claims']} open denials: {dollars(denials['total_amount'])}"
+    )
+    assert "patient" not in " ".join(table.locator("thead th").all_inner_texts()).lower()
+
+    # The trend: every month of the window, with its count and amount, in the chart and in its table.
+    figure = panel.get_by_role("figure")
+    chart = figure.get_by_role("img")
+    months = trend["months"]
+    expect(figure.locator("rect.bar-count")).to_have_count(len(months))
+    figure.get_by_text("The figures as a table").click()
+    rows = figure.locator(".trend-table tbody tr")
+    expect(rows).to_have_count(len(months))
+    label = chart.get_attribute("aria-label") or ""
+    names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    for row, month in zip(rows.all(), months, strict=True):
+        name = f"{names[int(month['month'][5:]) - 1]} {month['month'][:4]}"
+        expect(row).to_have_text(f"{name}{month['claims']}{dollars(month['amount'])}")
+        noun = "denial" if month["claims"] == 1 else "denials"
+        assert f"{name}: {month['claims']} {noun}, {dollars(month['amount'])}" in label
+    heights = {
+        bar.get_attribute("data-month"): float(bar.get_attribute("height") or "0")
+        for bar in figure.locator("rect.bar-count").all()
+    }
+    busiest = max(months, key=lambda m: m["claims"])
+    assert heights[busiest["month"]] == max(heights.values()) > 0
+    assert all(heights[m["month"]] == 0 for m in months if m["claims"] == 0)
+    shot(page, "worklist-denials")
+
+    # Sorting: a click on a header sorts by it (aria-sort says how), a second click turns the order round.
+    amount_header = table.locator("th", has_text="Amount")
+    amount_header.get_by_role("button").click()
+    expect(amount_header).to_have_attribute("aria-sort", "ascending")
+    expect(amount_header.get_by_role("button")).to_be_focused()
+    ascending = [amount(text) for text in column(table, "Amount")]
+    assert ascending == sorted(ascending) and ascending != [amount(r["amount"]) for r in denials["rows"]]
+    amount_header.get_by_role("button").click()
+    expect(amount_header).to_have_attribute("aria-sort", "descending")
+    expect(table.locator("tbody tr").first.locator("td").nth(denials["columns"].index("amount"))).to_have_text(
+        dollars(max(Decimal(r["amount"]) for r in denials["rows"]))
+    )
+    assert [amount(text) for text in column(table, "Amount")] == sorted(ascending, reverse=True)
+    assert table.locator("th[aria-sort]").count() == 1
+    with page.expect_download() as download:  # the CSV has every row, in the order shown
+        panel.get_by_role("link", name="Download all as CSV").click()
+    assert download.value.suggested_filename.startswith("denials-")
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert lines[0].split(",") == denials["columns"] and len(lines) - 1 == denials["total_rows"]
+    assert [line.split(",")[0] for line in lines[1:]] == column(table, "Claim")
+
+    # Paging: A/R aging has more than a page; Next shows the rest and says which rows they are.
+    view.get_by_role("tab", name="Open denials").press("ArrowRight")  # the tabs pattern: arrows move and show
+    expect(view.get_by_role("tab", name="A/R aging")).to_have_attribute("aria-selected", "true")
+    expect(view.get_by_role("tab", name="A/R aging")).to_be_focused()
+    aged = panel.get_by_role("table", name="A/R aging", exact=True)
+    pager = panel.get_by_role("navigation", name="Pages")
+    total = aging["total_rows"]
+    expect(pager.get_by_role("status")).to_have_text(f"1-50 of {total}")
+    expect(aged.locator("tbody tr")).to_have_count(50)
+    expect(pager.get_by_role("button", name="Previous")).to_be_disabled()
+    first_page = column(aged, "Claim")
+    assert first_page == [r["claim_number"] for r in aging["rows"][:50]]  # the oldest first, as the API sorts
+    expect(panel.locator(".worklist-totals")).to_contain_text(dollars(aging["total_amount"]))
+    pager.get_by_role("button", name="Next").click()
+    expect(pager.get_by_role("status")).to_have_text(f"51-{total} of {total}")
+    expect(aged.locator("tbody tr")).to_have_count(total - 50)
+    assert column(aged, "Claim") == [r["claim_number"] for r in aging["rows"][50:]]
+    expect(pager.get_by_role("button", name="Next")).to_be_disabled()
+    expect(pager.get_by_role("button", name="Previous")).to_be_focused()
+    balances = column(aged, "Balance")
+    assert all(re.fullmatch(r"\$\d{1,3}(,\d{3})*\.\d\d", text) for text in balances)
+    shot(page, "worklist-aging")
+
+    # A claim number asks the chat about that claim.
+    view.get_by_role("tab", name="Open denials").click()
+    expect(table.locator("tbody tr")).to_have_count(denials["total_rows"])
+    claim = column(table, "Claim")[0]
+    table.get_by_role("button", name=claim, exact=True).click()
+    expect(view).to_be_hidden()
+    expect(page.locator(".msg.user").last).to_have_text(f"why was claim {claim} denied?")
+    expect(page.locator(".msg.assistant").last.get_by_label(f"Denial of claim {claim}")).to_be_visible()
+
+
+def test_an_answer_is_copied_regenerated_and_marked_not_helpful_with_a_comment(
+    clipboard_page: Page, web_practice: WebPractice
+) -> None:
+    page = clipboard_page
+    sign_in(page, web_practice, "coder@demo.example")
+    ask(page, "what is E11.65?")
+    first = page.locator(".msg.assistant").last
+    expect(first.get_by_role("group", name="Was this helpful?")).to_be_visible()
+    actions = first.get_by_role("group", name="Answer actions")
+    actions.get_by_role("button", name="Copy").click()
+    expect(actions.get_by_role("status")).to_have_text("Copied to the clipboard.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == first.locator(".answer").inner_text().strip() and "E11.65" in copied
+    assert "**" not in copied  # the answer as shown, not its markdown
+
+    threads = page.request.get("/api/threads").json()
+    actions.get_by_role("button", name="Regenerate").click()
+    expect(page.locator(".msg.assistant")).to_have_count(2)
+    second = page.locator(".msg.assistant").last
+    expect(second.get_by_role("group", name="Was this helpful?")).to_be_visible()
+    expect(second.locator(".answer")).to_contain_text("E11.65")
+    thread_id = threads[0]["id"]
+    asked = [m["text"] for m in page.request.get(f"/api/threads/{thread_id}").json()["messages"] if m["role"] == "user"]
+    assert asked == ["what is E11.65?", "what is E11.65?"]  # asked again in the same conversation
+    assert [t["id"] for t in page.request.get("/api/threads").json()] == [t["id"] for t in threads]
+
+    feedback = second.get_by_role("group", name="Was this helpful?")
+    feedback.get_by_role("button", name="Not helpful").click()
+    box = feedback.get_by_label("What was wrong?")
+    expect(box).to_be_focused()
+    box.press("Escape")  # changing one's mind brings the buttons back, nothing is sent
+    expect(feedback.get_by_role("button", name="Not helpful")).to_be_focused()
+    feedback.get_by_role("button", name="Not helpful").click()
+    comment = "It should say the 7th character does not apply here."
+    feedback.get_by_label("What was wrong?").fill(comment)
+    shot(page, "answer-not-helpful")
+    feedback.get_by_role("button", name="Send").click()
+    expect(feedback.get_by_role("status")).to_have_text("Thanks for the feedback.")
+    with Session(web_practice.engine) as session:
+        stored = session.scalars(select(Feedback).where(Feedback.thread_id == thread_id)).all()
+    assert [(f.value, f.comment) for f in stored] == [(-1, comment)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from decimal import Decimal
 
@@ -73,3 +74,31 @@ def test_bad_requests_say_what_is_expected(biller: TestClient, web_practice: Web
     assert wrong.status_code == 422 and "claim_number" in wrong.json()["message"]
     assert biller.get("/api/worklists/payroll").status_code == 422
     assert web_practice.client().get("/api/worklists/denials").status_code == 401
+
+
+def test_denials_by_month_add_up_to_the_worklist_and_fill_empty_months(
+    web_practice: WebPractice, biller: TestClient
+) -> None:
+    with Session(web_practice.engine) as session:
+        expected = denial_worklist(limit=200, session=session, practice_id=web_practice.practice_id)
+    response = biller.get("/api/worklists/denials/by-month", params={"months": 24})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    months = [m["month"] for m in body["months"]]
+    assert len(months) == 24 and months == sorted(months) and months[-1] == f"{dt.date.today():%Y-%m}"
+    for month in body["months"]:  # each month's figures are the worklist's rows denied that month
+        rows = [i for i in expected.items if i.denied_on is not None and f"{i.denied_on:%Y-%m}" == month["month"]]
+        assert month["claims"] == len(rows)
+        assert Decimal(month["amount"]) == sum((i.amount for i in rows), Decimal("0"))
+    assert sum(m["claims"] for m in body["months"]) + body["outside_claims"] == body["total_claims"]
+    assert body["total_claims"] == expected.total_claims and Decimal(body["total_amount"]) == expected.total_amount
+    assert sum(1 for m in body["months"] if m["claims"]) > 1 and any(m["claims"] == 0 for m in body["months"])
+    short = biller.get("/api/worklists/denials/by-month", params={"months": 3}).json()
+    assert [m["month"] for m in short["months"]] == months[-3:]
+    with Session(web_practice.engine) as session:  # the read is audited, its figures are not
+        audit = session.scalars(select(AuditRecord).order_by(AuditRecord.id.desc())).first()
+        assert audit is not None and audit.action == "denial_worklist" and audit.practice_id == web_practice.practice_id
+    other = web_practice.sign_in(OTHER_EMAIL).get("/api/worklists/denials/by-month").json()
+    assert other["total_claims"] == 0 and all(m["claims"] == 0 for m in other["months"])
+    assert biller.get("/api/worklists/denials/by-month", params={"months": 0}).status_code == 422
+    assert web_practice.client().get("/api/worklists/denials/by-month").status_code == 401
