@@ -161,6 +161,7 @@ _CORRECTION = re.compile(
     r"(?:clm\s*|claim\s*|#)?(\d{4,12})\b",
     re.I,
 )
+_CLAIM_SHAPED = re.compile(r"(?<![$.\d])\b\d{4,12}\b(?!\.\d)")
 #: A change to what was just asked ("wait it was cash not card", "sorry make it 45", "actually $30").
 _CHANGE_CUE = re.compile(
     r"^\s*(?:no|nope|sorry|oops|wait|actually|correction|my bad|make (?:it|that))\b|\bnot (?:by )?(?:card|cash|check|"
@@ -1209,6 +1210,17 @@ _CANDIDATE_STOP = frozenset(
         "about which ok okay then now with w use i we pt",
     )
 )
+
+
+def reads_as_correction(text: str) -> bool:
+    """Whether a message reads as a correction of the request just made ("no wait, 1727 not 1902", "sorry
+    make it 25", "it was cash not card"). The offline planner decides this with the thread's state; for a
+    model's turn the service uses it to let the corrected proposal replace the one it corrects."""
+    if _CORRECTION.search(text):
+        return True  # "1727 not 1902", "sorry, 1802"
+    # "sorry make it 25", "it was cash not card": a change to the same request, naming no other claim
+    # ("no, post another $5 on 1402" is a new request).
+    return bool(_CHANGE_CUE.search(text)) and not _CLAIM_SHAPED.search(text)
 
 
 def _describe_candidate(number: str, state: dict[str, Any]) -> str:

@@ -35,7 +35,7 @@ from assistant.grounding import guard
 from assistant.llm import make_chat_model
 from assistant.memory import make_checkpointer
 from assistant.phi import Scrubber
-from assistant.planner import OfflinePlanner
+from assistant.planner import OfflinePlanner, reads_as_correction
 from assistant.registry import default_tool_specs
 from assistant.settings import Settings
 from assistant.tooling import RequestContext, ToolSpec, allowed_specs, build_tools
@@ -218,6 +218,7 @@ class AgentService:
             config: RunnableConfig = {"configurable": {"thread_id": thread.id}, "recursion_limit": 16}
             final: BaseMessage | None = None
             replaces = False  # the planner read the message as a correction of the last request
+            planned_offline = False
             updates = agent.stream(
                 {"messages": [HumanMessage(text)]}, config, context=ctx, stream_mode="updates", durability="exit"
             )
@@ -226,6 +227,7 @@ class AgentService:
                     for message in (payload or {}).get("messages", []) if isinstance(payload, dict) else []:
                         if node == "model" and isinstance(message, AIMessage):
                             plan = message.additional_kwargs.get(PLAN_KEY)
+                            planned_offline = planned_offline or isinstance(plan, dict)
                             replaces = replaces or bool(isinstance(plan, dict) and plan.get("replaces"))
                             for call in message.tool_calls:
                                 spec = self.specs_by_name.get(call["name"])
@@ -233,6 +235,10 @@ class AgentService:
                                 yield AgentEvent(type="step", text=f"{step}…")
                             if not message.tool_calls:
                                 final = message
+            if not planned_offline and reads_as_correction(text):
+                # A model's turn: the same rule as the offline planner's, read from the message alone. A new
+                # proposal of the same tool after "sorry, make it 25" replaces the one it corrects.
+                replaces = True
             superseded, posted_before = 0, False
             if replaces and ctx.recorder.pending_action_id:
                 keep = ctx.recorder.pending_action_id

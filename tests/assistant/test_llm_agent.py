@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from assistant.service import AgentService
 from assistant.settings import load_settings
+from assistant.types import Requester
 from knowledge.practice.models import Payment, PendingAction, Role
 from tests.assistant.conftest import Practice, claim_tool_specs
 from tests.fixtures.chat_models import ScriptedChatModel, tool_call
@@ -105,3 +106,38 @@ def test_the_llm_sees_the_descriptors_examples_and_the_dialogue_state(practice: 
     assert "- get_claim: “" in system  # the descriptor's own examples
     note = json.loads(system.split("Conversation state (JSON", 1)[1].split("\n", 1)[1].splitlines()[0])
     assert note["role"] == "biller" and note["claim"] == "1050"
+
+
+CLAIM_OWING = "1050"
+
+
+def _payment_turn(
+    service: AgentService, model: ScriptedChatModel, requester: Requester, text: str, thread: str | None, amount: str
+) -> str:
+    """One turn in which the model proposes `amount` cash on the claim; returns the thread."""
+    call = tool_call("post_patient_payment", claim_number=CLAIM_OWING, amount=amount, method="cash")
+    model.enqueue(AIMessage(content="", tool_calls=[call]), AIMessage(content=f"Proposed ${amount} cash."))
+    reply = service.ask(text, requester=requester, thread_id=thread)
+    assert reply.pending_action is not None, reply.answer
+    return reply.thread_id
+
+
+def test_a_models_corrected_proposal_replaces_the_one_it_corrects(practice: Practice, service_factory) -> None:  # type: ignore[no-untyped-def]
+    """'sorry make it 25' after a proposed $20: with a model planning, only the corrected proposal can be
+    confirmed (the rule the offline planner follows); 'and $5 more' stays a second proposal."""
+    model = ScriptedChatModel()
+    service = service_factory(chat_model=model)
+    biller = practice.requester(Role.BILLER)
+    thread = _payment_turn(service, model, biller, f"post $20 cash on {CLAIM_OWING}", None, "20")
+    _payment_turn(service, model, biller, "sorry make it 25", thread, "25")
+
+    def proposals() -> list[tuple[str, str]]:
+        with Session(practice.engine) as session:
+            found = session.scalars(
+                select(PendingAction).where(PendingAction.thread_id == thread).order_by(PendingAction.created_at)
+            )
+            return [(a.arguments["amount"], a.status) for a in found]
+
+    assert proposals() == [("20", "cancelled"), ("25", "pending")]
+    _payment_turn(service, model, biller, f"and $5 more on {CLAIM_OWING}", thread, "5")
+    assert proposals() == [("20", "cancelled"), ("25", "pending"), ("5", "pending")]

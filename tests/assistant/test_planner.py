@@ -220,3 +220,23 @@ def test_a_correction_right_after_a_proposed_payment_changes_only_what_it_names(
         assert not understanding.replaces and not any(name == "post_patient_payment" for name, _ in calls)
     else:
         assert understanding.replaces and calls == [("post_patient_payment", {**proposed, **change})]
+
+
+@pytest.mark.parametrize(
+    ("text", "correction"),
+    [
+        ("sorry make it 25", True),
+        ("no wait, 1727 not 1902", True),
+        ("it was cash not card", True),
+        ("actually $1000", True),
+        ("sorry 1802", True),
+        ("no, post another $5 on 1402", False),  # a new request on another claim
+        ("and $5 more on 1050", False),
+        ("post $20 cash on 1050", False),
+    ],
+)
+def test_what_reads_as_a_correction_of_the_last_request(text: str, correction: bool) -> None:
+    """The rule the service applies to a model's turn (the offline planner decides with the thread's state)."""
+    from assistant.planner import reads_as_correction
+
+    assert reads_as_correction(text) is correction
