@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant import roles
@@ -30,6 +31,7 @@ from integrations.web.auth import Agent, CurrentRequester
 from integrations.web.schemas import ERROR_RESPONSES
 from knowledge.errors import InvalidInput, PermissionDenied
 from knowledge.practice.database import session_scope
+from knowledge.practice.models import Payer
 
 router = APIRouter(prefix="/api/worklists", responses=ERROR_RESPONSES, tags=["worklists"])
 
@@ -54,6 +56,10 @@ class Worklist(BaseModel):
     sort: str
     order: Literal["asc", "desc"]
     truncated: bool = Field(description="More claims match than can be listed: narrow by payer.")
+    filters: dict[str, str | int | None] = Field(
+        description="The filters this page was read with (payer, reason, older_than_days, responsibility, within_days)."
+    )
+    payers: list[str] = Field(description="The practice's payers by name, for a filter to choose from.")
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,18 @@ def _filing_risk(
         found.at_risk_amount + found.amount_lost,
     )
 
+
+def _payer_names(session: Session, practice_id: int) -> list[str]:
+    names = select(Payer.name).where(Payer.practice_id == practice_id).distinct().order_by(Payer.name)
+    return list(session.scalars(names))
+
+
+#: The filters each worklist takes (the others are ignored for it, and not echoed).
+_FILTERS: dict[str, tuple[str, ...]] = {
+    "denials": ("payer", "reason"),
+    "aging": ("payer", "older_than_days", "responsibility"),
+    "filing-risk": ("payer", "within_days"),
+}
 
 _TABLES: dict[str, Callable[..., _Table]] = {"denials": _denials, "aging": _aging, "filing-risk": _filing_risk}
 
@@ -283,6 +301,15 @@ def worklist(
             within_days=within_days,
             knowledge_base=knowledge_base,
         )
+        payers = _payer_names(session, requester.practice_id)
+    applied: dict[str, str | int | None] = {
+        "payer": payer,
+        "reason": reason,
+        "older_than_days": older_than_days,
+        "responsibility": responsibility,
+        "within_days": within_days,
+    }
+    filters = {name: applied[name] for name in _FILTERS[kind]}
     column, direction = table.default_sort
     if sort is not None:
         if sort not in table.columns:
@@ -296,7 +323,7 @@ def worklist(
             session,
             requester=requester,
             tool={"denials": "denial_worklist", "aging": "ar_aging", "filing-risk": "timely_filing_risk"}[kind],
-            arguments={"payer": payer, "reason": reason},
+            arguments={name: value for name, value in filters.items() if value is not None},
             outcome="ok",
             duration_ms=int((time.perf_counter() - started) * 1000),
             thread_id=None,
@@ -330,4 +357,6 @@ def worklist(
         sort=column,
         order=direction,
         truncated=table.total_claims > len(rows),
+        filters=filters,
+        payers=payers,
     )

@@ -933,7 +933,7 @@ const WORKLISTS = {
   aging: { name: "A/R aging", totals: (n) => `${n} claim${n === 1 ? "" : "s"} with an open balance`, ask: (c) => `status of claim ${c}` },
   "filing-risk": {
     name: "Timely-filing risk",
-    totals: (n) => `${n} claim${n === 1 ? "" : "s"} near or past the filing limit (30 days)`,
+    totals: (n, f) => `${n} claim${n === 1 ? "" : "s"} near or past the filing limit (${f.within_days || 30} days)`,
     ask: (c) => `status of claim ${c}`,
   },
 };
@@ -946,7 +946,7 @@ const COLUMN_NAMES = {
 };
 const MONEY_COLUMNS = new Set(["amount", "insurance_balance", "patient_balance", "balance"]);
 const NUMBER_COLUMNS = new Set(["days_left", "days", "limit_days"]);
-const worklist = { kind: "denials", sort: null, order: null, page: 1, ticket: 0, focus: null };
+const worklist = { kind: "denials", sort: null, order: null, page: 1, ticket: 0, focus: null, filters: {} };
 
 function showWorklists(show) {
   $("worklists").hidden = !show;
@@ -960,7 +960,7 @@ function showWorklists(show) {
 }
 
 function selectWorklist(kind, { focusTab = true } = {}) {
-  if (kind !== worklist.kind) Object.assign(worklist, { kind, sort: null, order: null, page: 1 });
+  if (kind !== worklist.kind) Object.assign(worklist, { kind, sort: null, order: null, page: 1, filters: {} });
   for (const tab of document.querySelectorAll("#worklists [role=tab]")) {
     const selected = tab.dataset.kind === kind;
     tab.setAttribute("aria-selected", String(selected));
@@ -987,6 +987,9 @@ function worklistQuery(extra = {}) {
   const params = new URLSearchParams();
   if (worklist.sort) params.set("sort", worklist.sort);
   if (worklist.order) params.set("order", worklist.order);
+  for (const [key, value] of Object.entries(worklist.filters)) {
+    if (value !== null && value !== undefined && value !== "") params.set(key, String(value));
+  }
   for (const [key, value] of Object.entries(extra)) params.set(key, String(value));
   return `/api/worklists/${worklist.kind}?${params}`;
 }
@@ -1001,7 +1004,7 @@ async function loadWorklist() {
   try {
     [body, trend] = await Promise.all([
       api(worklistQuery({ page: worklist.page, page_size: WORKLIST_PAGE_SIZE })),
-      kind === "denials" ? api("/api/worklists/denials/by-month").catch(() => null) : null,
+      kind === "denials" ? api(denialTrendQuery()).catch(() => null) : null,
     ]);
   } catch (error) {
     if (ticket !== worklist.ticket) return;
@@ -1021,12 +1024,66 @@ async function loadWorklist() {
   if (focus) (panel.querySelector(`${focus}:not(:disabled)`) || panel.querySelector(".pager button:not(:disabled)"))?.focus();
 }
 
+// The trend follows the filters of the list it stands beside (payer, reason).
+function denialTrendQuery() {
+  const params = new URLSearchParams();
+  for (const key of ["payer", "reason"]) if (worklist.filters[key]) params.set(key, worklist.filters[key]);
+  return `/api/worklists/denials/by-month${params.size ? `?${params}` : ""}`;
+}
+
+// Filters above each list: the payer (from the practice's payers) and what that list narrows by. The
+// server applies them, so the totals, the pages and the CSV are all of the filtered list.
+const WORKLIST_FILTERS = {
+  denials: [{ name: "reason", label: "Reason (CARC)", type: "text", placeholder: "e.g. CO-16", size: 8 }],
+  aging: [
+    { name: "responsibility", label: "Owed by", type: "select", options: [["", "Insurance and patient"], ["insurance", "Insurance"], ["patient", "Patient"]] },
+    { name: "older_than_days", label: "Older than (days)", type: "number", min: 0, max: 3650 },
+  ],
+  "filing-risk": [{ name: "within_days", label: "Deadline within (days)", type: "number", min: 1, max: 365 }],
+};
+
+function worklistFilters(body) {
+  const field = (id, text, control) => el("label", { class: "filter", for: id }, text, control);
+  const payer = el("select", { id: "filter-payer", name: "payer" },
+    el("option", { value: "", text: "All payers" }),
+    (body.payers || []).map((name) => el("option", { value: name, text: name })));
+  payer.value = body.filters?.payer || "";
+  const fields = [field("filter-payer", "Payer", payer)];
+  for (const spec of WORKLIST_FILTERS[body.kind] || []) {
+    const id = `filter-${spec.name}`;
+    let control;
+    if (spec.type === "select") {
+      control = el("select", { id, name: spec.name }, spec.options.map(([value, text]) => el("option", { value, text })));
+    } else {
+      control = el("input", { id, name: spec.name, type: spec.type, placeholder: spec.placeholder || null,
+        size: spec.size || null, min: spec.min ?? null, max: spec.max ?? null, inputmode: spec.type === "number" ? "numeric" : null });
+    }
+    const value = body.filters?.[spec.name];
+    control.value = value === null || value === undefined ? "" : String(value);
+    fields.push(field(id, spec.label, control));
+  }
+  const form = el("form", { class: "worklist-filters", "aria-label": "Filters" }, fields,
+    el("button", { type: "submit", class: "small", text: "Apply" }),
+    el("button", { type: "button", class: "small ghost", text: "Clear", disabled: !Object.values(worklist.filters).some((v) => v !== "" && v !== null && v !== undefined),
+      onclick: () => { worklist.filters = {}; worklist.page = 1; worklist.focus = "#filter-payer"; loadWorklist(); } }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const filters = {};
+    for (const [key, value] of new FormData(form)) if (String(value).trim()) filters[key] = String(value).trim();
+    worklist.filters = filters;
+    worklist.page = 1;
+    worklist.focus = ".worklist-filters button[type=submit]";
+    loadWorklist();
+  });
+  return form;
+}
+
 function worklistView(body, trend) {
   const spec = WORKLISTS[body.kind];
   const first = body.total_rows ? (body.page - 1) * body.page_size + 1 : 0;
   const last = Math.min(body.page * body.page_size, body.total_rows);
   const totals = el("p", { class: "worklist-totals", id: "worklist-totals" },
-    el("strong", { text: `${spec.totals(body.total_claims)}: ${money(body.total_amount)}` }),
+    el("strong", { text: `${spec.totals(body.total_claims, body.filters || {})}: ${money(body.total_amount)}` }),
     body.truncated ? ` (the first ${body.total_rows} are listed: ask the chat by payer for the rest)` : "");
   const csv = el("a", { href: worklistQuery({ format: "csv" }), download: "", class: "csv", text: "Download all as CSV" });
   const pager = el("nav", { class: "pager", "aria-label": "Pages" },
@@ -1036,6 +1093,7 @@ function worklistView(body, trend) {
     el("button", { type: "button", class: "small", "data-page": "next", disabled: body.page >= body.pages,
       onclick: () => goToPage(body.page + 1, "[data-page=next]") }, "Next"));
   return [
+    worklistFilters(body),
     totals,
     trend ? denialTrend(trend) : null,
     worklistTable(body, spec),

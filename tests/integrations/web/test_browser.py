@@ -493,6 +493,68 @@ def test_biller_works_the_worklists_sorted_paged_as_csv_with_the_denial_trend(
     expect(page.locator(".msg.assistant").last.get_by_label(f"Denial of claim {claim}")).to_be_visible()
 
 
+def test_biller_filters_the_worklists_by_payer_reason_and_filing_window(page: Page, web_practice: WebPractice) -> None:
+    api = web_practice.sign_in("biller@demo.example")
+    everything = api.get("/api/worklists/denials", params={"page_size": 200}).json()
+    by_payer: dict[str, int] = {}
+    for row in everything["rows"]:
+        by_payer[row["payer"]] = by_payer.get(row["payer"], 0) + 1
+    payer = max(by_payer, key=lambda name: by_payer[name])
+    assert by_payer[payer] < everything["total_rows"], "the demo practice needs denials from several payers"
+    narrowed = api.get("/api/worklists/denials", params={"payer": payer, "page_size": 200}).json()
+    assert narrowed["total_rows"] == by_payer[payer]
+    sign_in(page, web_practice, "biller@demo.example")
+    page.get_by_role("navigation", name="Conversations").get_by_role("button", name="Worklists").click()
+    panel = page.get_by_role("region", name="Worklists").get_by_role("tabpanel")
+    table = panel.get_by_role("table", name="Open denials", exact=True)
+    expect(table.locator("tbody tr")).to_have_count(everything["total_rows"])
+    filters = panel.get_by_role("form", name="Filters")
+    expect(filters.get_by_role("button", name="Clear")).to_be_disabled()
+    filters.get_by_label("Payer").select_option(payer)
+    filters.get_by_role("button", name="Apply").click()
+    expect(table.locator("tbody tr")).to_have_count(narrowed["total_rows"])
+    assert set(column(table, "Payer")) == {payer}
+    expect(panel.locator(".worklist-totals")).to_have_text(
+        f"{narrowed['total_claims']} open denials: {dollars(narrowed['total_amount'])}"
+    )
+    trend = api.get("/api/worklists/denials/by-month", params={"payer": payer}).json()
+    figure = panel.get_by_role("figure")
+    figure.get_by_text("The figures as a table").click()
+    counts = [int(t) for t in figure.locator(".trend-table tbody tr td:nth-child(2)").all_inner_texts()]
+    assert counts == [m["claims"] for m in trend["months"]]  # the chart follows the filter
+    with page.expect_download() as download:  # and so does the CSV
+        panel.get_by_role("link", name="Download all as CSV").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert len(lines) - 1 == narrowed["total_rows"]
+    expect(filters.get_by_label("Payer")).to_have_value(payer)  # the form shows what is applied
+    shot(page, "worklist-filtered")
+
+    # A reason that no open denial has: an empty list that says so, and Clear brings every row back.
+    filters.get_by_label("Reason (CARC)").fill("CO-999")
+    filters.get_by_role("button", name="Apply").click()
+    expect(table.locator("tbody tr")).to_have_text(["No claims on this worklist."])
+    filters.get_by_role("button", name="Clear").click()
+    expect(table.locator("tbody tr")).to_have_count(everything["total_rows"])
+    expect(filters.get_by_label("Payer")).to_have_value("")
+
+    # Timely-filing risk with a wider window: the totals name it and the rows are the API's.
+    page.get_by_role("region", name="Worklists").get_by_role("tab", name="Timely-filing risk").click()
+    risk = api.get("/api/worklists/filing-risk", params={"within_days": 90, "page_size": 200}).json()
+    filters = panel.get_by_role("form", name="Filters")
+    expect(filters.get_by_label("Deadline within (days)")).to_have_value("30")
+    filters.get_by_label("Deadline within (days)").fill("90")
+    filters.get_by_role("button", name="Apply").click()
+    risky = panel.get_by_role("table", name="Timely-filing risk", exact=True)
+    expect(panel.locator(".worklist-totals")).to_have_text(
+        f"{risk['total_claims']} claim{'' if risk['total_claims'] == 1 else 's'} near or past the filing limit"
+        f" (90 days): {dollars(risk['total_amount'])}"
+    )
+    expect(risky.locator("tbody tr")).to_have_count(min(50, risk["total_rows"]) or 1)
+    if risk["rows"]:
+        assert column(risky, "Claim") == [r["claim_number"] for r in risk["rows"][:50]]
+    shot(page, "worklist-filing-risk")
+
+
 def test_an_answer_is_copied_regenerated_and_marked_not_helpful_with_a_comment(
     clipboard_page: Page, web_practice: WebPractice
 ) -> None:

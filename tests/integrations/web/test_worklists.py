@@ -63,6 +63,22 @@ def test_filing_risk_lists_passed_deadlines_beside_the_ones_at_risk(biller: Test
     assert all(r["days_left"] < 0 for r in passed) and all(r["days_left"] >= 0 for r in body["rows"] if r not in passed)
 
 
+def test_filters_narrow_the_list_and_are_echoed_with_the_practices_payers(biller: TestClient) -> None:
+    everything = biller.get("/api/worklists/denials", params={"page_size": 200}).json()
+    payers = everything["payers"]
+    assert payers == sorted(payers) and {r["payer"] for r in everything["rows"]} <= set(payers)
+    assert everything["filters"] == {"payer": None, "reason": None}
+    payer = everything["rows"][0]["payer"]
+    reason = everything["rows"][0]["reason"]
+    body = biller.get("/api/worklists/denials", params={"payer": payer, "reason": reason, "page_size": 200}).json()
+    assert body["filters"] == {"payer": payer, "reason": reason}
+    assert body["rows"] and all(r["payer"] == payer and r["reason"] == reason for r in body["rows"])
+    assert body["total_rows"] == sum(1 for r in everything["rows"] if r["payer"] == payer and r["reason"] == reason)
+    aging = biller.get("/api/worklists/aging", params={"responsibility": "patient", "older_than_days": 30}).json()
+    assert aging["filters"] == {"payer": None, "older_than_days": 30, "responsibility": "patient"}
+    assert biller.get("/api/worklists/filing-risk").json()["filters"] == {"payer": None, "within_days": 30}
+
+
 def test_another_practice_sees_none_of_these_claims(web_practice: WebPractice) -> None:
     other = web_practice.sign_in(OTHER_EMAIL)
     body = other.get("/api/worklists/denials").json()
