@@ -711,9 +711,8 @@ class RemittancePoster:
             LedgerEntry.payment_id,
         )
         query = select(*columns).where(LedgerEntry.claim_id.in_(claim_ids)).order_by(LedgerEntry.id)
-        for entry_id, claim_id, kind, side, amount, reverses, claim_row, line, group, reason, payment in (
-            self.session.connection().execute(query).all()
-        ):
+        for row in self.session.connection().execute(query).all():
+            entry_id, claim_id, kind, side, amount, reverses, claim_row, line, group, reason, payment = tuple(row)
             # by position (the field order of `_EntryRow`): every entry of every claim the remittance pays
             found[claim_id].append(
                 _EntryRow(claim_id, kind, side, amount, "", entry_id, reverses, claim_row, line, group, reason, payment)

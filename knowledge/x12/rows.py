@@ -273,7 +273,19 @@ def _leg_row(
     # By position, here and in the callers: ~80,000 rows per 10,000-claim remittance, and binding keywords
     # costs about as much again as building the row.
     return _EntryRow(
-        claim_id, kind, responsibility, amount, key, None, None, None, line_id, group_code, reason_code, payment_id, memo
+        claim_id,
+        kind,
+        responsibility,
+        amount,
+        key,
+        None,  # id
+        None,  # reverses_entry_id
+        None,  # remittance_claim_id: the poster fills it once the claim's row has its id
+        line_id,
+        group_code,
+        reason_code,
+        payment_id,
+        memo,
     )
 
 
@@ -289,7 +301,8 @@ def adjustment_rows(
 ) -> list[_EntryRow]:
     """One CAS adjustment, by the ledger's own rule (`ledger.adjustment_legs`, which the ORM path uses
     too), as plain rows."""
-    return [_leg_row(claim_id, leg, line_id, group_code, reason_code) for leg in adjustment_legs(group_code, amount, key)]
+    legs = adjustment_legs(group_code, amount, key)
+    return [_leg_row(claim_id, leg, line_id, group_code, reason_code) for leg in legs]
 
 
 #: The adjustment columns `_adjustment_row` fills, in its order.
