@@ -28,6 +28,7 @@ acknowledging that transaction (by GS06 and ST02, which the row keeps) finds the
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,23 +137,47 @@ def import_x12(
     registry = handlers or default_handlers()
     report = ImportReport(dry_run=dry_run)
     files = expand_paths(paths)
-    for done, path in enumerate(files):
-        if progress:
-            progress("Importing X12 files", done, len(files))
-        report.files.append(
-            _import_file(
-                sessions,
-                registry,
-                practice_id=practice_id,
-                path=path,
-                dry_run=dry_run,
-                user_id=user_id,
-                progress=progress,
+    with _collector_skips_older_objects():
+        for done, path in enumerate(files):
+            if progress:
+                progress("Importing X12 files", done, len(files))
+            report.files.append(
+                _import_file(
+                    sessions,
+                    registry,
+                    practice_id=practice_id,
+                    path=path,
+                    dry_run=dry_run,
+                    user_id=user_id,
+                    progress=progress,
+                )
             )
-        )
     if progress:
         progress("Importing X12 files", len(files), len(files))
     return report
+
+
+@contextmanager
+def _collector_skips_older_objects() -> Iterator[None]:
+    """Keep Python's cyclic garbage collector off the objects that existed before the import.
+
+    Posting a large 835 allocates millions of short-lived objects, and the batch in hand survives long
+    enough to reach the oldest generation, so CPython runs several full collections per file, each walking
+    every object of the process (the application's modules, code sets, caches): 0.5 s of a 3.5 s import of
+    10,000 claims in the bare benchmark process, more in a worker that holds the code sets. `gc.freeze`
+    (stdlib, O(1)) leaves those older objects out of every collection until `gc.unfreeze`; the import's
+    own objects are collected as usual, so memory stays flat. The freeze is process-wide: cyclic garbage
+    of older objects waits for the end of the import, and nothing is frozen or unfrozen if something else
+    froze objects already (a pre-fork server, or another import running in a thread).
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextmanager

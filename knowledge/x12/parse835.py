@@ -332,15 +332,8 @@ def _cas_items(segment: Segment) -> list[CasItem]:
             continue
         if len(reason) > 5 or not reason.isalnum():
             raise SegmentError(f"CAS{index:02d} {reason!r} is not a claim adjustment reason code", segment)
-        items.append(
-            CasItem(
-                group=group,
-                reason=reason,
-                amount=amount(segment, index + 1),
-                quantity=quantity(segment, index + 2),
-                segment_number=segment.number,
-            )
-        )
+        # group, reason, amount, quantity, segment number: by position (80,000 items in a large 835, read twice)
+        items.append(CasItem(group, reason, amount(segment, index + 1), quantity(segment, index + 2), segment.number))
     return items
 
 

@@ -713,21 +713,9 @@ class RemittancePoster:
         query = select(*columns).where(LedgerEntry.claim_id.in_(claim_ids)).order_by(LedgerEntry.id)
         for row in self.session.connection().execute(query).all():
             entry_id, claim_id, kind, side, amount, reverses, claim_row, line, group, reason, payment = tuple(row)
+            # by position (the field order of `_EntryRow`): every entry of every claim the remittance pays
             found[claim_id].append(
-                _EntryRow(
-                    claim_id=claim_id,
-                    kind=kind,
-                    responsibility=side,
-                    amount=amount,
-                    idempotency_key="",
-                    id=entry_id,
-                    reverses_entry_id=reverses,
-                    remittance_claim_id=claim_row,
-                    claim_line_id=line,
-                    group_code=group,
-                    reason_code=reason,
-                    payment_id=payment,
-                )
+                _EntryRow(claim_id, kind, side, amount, "", entry_id, reverses, claim_row, line, group, reason, payment)
             )
         return found
 

