@@ -83,6 +83,10 @@ def warm_up(settings: Settings, providers: Mapping[str, Callable[[], Any]]) -> d
         planner: Any = make_chat_model(settings)
         if planner.router_is_saved():  # loaded, never fitted here (`init` fits it)
             timed("router", planner.router)
+    if {"codesets", "knowledge_base"} & timings.keys():  # questions will be embedded in this process
+        from knowledge.embeddings import load_fast_erf
+
+        timed("erf", load_fast_erf)
     if timings:
         log.info("warmed up %s", ", ".join(f"{name} in {seconds} s" for name, seconds in timings.items()))
     return timings

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from knowledge.codesets import CodeSets, lookup, search_codes
+from knowledge.embeddings import load_fast_erf
 from knowledge.errors import AssistantError, InvalidInput, NotFound
 
 DEFAULT_DATASET = Path(__file__).resolve().parent / "codes" / "queries.csv"
@@ -74,6 +75,7 @@ def run_codes_eval(
     latencies: list[float] = []
     misses: list[dict[str, Any]] = []
     used_semantic = False
+    load_fast_erf()  # as the server does at its start (assistant.resources.warm_up)
     search_codes(codesets, "warm up", limit=5, semantic=semantic)  # model and vectors load once
     for query, expected, system in rows:
         started = time.perf_counter()
@@ -130,6 +132,7 @@ def run_codes_bench(codesets: CodeSets, *, rounds: int = 200) -> dict[str, Any]:
         started = time.perf_counter()
         lookup(codesets, codes[i % len(codes)])
         lookup_times.append((time.perf_counter() - started) * 1000)
+    load_fast_erf()  # as the server does at its start
     search_codes(codesets, "warm up", limit=10)
     search_times: list[float] = []
     for query in queries:

@@ -252,6 +252,14 @@ _SMALL_ERF = 2_000_000
 _math_erf = np.frompyfunc(math.erf, 1, 1)
 
 
+def load_fast_erf() -> None:
+    """For a process that answers many questions (the web server, Slack, the evals that measure them):
+    import SciPy's erf ufunc once (about 0.6 s), so that every later forward pass takes it: a code search
+    is some 5 ms faster (p50 33 -> 27 ms on 2 cores) than with math.erf element by element. A one-shot CLI
+    command does not call this and keeps its cold start."""
+    import scipy.special  # noqa: F401  (importing it is the point: `_erf` looks for it in sys.modules)
+
+
 def _erf(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """The exact erf (BERT's "gelu" is the erf form, not the tanh estimate), elementwise in float32. numpy
     has no erf; both ways give the same float32 values (erf in double precision, rounded)."""

@@ -51,6 +51,7 @@ def slack(
                 "with the connections:write scope."
             )
         agent = build_agent_service(settings)
+        _warm_up_in_background(settings, agent)
         handler = socket_mode_handler(settings, agent)
         _digest_loop(settings, agent, handler.app.client).start()  # the channels' digests, as `serve` posts them
         handler.start()  # type: ignore[no-untyped-call]
@@ -65,10 +66,21 @@ def slack(
     from integrations.slack.http import mount_slack
 
     agent = build_agent_service(settings)
+    _warm_up_in_background(settings, agent)
     web = FastAPI(title="Billing-office assistant: Slack")
     mount_slack(web, settings=settings, agent=agent)
     web.state.slack_digests.start()
     uvicorn.run(web, host=host, port=port, log_level=settings.log_level.lower())
+
+
+def _warm_up_in_background(settings: Settings, agent: AgentService) -> None:
+    """Load the code sets, the knowledge index, the router and the fast erf, as `serve` does, so the first
+    mention does not wait for them; a part that fails is logged and left to the question that needs it."""
+    import threading
+
+    from assistant.resources import warm_up
+
+    threading.Thread(target=warm_up, args=(settings, agent.providers), name="warm-up", daemon=True).start()
 
 
 def _digest_loop(settings: Settings, agent: AgentService, client: WebClient) -> DigestLoop:

@@ -220,6 +220,7 @@ GENERIC_WORDS = (
 _NOT_ISM = frozenset({"organism", "organisms", "mechanism", "mechanisms"})
 
 
+@lru_cache(maxsize=100_000)  # the code texts' vocabulary is some 20,000 words; a search stems ~1,700
 def stem(token: str) -> str:
     """A light, consistent suffix stemmer (fracture, fractures, fractured -> fractur)."""
     if len(token) <= 3 or token.isdigit():
