@@ -516,6 +516,7 @@ def rank(
     for target in score:
         if target in best_below and index.targets[target].billable is False:
             score[target] = min(score[target], best_below[target] * HEADER_BELOW_CHILD)
+    _default_over_unasked_detail(index, score, set(asked))
     ordered = sorted(score, key=lambda t: (-score[t], index.targets[t].code))
     ranked: list[RankedTarget] = []
     query_terms = [index_term for g in groups for index_term in _group_words(index, g)]
@@ -550,6 +551,67 @@ def rank(
             )
         )
     return ranked, corrections
+
+
+#: A sibling that adds only these to the code above both is the Index's default for that code: "other",
+#: "unspecified", "not elsewhere classified" (and what a "without ..." clause denies).
+_DEFAULT_DETAIL = DEFAULT_WORDS | frozenset({"other", "elsewher", "classifi"})
+_WITHOUT_CLAUSE = re.compile(r"\bwithout\b[^,;]*")
+DEFAULT_SIBLING_RATIO = 0.8  # the default sibling is preferred only when it scored nearly as well
+
+
+@lru_cache(maxsize=65536)
+def _description_words(description: str) -> frozenset[str]:
+    return frozenset(tokens(_WITHOUT_CLAUSE.sub(" ", description.lower())))
+
+
+def _default_over_unasked_detail(index: SearchIndex, score: dict[int, float], asked: set[str]) -> None:
+    """The ICD-10-CM default when the query gives no detail: "Hives" is L50.9 "Urticaria, unspecified", not
+    L50.0 "Allergic urticaria"; "Disease, Graves'" is E05.00 (without crisis), not E05.01. When the best code
+    adds to the code above it and a near-scoring sibling a detail the query did not name, and another code of
+    the same category adds only default words (other, unspecified, a "without" clause) while answering every
+    query word the best one answers, that code goes first. Only the first place changes: a coder who typed
+    the detail finds it matched, and the specific code stays among the hits."""
+    if not score:
+        return
+    top = min(score, key=lambda t: (-score[t], index.targets[t].code))
+    best = index.targets[top]
+    if best.system != "icd10cm" or best.billable is False:
+        return
+    ancestors: list[int] = []
+    node = int(index.parent[top])
+    while node >= 0:
+        ancestors.append(node)
+        node = int(index.parent[node])
+    if not ancestors:
+        return
+    answered = index.target_words(top) & asked
+
+    def detail(target: int, above: int) -> frozenset[str]:
+        own = _description_words(index.targets[target].description)
+        return own - _description_words(index.targets[above].description) - _DEFAULT_DETAIL - asked
+
+    chosen: tuple[int, bool, float, int] | None = None  # the nearest shared code first, then "unspecified"
+    for other, value in score.items():
+        candidate = index.targets[other]
+        if other == top or value < score[top] * DEFAULT_SIBLING_RATIO or candidate.billable is False:
+            continue
+        if candidate.system != "icd10cm" or candidate.code[:3] != best.code[:3]:
+            continue
+        node = int(index.parent[other])
+        while node >= 0 and node not in ancestors:
+            node = int(index.parent[node])
+        if node < 0 or not detail(top, node) or detail(other, node):
+            continue
+        if not answered <= index.target_words(other):
+            continue
+        description = index.targets[other].description.lower()
+        unspecified = "unspecified" in description or "without" in description
+        key = (ancestors.index(node), not unspecified, -value, other)
+        if chosen is None or key < chosen:
+            chosen = key
+    if chosen is not None:
+        score[chosen[-1]] = score[top] * (1 + 1e-6)
 
 
 _SCREENING = frozenset(tokens("screening"))

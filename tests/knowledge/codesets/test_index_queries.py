@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.codesets import CodeSets, search_codes
+from knowledge.codesets.search import _default_over_unasked_detail
 from knowledge.codesets.text import query_words, rewrite
 
 
@@ -117,3 +118,33 @@ def test_index_segments_and_soft_words() -> None:
     assert "s" not in [w.term for w in words]  # the possessive is not a word
     words, _ = query_words("Hypertension (essential), with heart failure")
     assert {w.term for w in words if w.soft} == {"essential"}  # parentheses: nonessential modifiers
+
+
+def _scores(codesets: CodeSets, scores: dict[str, float]) -> dict[int, float]:
+    index = codesets.index
+    return {index.target_of[index.key("icd10cm", code)]: value for code, value in scores.items()}
+
+
+def _first(codesets: CodeSets, score: dict[int, float]) -> str:
+    target = min(score, key=lambda t: (-score[t], codesets.index.targets[t].code))
+    return codesets.index.targets[target].code
+
+
+def test_the_default_code_goes_first_when_the_query_names_no_detail(codesets: CodeSets) -> None:
+    # Scores as the semantic search gave them for "hives": "Allergic urticaria" edged out the default.
+    score = _scores(codesets, {"L50.0": 0.937, "L50.8": 0.931, "L50.9": 0.904, "L50.1": 0.815})
+    _default_over_unasked_detail(codesets.index, score, {"urticaria"})
+    assert _first(codesets, score) == "L50.9"  # "Urticaria, unspecified", the Index's default
+    assert len(score) == 4  # the specific codes stay among the hits
+
+
+def test_a_query_that_names_the_detail_keeps_the_specific_code(codesets: CodeSets) -> None:
+    score = _scores(codesets, {"L50.0": 0.937, "L50.8": 0.931, "L50.9": 0.904})
+    _default_over_unasked_detail(codesets.index, score, {"urticaria", "allerg"})
+    assert _first(codesets, score) == "L50.0"
+
+
+def test_a_default_far_below_the_best_does_not_jump_it(codesets: CodeSets) -> None:
+    score = _scores(codesets, {"L50.0": 0.937, "L50.9": 0.937 * 0.7})
+    _default_over_unasked_detail(codesets.index, score, {"urticaria"})
+    assert _first(codesets, score) == "L50.0"
