@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
 from knowledge.errors import DatabaseOutdated
 from knowledge.practice.database import (
+    SCHEMA_HEAD,
     _alembic_config,
     check_schema,
     current_revision,
@@ -21,6 +25,23 @@ def test_upgrade_creates_every_model_table(engine: Engine) -> None:
     check_schema(engine)
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
+
+
+def test_the_schema_head_constant_is_alembics_head() -> None:
+    # Adding a migration means moving SCHEMA_HEAD too: check_schema trusts it without asking Alembic.
+    assert head_revision() == SCHEMA_HEAD
+
+
+def test_a_current_database_is_checked_without_importing_alembic(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    code = (
+        "import sys\n"
+        "from knowledge.practice.database import check_schema, make_engine\n"
+        f"check_schema(make_engine({url!r}))\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
