@@ -9,6 +9,7 @@ has comes last.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,6 +60,28 @@ def render_generic(data: Mapping[str, Any], cite: Mapping[str, int]) -> str:
     return "\n".join(lines) or "Done."
 
 
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s")
+
+
+def paragraphs_after_lists(text: str) -> str:
+    """A blank line between a list and the plain line after it. Markdown reads an unindented line right after
+    a bullet as more of that bullet ("...27 days left) Deadline passed on 29 claims"), so a renderer's summary
+    line after its list would run into the last item."""
+    out: list[str] = []
+    in_list = False
+    for line in text.split("\n"):
+        if not line.strip():
+            in_list = False
+        elif _LIST_ITEM.match(line):
+            in_list = True
+        elif not line[0].isspace():  # an indented line continues the item
+            if in_list and not line.startswith((">", "#", "|")):
+                out.append("")
+            in_list = False
+        out.append(line)
+    return "\n".join(out)
+
+
 def compose(
     results: list[tuple[str, dict[str, Any]]],
     descriptors: Sequence[ToolDescriptor],
@@ -76,7 +99,7 @@ def compose(
         elif "pending_action" in data:
             parts.append(render_pending(data))
         else:
-            parts.append((renderers.get(name) or render_generic)(data, cite))
+            parts.append(paragraphs_after_lists((renderers.get(name) or render_generic)(data, cite)))
     parts += list(questions)
     answer = "\n\n".join(part for part in parts if part)
     if citations:

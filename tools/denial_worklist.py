@@ -146,16 +146,35 @@ def _same_reason(asked: str, code: str) -> bool:
     return code == wanted if "-" in wanted else code.split("-")[-1] == wanted
 
 
+URGENT_SHOWN = 10  # claims listed in a chat answer; the totals count every claim
+
+
+def _groups(groups: list[dict[str, Any]], shown: int, what: str) -> str:
+    """The first `shown` groups with their claims and amounts, and what the rest add up to, so the figures in
+    the answer always add up to the total."""
+    text = ", ".join(f"{g['key']} {g['claims']} ({money(g['amount'])})" for g in groups[:shown])
+    rest = groups[shown:]
+    if rest:
+        claims = sum(int(g["claims"]) for g in rest)
+        amount = sum((Decimal(str(g["amount"])) for g in rest), Decimal("0"))
+        text += f", and {len(rest)} more {what}: {claims} claims ({money(amount)})"
+    return text
+
+
 def render(data: dict[str, Any], _cite: Mapping[str, int]) -> str:
     if not data.get("total_claims"):
         return "No open denials match."
     lines = [f"**{data['total_claims']} open denials, {money(data['total_amount'])}.**"]
-    by_payer = ", ".join(f"{g['key']} {g['claims']} ({money(g['amount'])})" for g in data.get("by_payer", [])[:6])
-    by_reason = ", ".join(f"{g['key']} {g['claims']}" for g in data.get("by_reason", [])[:8])
-    lines.append(f"By payer: {by_payer}.")
-    lines.append(f"By reason: {by_reason}.")
-    lines.append("Most urgent:")
-    for item in data.get("items", [])[:10]:
+    lines.append(f"By payer: {_groups(data.get('by_payer', []), 8, 'payers')}.")
+    lines.append(f"By reason: {_groups(data.get('by_reason', []), 15, 'reasons')}.")
+    items = data.get("items", [])
+    shown = items[:URGENT_SHOWN]
+    lines.append(
+        "Most urgent:"
+        if len(shown) == data["total_claims"]
+        else f"Most urgent ({len(shown)} of {data['total_claims']}; the Worklists view lists them all):"
+    )
+    for item in shown:
         left = item.get("days_left")
         when = (
             "no deadline"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -18,6 +19,7 @@ from knowledge.documents import KnowledgeBase
 from knowledge.practice.demo import seed_demo_practice
 from knowledge.practice.models import Claim, Role, User
 from tools.denial_worklist import denial_worklist
+from tools.denial_worklist import render as denial_worklist_render
 from tools.explain_denial import explain_denial
 
 TODAY = dt.date(2026, 11, 22)
@@ -125,3 +127,26 @@ def test_a_playbook_checklist_keeps_one_item_a_line() -> None:
     lines = text.splitlines()
     assert lines[0] == "> Remark codes seen with it:" and all(line.startswith("> - ") for line in lines[1:])
     assert len(lines) >= 3 and lines[-1].endswith("[4]")  # items one a line, cut to the quote's length
+
+
+def test_the_worklist_answer_adds_up_to_its_totals() -> None:
+    """Every reason is counted in the answer (as many as fit are named, the rest summed), and the list of
+    claims says how many of the total it shows."""
+    reasons = [{"key": f"CO-{n}", "claims": 2, "amount": Decimal("100.00")} for n in range(1, 18)]
+    data = {
+        "total_claims": 34,
+        "total_amount": Decimal("1700.00"),
+        "by_payer": [{"key": "Aetna", "claims": 34, "amount": Decimal("1700.00")}],
+        "by_reason": reasons,
+        "items": [],
+    }
+    text = denial_worklist_render(data, {})
+    named = re.findall(r"CO-\d+ (\d+) \(", text)
+    more = re.search(r"and (\d+) more reasons: (\d+) claims \((\$[\d,.]+)\)", text)
+    assert more is not None, text
+    assert len(named) + int(more.group(1)) == 17
+    assert sum(map(int, named)) + int(more.group(2)) == 34
+    assert more.group(3) == "$200.00"
+    data["by_reason"] = reasons[:3]
+    assert "more reasons" not in denial_worklist_render(data, {})
+    assert "(0 of 34;" in denial_worklist_render(data, {})
